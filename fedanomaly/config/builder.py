@@ -1,0 +1,49 @@
+"""Balanced topologies from ``--slices S --monitors N``, without a file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fedanomaly.config.loading import validate_topology
+from fedanomaly.config.schema import Topology
+from fedanomaly.errors import InputError
+
+
+def balanced_slices(slices: int, monitors: int) -> list[dict[str, Any]]:
+    """Slice mappings with ``monitors`` spread as evenly as possible over ``slices``.
+
+    The first ``monitors % slices`` slices get one monitor more. Slices are named ``slice-1``...,
+    monitors ``vm-<slice>-<k>``.
+    """
+    if slices < 1:
+        raise InputError(f"--slices must be at least 1, got {slices}")
+    if monitors < slices:
+        raise InputError(
+            f"--monitors ({monitors}) must be at least --slices ({slices}): "
+            "every slice needs a monitor"
+        )
+    base, extra = divmod(monitors, slices)
+    return [
+        {
+            "name": f"slice-{s + 1}",
+            "monitors": [{"name": f"vm-{s + 1}-{k + 1}"} for k in range(base + (s < extra))],
+        }
+        for s in range(slices)
+    ]
+
+
+def balanced_topology(slices: int, monitors: int, base: Topology | None = None) -> Topology:
+    """A topology of ``slices`` slices and ``monitors`` monitors.
+
+    Parameters
+    ----------
+    slices, monitors
+        Sizes; ``monitors >= slices``.
+    base
+        Topology whose other settings (model, data, links, seed) are kept; defaults otherwise.
+    """
+    data = (
+        base.model_dump(exclude={"slices"}) if base else {"name": f"balanced-{slices}x{monitors}"}
+    )
+    data["slices"] = balanced_slices(slices, monitors)
+    return validate_topology(data, f"--slices {slices} --monitors {monitors}")

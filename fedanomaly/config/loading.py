@@ -1,0 +1,110 @@
+"""Reading topology files and source strings into validated configs, with one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from fedanomaly.config.schema import SOURCE_TYPES, PathSource, SourceConfig, Topology
+from fedanomaly.errors import InputError
+
+_SOURCE_ADAPTER: TypeAdapter[SourceConfig] = TypeAdapter(SourceConfig)
+
+
+def yaml_path(loc: Iterable[int | str]) -> str:
+    """Write a pydantic error location as a YAML path such as ``slices[1].monitors[0].name``.
+
+    Union branch tags that pydantic inserts (``csv``, ``list[...]``) are left out, since they are
+    not keys of the file.
+    """
+    parts: list[str] = []
+    previous: int | str | None = None
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif "[" in item or (previous in (None, "source") and item in SOURCE_TYPES):
+            pass
+        else:
+            parts.append(f".{item}" if parts else item)
+        previous = item
+    return "".join(parts) or "(top level)"
+
+
+def describe_validation_error(error: ValidationError, where: str, prefix: str = "") -> str:
+    """One line naming the file, the YAML path, the problem and the bad value."""
+    first = error.errors()[0]
+    path = yaml_path(first["loc"])
+    if prefix:
+        path = prefix if path == "(top level)" else f"{prefix}.{path}"
+    message = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    more = error.error_count() - 1
+    tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
+    return f"{where}: {path}: {message}{shown}{tail}"
+
+
+def validate_topology(data: Any, where: str) -> Topology:
+    """Validate a mapping (parsed YAML) as a topology; ``where`` names it in errors."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
+    try:
+        return Topology.model_validate(data)
+    except ValidationError as error:
+        raise InputError(describe_validation_error(error, where)) from None
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Load and validate a topology YAML file.
+
+    Relative data paths in the file are taken relative to the file's folder.
+
+    Raises
+    ------
+    InputError
+        For a missing or unreadable file, broken YAML, or a value the schema rejects.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: no such topology file")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(f"{file}: not valid YAML{at}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{file}: cannot read: {error}") from None
+    topology = validate_topology(data, str(file))
+    sources = [topology.data.source] + [m.source for _, m in topology.monitors if m.source]
+    for source in sources:
+        if isinstance(source, PathSource) and source.path and not source.path.is_absolute():
+            source.path = file.parent / source.path
+    return topology
+
+
+def parse_source(text: str) -> SourceConfig:
+    """Parse a command-line source ``TYPE``, ``TYPE:PATH`` or ``TYPE:PATH?key=value&...``.
+
+    Examples: ``synthetic-vnf``, ``smd:../shared/datasets/smd/processed``,
+    ``csv:usage.csv?timestamp_column=time&columns=cpu,mem``.
+    """
+    kind, _, rest = text.partition(":")
+    path, _, query = rest.partition("?")
+    data: dict[str, Any] = {"type": kind, **dict(parse_qsl(query, keep_blank_values=True))}
+    if path:
+        data["path"] = path
+    if kind not in SOURCE_TYPES:
+        raise InputError(
+            f"data source '{text}': unknown source type '{kind}' (known: {', '.join(SOURCE_TYPES)})"
+        )
+    try:
+        return _SOURCE_ADAPTER.validate_python(data)
+    except ValidationError as error:
+        raise InputError(describe_validation_error(error, f"data source '{text}'")) from None

@@ -1,0 +1,81 @@
+"""The topology a command works on: a file, ``--slices/--monitors``, or a source's own layout,
+with command-line settings laid over it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fedanomaly.config.builder import balanced_slices
+from fedanomaly.config.loading import load_topology, validate_topology
+from fedanomaly.config.schema import SourceConfig, SyntheticVnfConfig, Topology
+from fedanomaly.data.sources import open_source
+from fedanomaly.errors import InputError
+
+
+def source_layout(source: SourceConfig, seed: int) -> list[dict[str, Any]]:
+    """Slices with one monitor per entity of ``source``, as the source groups them."""
+    layout = open_source(source, seed).default_layout()
+    return [
+        {"name": slice_name, "monitors": [{"name": vm, "vms": [vm]} for vm in vms]}
+        for slice_name, vms in layout.items()
+    ]
+
+
+def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating mappings on the way."""
+    *parents, last = dotted.split(".")
+    for key in parents:
+        data = data.setdefault(key, {})
+    data[last] = value
+
+
+def resolve_topology(
+    file: Path | None = None,
+    slices: int | None = None,
+    monitors: int | None = None,
+    source: SourceConfig | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Topology:
+    """The topology a command runs on.
+
+    Parameters
+    ----------
+    file
+        Topology YAML; its settings are the base.
+    slices, monitors
+        Replace the file's slices with a balanced layout (both or neither).
+    source
+        Data source from the command line; it replaces ``data.source`` and every monitor's own
+        source. Without a file and sizes, the topology is the source's own layout: one monitor
+        per entity (SMD: one slice per machine group), or 3 slices of 3 VMs for generated data.
+    settings
+        Dotted keys (``"seed"``, ``"data.injection.rate"``) and values that override the rest;
+        ``None`` values are skipped.
+
+    Raises
+    ------
+    InputError
+        For a bad file, bad sizes or a setting the schema rejects.
+    """
+    if (slices is None) != (monitors is None):
+        raise InputError("--slices and --monitors go together: give both or neither")
+    base = load_topology(file) if file is not None else None
+    data: dict[str, Any] = base.model_dump(mode="python") if base else {"name": "command-line"}
+    if base is None and slices is not None:
+        data["name"] = f"balanced-{slices}x{monitors}"
+    if source is None and base is None:
+        source = SyntheticVnfConfig()
+    if source is not None:
+        data.setdefault("data", {})["source"] = source.model_dump()
+        for slice_ in data.get("slices", []):
+            for monitor in slice_["monitors"]:
+                monitor["source"] = None
+    for key, value in (settings or {}).items():
+        if value is not None:
+            set_path(data, key, value)
+    if slices is not None and monitors is not None:
+        data["slices"] = balanced_slices(slices, monitors)
+    elif base is None and source is not None:
+        data["slices"] = source_layout(source, int(data.get("seed", 0)))
+    return validate_topology(data, str(file) if file else "command line")

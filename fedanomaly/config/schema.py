@@ -1,0 +1,319 @@
+"""The topology schema: what a YAML file (or ``--slices/--monitors``) declares.
+
+One pydantic model per section, one config model per data source and per anomaly model, in the
+spirit of Merlion's config-per-model. Every field has a default except the slices, so a topology
+file only states what differs from the paper's set-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from fedanomaly.data.metrics import Family
+
+TRAINING_MODES = ("centralized", "standalone", "distributed", "federated")
+MODEL_NAMES = ("biwgan-gp",)
+PAPER_002_TYPES = ("cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion")
+PAPER_000_TYPES = ("sudden_spike", "periodic_drift", "resource_jitter")
+ANOMALY_TYPES = PAPER_002_TYPES + PAPER_000_TYPES
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+AnomalyType = Literal[
+    "cpu_endless_loop",
+    "memory_leak",
+    "disk_io_fault",
+    "network_congestion",
+    "sudden_spike",
+    "periodic_drift",
+    "resource_jitter",
+]
+
+
+class Strict(BaseModel):
+    """Base of every section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- data sources -------------------------------------------------------------------------
+
+
+class SyntheticVnfConfig(Strict):
+    """Built-in VM metrics with the 26-metric schema of seed 002."""
+
+    type: Literal["synthetic-vnf"] = "synthetic-vnf"
+    length: PositiveInt = Field(10_080, description="steps per VM (10,080 = one week of minutes)")
+    step_seconds: PositiveInt = Field(60, description="seconds between two samples")
+    noise: NonNegativeFloat = Field(1.0, description="multiplier on every noise term")
+
+
+class PathSource(Strict):
+    """A source read from files; the path may come from the command line instead of the file."""
+
+    path: Path | None = None
+
+
+class SmdConfig(PathSource):
+    """Server Machine Dataset, processed-pickle or plain-text layout."""
+
+    type: Literal["smd"] = "smd"
+
+
+class PickleConfig(PathSource):
+    """Any dataset in the ``<entity>_train.pkl / _test.pkl / _test_label.pkl`` layout."""
+
+    type: Literal["pickle"] = "pickle"
+    column_groups: dict[Family, list[Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
+
+
+class BitbrainsConfig(PathSource):
+    """Bitbrains GWA-T-12 VM traces: a folder of ``;``-separated CSV files, one per VM."""
+
+    type: Literal["bitbrains"] = "bitbrains"
+
+
+class CsvConfig(PathSource):
+    """Any CSV file, or a folder of CSV files with one entity per file."""
+
+    type: Literal["csv"] = "csv"
+    columns: list[str] | None = Field(None, description="metric columns; default all numeric")
+    timestamp_column: str | None = None
+    label_column: str | None = None
+    delimiter: str | None = Field(None, description="default: detected from the header")
+    column_groups: dict[Family, list[str]] = Field(default_factory=dict)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        return value.split(",") if isinstance(value, str) else value
+
+
+SourceConfig = Annotated[
+    SyntheticVnfConfig | SmdConfig | PickleConfig | BitbrainsConfig | CsvConfig,
+    Field(discriminator="type"),
+]
+SOURCE_TYPES = ("synthetic-vnf", "smd", "pickle", "bitbrains", "csv")
+
+
+# --- data preparation -----------------------------------------------------------------------
+
+
+class SplitConfig(Strict):
+    """Time-ordered fractions of each VM's series; they must add up to 1.
+
+    Where a source publishes its own test part (SMD), ``test`` is unused and the train part is
+    cut into train and validation in the ratio ``train : validation``.
+    """
+
+    train: PositiveFloat = 0.6
+    validation: PositiveFloat = 0.2
+    test: PositiveFloat = 0.2
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + validation + test must be 1, got {total:g}")
+        return self
+
+
+class InjectionConfig(Strict):
+    """Typed anomalies injected into the validation and test parts, never the train part."""
+
+    types: list[AnomalyType] = Field(default_factory=lambda: list(PAPER_002_TYPES), min_length=1)
+    rate: float = Field(0.05, gt=0.0, lt=0.5, description="target fraction of anomalous steps")
+    intensity: PositiveFloat = Field(
+        1.5, description="size of the change, in standard deviations of the metric's train part"
+    )
+    duration: tuple[PositiveInt, PositiveInt] = Field(
+        (10, 40), description="min and max steps of one anomaly (sudden spikes last 1-3 steps)"
+    )
+    splits: Literal["auto"] | list[Literal["validation", "test"]] = Field(
+        "auto",
+        description="auto: validation and test, but not a test part that carries real labels",
+    )
+
+    @field_validator("duration")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if value[0] > value[1]:
+            raise ValueError(f"min duration {value[0]} is larger than max duration {value[1]}")
+        return value
+
+
+class DataConfig(Strict):
+    """Where monitors' data come from and how it is prepared."""
+
+    source: SourceConfig = Field(default_factory=SyntheticVnfConfig)
+    partition: Literal["entity", "split"] = Field(
+        "entity",
+        description="entity: each monitor holds its own VMs; split: one series cut into "
+        "contiguous parts, one per monitor",
+    )
+    entity: str | None = Field(None, description="with partition: split, the series to cut")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    injection: InjectionConfig = Field(default_factory=InjectionConfig)
+
+
+# --- model ----------------------------------------------------------------------------------
+
+
+class HiddenSizes(Strict):
+    """Hidden layer sizes of the generator, encoder (two LSTM layers each) and critic."""
+
+    generator: tuple[PositiveInt, PositiveInt] = (64, 64)
+    encoder: tuple[PositiveInt, PositiveInt] = (64, 64)
+    discriminator: tuple[PositiveInt, PositiveInt] = (128, 64)
+
+
+class ModelConfig(Strict):
+    """Model and training hyper-parameters (symbols of seed 002 in brackets)."""
+
+    name: Literal["biwgan-gp"] = "biwgan-gp"
+    iterations: PositiveInt = Field(1000, description="training iterations [I]")
+    critic_iterations: PositiveInt = Field(5, description="critic steps per G/E step [K]")
+    local_iterations: PositiveInt = Field(10, description="iterations between two FedAvg [L]")
+    batch_size: PositiveInt = Field(32, description="windows per batch [M]")
+    learning_rate: PositiveFloat = Field(1e-4, description="Adam step size [alpha]")
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
+        0.5,
+        0.9,
+    )
+    gradient_penalty: NonNegativeFloat = Field(10.0, description="gradient-penalty weight [eta]")
+    score_weight: float = Field(0.9, ge=0.0, le=1.0, description="anomaly-score weight [gamma]")
+    latent_size: PositiveInt = Field(16, description="latent size [l]")
+    window_length: PositiveInt = Field(32, description="steps per window [T]")
+    window_stride: PositiveInt = Field(4, description="steps between two training windows")
+    hidden: HiddenSizes = Field(default_factory=HiddenSizes)
+
+    @model_validator(mode="after")
+    def _local_within_total(self) -> ModelConfig:
+        if self.local_iterations > self.iterations:
+            raise ValueError(
+                f"local_iterations (L={self.local_iterations}) is larger than "
+                f"iterations (I={self.iterations})"
+            )
+        return self
+
+
+# --- network ----------------------------------------------------------------------------------
+
+
+class LinkConfig(Strict):
+    """One tier link: what a message of B bytes costs to cross it."""
+
+    bandwidth_mbps: PositiveFloat
+    latency_ms: NonNegativeFloat
+    jitter_ms: NonNegativeFloat = 0.0
+    loss: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class LinksConfig(Strict):
+    """The three kinds of link in the hierarchy."""
+
+    monitor_slice: LinkConfig = Field(
+        default_factory=lambda: LinkConfig(bandwidth_mbps=1000, latency_ms=0.5)
+    )
+    slice_controller: LinkConfig = Field(
+        default_factory=lambda: LinkConfig(bandwidth_mbps=100, latency_ms=10)
+    )
+    monitor_controller: LinkConfig = Field(
+        default_factory=lambda: LinkConfig(bandwidth_mbps=100, latency_ms=15)
+    )
+
+
+# --- hierarchy ------------------------------------------------------------------------------
+
+Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")]
+
+
+class MonitorConfig(Strict):
+    """A VM monitor: the VMs whose metrics it holds, and optionally its own data source."""
+
+    name: Name
+    vms: list[str] = Field(
+        default_factory=list,
+        description="entities of the source (SMD machine, Bitbrains VM id, CSV file stem); "
+        "empty: the next unused entity, or a VM named after the monitor for synthetic data",
+    )
+    source: SourceConfig | None = None
+
+
+class SliceConfig(Strict):
+    """A network slice: its manager and monitors; ``monitors: 30`` names them automatically."""
+
+    name: Name
+    device: Device | None = Field(None, description="overrides the topology's device")
+    monitors: list[MonitorConfig] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_count(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("monitors"), int):
+            count = data["monitors"]
+            if count < 1:
+                raise ValueError(f"monitors must be at least 1, got {count}")
+            data = {
+                **data,
+                "monitors": [{"name": f"{data.get('name')}-vm-{k + 1}"} for k in range(count)],
+            }
+        return data
+
+
+class ControllerConfig(Strict):
+    """The network controller (Flower server)."""
+
+    name: Name = "controller"
+
+
+class Topology(Strict):
+    """A whole simulated deployment: one controller, its slices and their monitors."""
+
+    name: Name = "topology"
+    seed: int = 0
+    mode: Literal["centralized", "standalone", "distributed", "federated"] = "federated"
+    device: Device = Field("auto", description="slice managers: auto = a GPU when there is one")
+    controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    links: LinksConfig = Field(default_factory=LinksConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    slices: list[SliceConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Topology:
+        seen: dict[str, str] = {self.controller.name: "controller"}
+        for s, slice_ in enumerate(self.slices):
+            where = f"slices[{s}]"
+            if slice_.name in seen:
+                raise ValueError(f"{where}.name '{slice_.name}' is used twice")
+            seen[slice_.name] = where
+            for m, monitor in enumerate(slice_.monitors):
+                where = f"slices[{s}].monitors[{m}]"
+                if monitor.name in seen:
+                    raise ValueError(
+                        f"{where}.name '{monitor.name}' is already used by {seen[monitor.name]}"
+                    )
+                seen[monitor.name] = where
+        return self
+
+    @property
+    def monitors(self) -> list[tuple[SliceConfig, MonitorConfig]]:
+        """Every monitor with its slice, in topology order."""
+        return [(slice_, monitor) for slice_ in self.slices for monitor in slice_.monitors]
+
+    def slice_device(self, slice_: SliceConfig) -> str:
+        """The device setting that applies to a slice manager."""
+        return slice_.device or self.device

@@ -1,0 +1,66 @@
+"""What ``fedanomaly data inspect`` reports: per-monitor shapes, ranges and anomaly counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from fedanomaly.data.injection import TYPE_NAMES
+from fedanomaly.data.pipeline import MonitorData
+from fedanomaly.data.preprocessing import SPLITS, window_starts
+
+
+def type_counts(monitor: MonitorData, split: str) -> dict[str, dict[str, int]]:
+    """Anomalous steps and events per type in one part of a monitor's VMs."""
+    counts: dict[str, dict[str, int]] = {}
+    for vm in monitor.vms:
+        part = vm.part(split)
+        steps = Counter(part.types[part.types != 0].tolist())
+        events = Counter(event.type for event in part.events)
+        for code, count in steps.items():
+            name = TYPE_NAMES[code]
+            entry = counts.setdefault(name, {"steps": 0, "events": 0})
+            entry["steps"] += count
+            entry["events"] += events.get(name, 0)
+    return counts
+
+
+def monitor_summary(monitor: MonitorData, window_length: int, stride: int) -> dict[str, Any]:
+    """A JSON-ready summary of one monitor's data."""
+    raw = np.concatenate([vm.part(s).raw for vm in monitor.vms for s in SPLITS])
+    scaled_test = np.concatenate([vm.test.scaled for vm in monitor.vms])
+    return {
+        "monitor": monitor.name,
+        "slice": monitor.slice_name,
+        "source": monitor.source,
+        "vms": [vm.name for vm in monitor.vms],
+        "metrics": len(monitor.metrics),
+        "steps": {s: sum(len(vm.part(s)) for vm in monitor.vms) for s in SPLITS},
+        "windows": {
+            s: sum(window_starts(len(vm.part(s)), window_length, stride).size for vm in monitor.vms)
+            for s in SPLITS
+        },
+        "raw_range": [float(raw.min()), float(raw.max())],
+        "scaled_test_range": [float(scaled_test.min()), float(scaled_test.max())],
+        "anomalies": {s: type_counts(monitor, s) for s in ("validation", "test")},
+    }
+
+
+def metric_summary(monitor: MonitorData) -> list[dict[str, Any]]:
+    """Per-metric family, role and train / test ranges of a monitor's first VM."""
+    vm = monitor.vms[0]
+    return [
+        {
+            "metric": spec.name,
+            "family": spec.family.value,
+            "role": spec.role.value,
+            "train_min": float(vm.train.raw[:, j].min()),
+            "train_max": float(vm.train.raw[:, j].max()),
+            "train_mean": float(vm.train.raw[:, j].mean()),
+            "test_min": float(vm.test.raw[:, j].min()),
+            "test_max": float(vm.test.raw[:, j].max()),
+        }
+        for j, spec in enumerate(vm.metrics)
+    ]

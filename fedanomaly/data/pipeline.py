@@ -1,0 +1,279 @@
+"""From a topology to the data each VM monitor holds: load, split, inject, scale.
+
+For each monitor and each of its VMs: the source's series is cut into time-ordered train,
+validation and test parts; typed anomalies go into the validation and test parts (never train);
+a min-max scaler is fitted on the train part and maps all three. Windows are cut per part, so
+no window spans two parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.preprocessing import MinMaxScaler
+
+from fedanomaly.config.schema import DataConfig, SourceConfig, Topology
+from fedanomaly.data.injection import TYPE_CODES, InjectedAnomaly, inject_anomalies
+from fedanomaly.data.metrics import MetricSpec
+from fedanomaly.data.preprocessing import (
+    SPLITS,
+    SplitSeries,
+    fit_scaler,
+    make_windows,
+    split_entity,
+)
+from fedanomaly.data.series import EntityData
+from fedanomaly.data.sources import DataSource, open_source
+from fedanomaly.data.sources.synthetic import stable_hash
+from fedanomaly.errors import InputError
+
+
+@dataclass(frozen=True)
+class PartData:
+    """One part (train, validation or test) of one VM, after injection and scaling.
+
+    Attributes
+    ----------
+    raw
+        Values in the source's units, anomalies included, shape ``(steps, metrics)``.
+    scaled
+        The same values mapped by the train part's min-max scaler, float32.
+    types
+        Type code per step: 0 normal, else an index of
+        :data:`fedanomaly.data.injection.TYPE_NAMES`.
+    events
+        Injected anomalies.
+    timestamps
+        Source timestamps, if the source has them.
+    """
+
+    raw: np.ndarray
+    scaled: np.ndarray
+    types: np.ndarray
+    events: tuple[InjectedAnomaly, ...]
+    timestamps: np.ndarray | None
+
+    @property
+    def labels(self) -> np.ndarray:
+        """1 for an anomalous step, else 0."""
+        return (self.types != 0).astype(np.int8)
+
+    def __len__(self) -> int:
+        return int(self.raw.shape[0])
+
+
+@dataclass(frozen=True)
+class VMData:
+    """A VM's three parts and the scaler fitted on its train part."""
+
+    name: str
+    metrics: tuple[MetricSpec, ...]
+    train: PartData
+    validation: PartData
+    test: PartData
+    scaler: MinMaxScaler
+
+    def part(self, split: str) -> PartData:
+        """The part named ``split``."""
+        return getattr(self, split)
+
+
+@dataclass(frozen=True)
+class MonitorData:
+    """Everything a VM monitor holds locally."""
+
+    name: str
+    slice_name: str
+    source: str
+    vms: tuple[VMData, ...]
+
+    @property
+    def metrics(self) -> tuple[MetricSpec, ...]:
+        """Column specs (the same for all VMs of a monitor)."""
+        return self.vms[0].metrics
+
+    def windows(self, split: str, length: int, stride: int) -> np.ndarray:
+        """Scaled windows of one part over all VMs, shape ``(count, length, metrics)``."""
+        return np.concatenate(
+            [
+                make_windows(
+                    vm.part(split).scaled,
+                    length,
+                    stride,
+                    f"monitor {self.name}, VM {vm.name}, {split} part",
+                )
+                for vm in self.vms
+            ]
+        )
+
+
+def injected_splits(config: DataConfig, has_real_test_labels: bool) -> tuple[str, ...]:
+    """The parts that get injected anomalies."""
+    if config.injection.splits != "auto":
+        return tuple(config.injection.splits)
+    return ("validation",) if has_real_test_labels else ("validation", "test")
+
+
+def prepare_vm(
+    entity: EntityData, where: str, config: DataConfig, seed: int, monitor: str
+) -> VMData:
+    """Split, inject and scale one VM's data; ``where`` names it in errors."""
+    parts: SplitSeries = split_entity(entity, config.split, where)
+    train = parts.train.values
+    scale = train.std(axis=0)
+    scaler = fit_scaler(train)
+    targets = injected_splits(config, parts.test.labels is not None)
+    prepared = {}
+    for index, split in enumerate(SPLITS):
+        series = parts.part(split)
+        if split in targets:
+            rng = np.random.default_rng(
+                [seed, stable_hash(monitor), stable_hash(entity.name), index]
+            )
+            injection = inject_anomalies(
+                series.values, series.metrics, scale, config.injection, rng, series.labels
+            )
+            raw, types, events = injection.values, injection.types, injection.events
+        else:
+            raw, events = series.values, ()
+            types = np.zeros(len(series), dtype=np.int8)
+            if series.labels is not None:
+                types[series.labels != 0] = TYPE_CODES["labelled"]
+        scaled = scaler.transform(raw).astype(np.float32)
+        prepared[split] = PartData(raw, scaled, types, events, series.timestamps)
+    return VMData(entity.name, parts.train.metrics, scaler=scaler, **prepared)
+
+
+class SourceCache:
+    """Opens each distinct source config once and remembers loaded entities."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._sources: dict[str, DataSource] = {}
+
+    def source(self, config: SourceConfig) -> DataSource:
+        """The opened source for ``config``."""
+        key = config.model_dump_json()
+        if key not in self._sources:
+            self._sources[key] = open_source(config, self.seed)
+        return self._sources[key]
+
+
+def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[str]]:
+    """The VMs of each monitor: as named, else the source's next unused entity.
+
+    Raises
+    ------
+    InputError
+        If a named VM is not in the source, a VM is held by two monitors, or the source has
+        fewer entities than there are monitors.
+    """
+    assigned: dict[str, list[str]] = {}
+    holder: dict[tuple[str, str], str] = {}
+    for (s, m), (_, monitor) in zip(positions(topology), topology.monitors, strict=True):
+        where = f"slices[{s}].monitors[{m}] ({monitor.name})"
+        source = cache.source(monitor.source or topology.data.source)
+        available = source.entities()
+        vms = list(monitor.vms)
+        if not vms:
+            if available is None:
+                vms = [monitor.name]
+            else:
+                free = [e for e in available if (source.label, e) not in holder]
+                if not free:
+                    raise InputError(
+                        f"{where}: no VM left: {source.label} has {len(available)} entities for "
+                        f"{len(topology.monitors)} monitors; name the VMs of each monitor or "
+                        "use data.partition: split"
+                    )
+                vms = [free[0]]
+        for vm in vms:
+            if available is not None and vm not in available:
+                shown = ", ".join(available[:6]) + (", ..." if len(available) > 6 else "")
+                raise InputError(f"{where}: VM '{vm}' is not in {source.label} (has {shown})")
+            if (source.label, vm) in holder:
+                raise InputError(
+                    f"{where}: VM '{vm}' is already held by monitor {holder[(source.label, vm)]}"
+                )
+            holder[(source.label, vm)] = monitor.name
+        assigned[monitor.name] = vms
+    return assigned
+
+
+def positions(topology: Topology) -> list[tuple[int, int]]:
+    """(slice index, monitor index) of every monitor, in topology order."""
+    return [(s, m) for s, slice_ in enumerate(topology.slices) for m in range(len(slice_.monitors))]
+
+
+def split_share(entity: EntityData, index: int, count: int) -> EntityData:
+    """The ``index``-th of ``count`` contiguous parts of an entity (test part cut alike)."""
+
+    def share(length: int) -> tuple[int, int]:
+        return length * index // count, length * (index + 1) // count
+
+    series = entity.series.rows(*share(len(entity.series)))
+    test = entity.test.rows(*share(len(entity.test))) if entity.test is not None else None
+    return EntityData(f"{entity.name}[{index + 1}/{count}]", series, test)
+
+
+def load_split_entity(topology: Topology, cache: SourceCache) -> EntityData:
+    """For ``partition: split``: the one series of ``data.source`` that monitors share."""
+    source = cache.source(topology.data.source)
+    available = source.entities()
+    name = topology.data.entity or (available[0] if available else "series")
+    if available is not None and name not in available:
+        raise InputError(f"data.entity: '{name}' is not in {source.label}")
+    return source.load(name, topology.slices[0].name)
+
+
+def prepare_monitors(topology: Topology, only: set[str] | None = None) -> list[MonitorData]:
+    """Load and prepare the data of every monitor (or of the monitors named in ``only``).
+
+    With ``data.partition: split`` the series of ``data.source`` is cut into one contiguous
+    share per monitor, in topology order; otherwise each monitor loads its own VMs.
+
+    Raises
+    ------
+    InputError
+        For any data problem; the message names the monitor and the file.
+    """
+    cache = SourceCache(topology.seed)
+    data = topology.data
+    whole = load_split_entity(topology, cache) if data.partition == "split" else None
+    vms_of = assign_entities(topology, cache) if whole is None else {}
+    count = len(topology.monitors)
+    monitors: list[MonitorData] = []
+    for index, (slice_, monitor) in enumerate(topology.monitors):
+        if only is not None and monitor.name not in only:
+            continue
+        source = cache.source(data.source if whole is not None else monitor.source or data.source)
+        try:
+            if whole is not None:
+                entities = [split_share(whole, index, count)]
+            else:
+                entities = [source.load(vm, slice_.name) for vm in vms_of[monitor.name]]
+            vms = tuple(
+                prepare_vm(e, f"{source.label} entity {e.name}", data, topology.seed, monitor.name)
+                for e in entities
+            )
+        except InputError as error:
+            raise InputError(f"monitor {monitor.name} (slice {slice_.name}): {error}") from None
+        monitors.append(MonitorData(monitor.name, slice_.name, source.label, vms))
+    check_shapes(monitors)
+    return monitors
+
+
+def check_shapes(monitors: list[MonitorData]) -> None:
+    """All monitors must have the same metric columns, since they train one model."""
+    if not monitors:
+        return
+    reference = monitors[0]
+    names = [m.name for m in reference.metrics]
+    for monitor in monitors[1:]:
+        for vm in monitor.vms:
+            if [m.name for m in vm.metrics] != names:
+                raise InputError(
+                    f"monitor {monitor.name}, VM {vm.name}: its {len(vm.metrics)} metrics differ "
+                    f"from monitor {reference.name}'s {len(names)}; all monitors must share columns"
+                )

@@ -1,0 +1,57 @@
+"""``bitbrains``: GWA-T-12 VM traces (one ``;``-separated CSV per VM, header with units).
+
+The columns map onto the metric families: CPU cores, capacity and usage; memory capacity and
+usage; disk read and write throughput; network received and transmitted throughput. The
+``Timestamp [ms]`` column holds Unix seconds despite its unit and becomes the timestamps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fedanomaly.config.schema import BitbrainsConfig, CsvConfig
+from fedanomaly.data.metrics import Family, MetricSpec, Role
+from fedanomaly.data.series import EntityData, MetricSeries, checked_values
+from fedanomaly.data.sources.csv_table import (
+    CsvSource,
+    numeric_column,
+    read_table,
+    require_columns,
+)
+
+TIMESTAMP_COLUMN = "Timestamp [ms]"
+BITBRAINS_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("CPU cores", Family.CPU, Role.CAPACITY),
+    MetricSpec("CPU capacity provisioned [MHZ]", Family.CPU, Role.CAPACITY),
+    MetricSpec("CPU usage [MHZ]", Family.CPU, Role.USAGE),
+    MetricSpec("CPU usage [%]", Family.CPU, Role.USAGE),  # exceeds 100 at times in the traces
+    MetricSpec("Memory capacity provisioned [KB]", Family.MEMORY, Role.CAPACITY),
+    MetricSpec("Memory usage [KB]", Family.MEMORY, Role.USAGE),
+    MetricSpec("Disk read throughput [KB/s]", Family.DISK, Role.THROUGHPUT),
+    MetricSpec("Disk write throughput [KB/s]", Family.DISK, Role.THROUGHPUT),
+    MetricSpec("Network received throughput [KB/s]", Family.NETWORK, Role.THROUGHPUT),
+    MetricSpec("Network transmitted throughput [KB/s]", Family.NETWORK, Role.THROUGHPUT),
+)
+
+
+class BitbrainsSource(CsvSource):
+    """The VMs of a Bitbrains folder (``rnd/2013-7``), named by file stem (``1`` ... ``100``)."""
+
+    type_name = "bitbrains"
+
+    def __init__(self, config: BitbrainsConfig) -> None:
+        super().__init__(CsvConfig(path=config.path, delimiter=";"))
+
+    def load(self, entity: str, slice_name: str) -> EntityData:
+        path = self.entity_file(entity)
+        frame = read_table(path, ";")
+        columns = [TIMESTAMP_COLUMN] + [m.name for m in BITBRAINS_METRICS]
+        require_columns(frame, columns, path, "Bitbrains")
+        values = np.column_stack([numeric_column(frame, m.name, path) for m in BITBRAINS_METRICS])
+        timestamps = numeric_column(frame, TIMESTAMP_COLUMN, path)
+        series = MetricSeries(
+            checked_values(values, BITBRAINS_METRICS, str(path)),
+            BITBRAINS_METRICS,
+            timestamps=timestamps,
+        )
+        return EntityData(entity, series)

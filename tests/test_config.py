@@ -1,0 +1,152 @@
+"""Topology schema, YAML loading, the balanced builder and their error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedanomaly.config import balanced_topology, load_topology, parse_source
+from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.schema import CsvConfig, SmdConfig, SyntheticVnfConfig
+from fedanomaly.errors import InputError
+from tests.conftest import TOPOLOGIES
+
+ONE = "slices: [{name: s, monitors: [{name: m}]}]"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "topology.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_paper_topology_has_one_controller_three_slices_nine_monitors():
+    topology = load_topology(TOPOLOGIES / "paper.yaml")
+    assert [s.name for s in topology.slices] == ["slice-1", "slice-2", "slice-3"]
+    assert [len(s.monitors) for s in topology.slices] == [3, 3, 3]
+    assert topology.controller.name == "controller"
+    assert topology.model.iterations == 1000 and topology.model.local_iterations == 10
+    assert topology.links.slice_controller.bandwidth_mbps == 100
+
+
+def test_every_example_topology_validates():
+    sizes = {p.stem: len(load_topology(p).monitors) for p in TOPOLOGIES.glob("*.yaml")}
+    assert sizes["small"] == 4 and sizes["paper"] == 9 and sizes["large"] == 1000
+
+
+def test_monitor_count_shorthand_names_monitors(tmp_path):
+    topology = load_topology(write(tmp_path, "slices: [{name: edge, monitors: 3}]"))
+    assert [m.name for _, m in topology.monitors] == ["edge-vm-1", "edge-vm-2", "edge-vm-3"]
+
+
+@pytest.mark.parametrize(
+    ("slices", "monitors", "expected"),
+    [(3, 9, [3, 3, 3]), (3, 10, [4, 3, 3]), (4, 7, [2, 2, 2, 1]), (1, 1, [1])],
+)
+def test_balanced_topology_spreads_monitors_evenly(slices, monitors, expected):
+    topology = balanced_topology(slices, monitors)
+    assert [len(s.monitors) for s in topology.slices] == expected
+    names = [m.name for _, m in topology.monitors]
+    assert len(set(names)) == monitors
+
+
+def test_balanced_topology_needs_a_monitor_per_slice():
+    with pytest.raises(InputError, match=r"--monitors \(2\) must be at least --slices \(3\)"):
+        balanced_topology(3, 2)
+
+
+def test_balanced_topology_keeps_the_file_settings():
+    base = load_topology(TOPOLOGIES / "small.yaml")
+    topology = resolve_topology(TOPOLOGIES / "small.yaml", 2, 6)
+    assert len(topology.monitors) == 6
+    assert topology.model == base.model and topology.seed == base.seed
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "slices: [{name: s, monitors: [{name: m}]}]\nmodel: {batch_size: -3}",
+            r"topology.yaml: model.batch_size: .*greater than 0 \(got -3\)",
+        ),
+        (
+            "slices: [{name: s, monitors: [{name: m}]}]\nmode: orbital",
+            r"mode: Input should be 'centralized', 'standalone', 'distributed' or 'federated' "
+            r"\(got 'orbital'\)",
+        ),
+        (
+            f"{ONE}\nmodel: {{iterations: 5, local_iterations: 9}}",
+            r"model: local_iterations \(L=9\) is larger than iterations \(I=5\)",
+        ),
+        (
+            "slices: [{name: s, monitors: [{name: m}, {name: m}]}]",
+            r"slices\[0\].monitors\[1\].name 'm' is already used by slices\[0\].monitors\[0\]",
+        ),
+        (
+            "slices: [{name: s, monitors: [{name: m}]}]\ndata: {injection: {types: [meteor]}}",
+            r"data.injection.types\[0\]: Input should be 'cpu_endless_loop'.*\(got 'meteor'\)",
+        ),
+        (
+            "slices: [{name: s, monitors: [{name: m}]}]\ndata: {source: {type: tape}}",
+            r"data.source: Input tag 'tape' found using 'type' does not match",
+        ),
+        (
+            "slices: [{name: s, monitors: [{name: m}]}]\ndata: {source: {type: csv, colums: [a]}}",
+            r"data.source.colums: Extra inputs are not permitted",
+        ),
+        (
+            "slices: [{name: s, monitors: [{name: 'bad name'}]}]",
+            r"slices\[0\].monitors\[0\].name: String should match pattern",
+        ),
+        (
+            f"{ONE}\ndata: {{split: {{train: 0.5, validation: 0.2, test: 0.2}}}}",
+            r"data.split: train \+ validation \+ test must be 1, got 0.9",
+        ),
+        ("slices: []", r"slices: List should have at least 1 item"),
+        ("name: x", r"slices: Field required"),
+    ],
+)
+def test_schema_errors_name_the_file_yaml_path_and_value(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        load_topology(write(tmp_path, text))
+
+
+def test_broken_yaml_names_line(tmp_path):
+    with pytest.raises(InputError, match=r"topology.yaml: not valid YAML at line 2"):
+        load_topology(write(tmp_path, "slices:\n\t- name: x\n"))
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(InputError, match=r"nowhere.yaml: no such topology file"):
+        load_topology(tmp_path / "nowhere.yaml")
+
+
+def test_relative_data_paths_are_relative_to_the_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "t.yaml"
+    path.write_text("data: {source: {type: smd, path: ../smd}}\nslices: [{name: s, monitors: 1}]")
+    assert load_topology(path).data.source.path == tmp_path / "sub" / ".." / "smd"
+
+
+def test_parse_source_forms():
+    assert parse_source("synthetic-vnf") == SyntheticVnfConfig()
+    assert parse_source("smd:/data/smd") == SmdConfig(path=Path("/data/smd"))
+    csv = parse_source("csv:a.csv?columns=x,y&label_column=z")
+    assert csv == CsvConfig(path=Path("a.csv"), columns=["x", "y"], label_column="z")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "tape:/x",
+            r"unknown source type 'tape' \(known: synthetic-vnf, smd, pickle, bitbrains, csv\)",
+        ),
+        ("csv:a.csv?colour=red", r"data source 'csv:a.csv\?colour=red': colour: Extra inputs"),
+        ("synthetic-vnf:?length=0", r"length: Input should be greater than 0"),
+    ],
+)
+def test_parse_source_errors(text, message):
+    with pytest.raises(InputError, match=message):
+        parse_source(text)

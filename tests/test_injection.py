@@ -1,0 +1,183 @@
+"""Anomaly injection: where it changes the data, which metrics, which way, and never in train."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fedanomaly.config import balanced_topology, parse_source
+from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.schema import ANOMALY_TYPES, InjectionConfig, SyntheticVnfConfig
+from fedanomaly.data.injection import ANOMALY_KINDS, TYPE_CODES, inject_anomalies
+from fedanomaly.data.metrics import VNF_METRICS, Family, Role, unnamed_metrics
+from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.data.sources.synthetic import SyntheticVnfSource
+
+NAMES = [m.name for m in VNF_METRICS]
+
+
+@pytest.fixture(scope="module")
+def clean():
+    """A week of one synthetic VM: train statistics and a clean series to inject into."""
+    values = SyntheticVnfSource(SyntheticVnfConfig(length=8000), 3).load("vm", "s").series.values
+    return values[:5000].std(axis=0), values[5000:]
+
+
+def inject(clean, types, seed=0, **settings):
+    scale, series = clean
+    config = InjectionConfig(types=types, **settings)
+    return inject_anomalies(series, VNF_METRICS, scale, config, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("kind", ANOMALY_TYPES)
+def test_labels_mark_exactly_where_the_signal_changed(clean, kind):
+    injection = inject(clean, [kind])
+    changed = (injection.values != clean[1]).any(axis=1)
+    labelled = injection.labels.astype(bool)
+    assert injection.events, "no event injected"
+    assert not (changed & ~labelled).any(), "data changed outside labelled steps"
+    assert changed[labelled].mean() > 0.95, "labelled steps where nothing changed"
+    assert set(np.unique(injection.types[labelled])) == {TYPE_CODES[kind]}
+
+
+@pytest.mark.parametrize("kind", ANOMALY_TYPES)
+def test_only_the_types_metric_family_is_touched(clean, kind):
+    injection = inject(clean, [kind])
+    allowed = set(ANOMALY_KINDS[kind].families)
+    for event in injection.events:
+        segment = slice(event.start, event.stop)
+        touched = np.flatnonzero((injection.values[segment] != clean[1][segment]).any(axis=0))
+        assert event.family in allowed
+        assert {VNF_METRICS[j].family for j in touched} == {event.family}
+        assert set(touched) <= set(event.columns)
+
+
+def mean_change(clean, injection, kind, name):
+    j = NAMES.index(name)
+    mask = injection.types == TYPE_CODES[kind]
+    return float((injection.values[mask, j] - clean[1][mask, j]).mean())
+
+
+@pytest.mark.parametrize(
+    ("kind", "up", "down", "unchanged"),
+    [
+        ("cpu_endless_loop", ["cpu_system_pct"], ["cpu_idle_pct"], ["mem_used_mb", "net_in_bytes"]),
+        ("memory_leak", ["mem_used_mb"], ["mem_free_mb", "mem_usable_pct"], ["mem_total_mb"]),
+        (
+            "disk_io_fault",
+            ["disk_await_ms", "disk_read_requests"],
+            ["disk_read_kbps"],
+            ["disk_used_pct"],
+        ),
+        (
+            "network_congestion",
+            ["net_in_errors", "net_dropped_packets"],
+            ["net_in_bytes", "net_out_packets"],
+            ["cpu_idle_pct"],
+        ),
+    ],
+)
+def test_faults_move_metrics_the_way_they_do_on_a_vm(clean, kind, up, down, unchanged):
+    injection = inject(clean, [kind])
+    for name in up:
+        assert mean_change(clean, injection, kind, name) > 0, name
+    for name in down:
+        assert mean_change(clean, injection, kind, name) < 0, name
+    for name in unchanged:
+        assert mean_change(clean, injection, kind, name) == 0, name
+
+
+def test_memory_leak_grows_over_the_event(clean):
+    injection = inject(clean, ["memory_leak"])
+    j = NAMES.index("mem_used_mb")
+    event = injection.events[0]
+    change = injection.values[event.start : event.stop, j] - clean[1][event.start : event.stop, j]
+    assert np.all(np.diff(change) > 0)
+
+
+def test_change_size_follows_intensity(clean):
+    j = NAMES.index("cpu_system_pct")
+    sizes = []
+    for intensity in (0.5, 2.0):
+        injection = inject(clean, ["cpu_endless_loop"], intensity=intensity)
+        mask = injection.types != 0
+        sizes.append(np.abs(injection.values[mask, j] - clean[1][mask, j]).mean())
+    assert sizes[1] == pytest.approx(4 * sizes[0], rel=0.1)
+    assert sizes[0] == pytest.approx(0.5 * clean[0][j], rel=0.15)
+
+
+def test_rate_duration_and_gaps(clean):
+    injection = inject(clean, ["cpu_endless_loop", "memory_leak"], rate=0.08, duration=(12, 20))
+    assert injection.labels.mean() == pytest.approx(0.08, abs=0.01)
+    starts = [e.start for e in injection.events]
+    assert starts == sorted(starts)
+    for event, following in zip(injection.events, injection.events[1:], strict=False):
+        assert following.start - event.stop >= 12
+    assert all(12 <= e.stop - e.start <= 20 for e in injection.events[:-1])
+
+
+def test_spikes_are_short(clean):
+    injection = inject(clean, ["sudden_spike"])
+    assert all(1 <= e.stop - e.start <= 3 for e in injection.events)
+
+
+def test_same_seed_same_anomalies(clean):
+    first, second = inject(clean, list(ANOMALY_TYPES), 4), inject(clean, list(ANOMALY_TYPES), 4)
+    np.testing.assert_array_equal(first.values, second.values)
+    assert first.events == second.events
+    assert inject(clean, list(ANOMALY_TYPES), 5).events != first.events
+
+
+def test_percentages_stay_in_bounds(clean):
+    injection = inject(clean, ["cpu_endless_loop"], intensity=30.0)
+    j = NAMES.index("cpu_idle_pct")
+    assert injection.values[:, j].min() >= 0.0
+
+
+def test_real_labels_are_kept_and_avoided(clean):
+    scale, series = clean
+    labelled = np.zeros(len(series), dtype=np.int8)
+    labelled[100:400] = 1
+    injection = inject_anomalies(
+        series, VNF_METRICS, scale, InjectionConfig(rate=0.2), np.random.default_rng(0), labelled
+    )
+    assert (injection.types[100:400] == TYPE_CODES["labelled"]).all()
+    assert all(e.stop <= 100 - 10 or e.start >= 400 + 10 for e in injection.events)
+
+
+def test_columns_without_family_take_any_type():
+    rng = np.random.default_rng(0)
+    values = rng.normal(10, 1, (3000, 4))
+    metrics = tuple(unnamed_metrics(4))
+    injection = inject_anomalies(
+        values, metrics, values.std(axis=0), InjectionConfig(types=["memory_leak"]), rng
+    )
+    assert injection.events and all(e.family == Family.OTHER for e in injection.events)
+
+
+def test_families_with_column_groups_only_use_their_group():
+    rng = np.random.default_rng(1)
+    values = rng.normal(10, 1, (3000, 4))
+    metrics = tuple(unnamed_metrics(4, {Family.MEMORY: [2]}))
+    injection = inject_anomalies(
+        values, metrics, values.std(axis=0), InjectionConfig(types=["memory_leak"]), rng
+    )
+    changed = np.flatnonzero((injection.values != values).any(axis=0))
+    assert list(changed) == [2]
+    assert metrics[2].role == Role.USAGE
+
+
+def test_pipeline_never_injects_into_train_and_injects_validation_and_test():
+    monitors = prepare_monitors(balanced_topology(2, 3))
+    for monitor in monitors:
+        for vm in monitor.vms:
+            assert vm.train.events == () and not vm.train.labels.any()
+            assert vm.validation.events and vm.test.events
+            assert vm.validation.labels.mean() == pytest.approx(0.05, abs=0.01)
+
+
+def test_pipeline_leaves_real_labelled_test_parts_alone(smd_dir):
+    topology = resolve_topology(source=parse_source(f"smd:{smd_dir}"), slices=1, monitors=1)
+    vm = prepare_monitors(topology)[0].vms[0]
+    assert vm.test.events == () and vm.validation.events
+    assert set(np.unique(vm.test.types)) == {0, TYPE_CODES["labelled"]}

@@ -1,0 +1,119 @@
+"""From topology to monitor data: entity assignment, split partitions, errors naming monitors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fedanomaly.config import parse_source
+from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.errors import InputError
+from tests.conftest import TOPOLOGIES
+
+
+def test_paper_topology_data_per_monitor():
+    monitors = prepare_monitors(resolve_topology(TOPOLOGIES / "paper.yaml"))
+    assert [m.name for m in monitors][:3] == ["vm-1-1", "vm-1-2", "vm-1-3"]
+    windows = monitors[0].windows("train", 32, 4)
+    assert windows.shape == ((6048 - 32) // 4 + 1, 32, 26) and windows.dtype == np.float32
+    assert windows.min() >= 0.0 and windows.max() <= 1.0
+
+
+def test_monitor_with_two_vms_holds_both():
+    monitors = prepare_monitors(resolve_topology(TOPOLOGIES / "small.yaml"))
+    core = next(m for m in monitors if m.name == "core-monitor-1")
+    assert [vm.name for vm in core.vms] == ["upf-1", "upf-2"]
+    single = core.vms[0].train.scaled.shape[0]
+    assert core.windows("train", 32, 4).shape[0] == 2 * ((single - 32) // 4 + 1)
+
+
+def test_source_layout_one_monitor_per_smd_machine(smd_dir):
+    topology = resolve_topology(source=parse_source(f"smd:{smd_dir}"))
+    assert [s.name for s in topology.slices] == ["group-1", "group-2", "group-3"]
+    assert len(topology.monitors) == 19
+    assert topology.slices[0].monitors[0].vms == ["machine-1-2"]
+
+
+def test_entities_are_assigned_in_order(bitbrains_dir):
+    topology = resolve_topology(
+        source=parse_source(f"bitbrains:{bitbrains_dir}"), slices=2, monitors=3
+    )
+    monitors = prepare_monitors(topology)
+    assert [m.vms[0].name for m in monitors] == ["1", "2", "3"]
+
+
+def test_more_monitors_than_entities_is_an_error(azure_csv):
+    topology = resolve_topology(source=parse_source(f"csv:{azure_csv}"), slices=1, monitors=2)
+    with pytest.raises(InputError, match=r"slices\[0\].monitors\[1\] \(vm-1-2\): no VM left"):
+        prepare_monitors(topology)
+
+
+def test_split_partition_cuts_one_series_into_contiguous_shares(alibaba_csv):
+    source = parse_source(f"csv:{alibaba_csv}")
+    topology = resolve_topology(
+        source=source, slices=2, monitors=4, settings={"data.partition": "split"}
+    )
+    monitors = prepare_monitors(topology)
+    whole = np.loadtxt(alibaba_csv, delimiter=",", skiprows=1)
+    train = [m.vms[0].train.raw for m in monitors]
+    share = len(whole) // 4
+    np.testing.assert_array_equal(train[1][0], whole[share])
+    assert sum(
+        len(m.vms[0].train) + len(m.vms[0].validation) + len(m.vms[0].test) for m in monitors
+    ) == len(whole)
+
+
+def test_unknown_vm_names_the_monitor(tmp_path, smd_dir):
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"data: {{source: {{type: smd, path: {smd_dir}}}}}\n"
+        "slices: [{name: g, monitors: [{name: m1, vms: [machine-7-7]}]}]\n"
+    )
+    with pytest.raises(
+        InputError, match=r"slices\[0\].monitors\[0\] \(m1\): VM 'machine-7-7' is not in smd:"
+    ):
+        prepare_monitors(resolve_topology(path))
+
+
+def test_vm_held_twice_is_an_error(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("slices: [{name: g, monitors: [{name: a, vms: [x]}, {name: b, vms: [x]}]}]\n")
+    with pytest.raises(InputError, match=r"\(b\): VM 'x' is already held by monitor a"):
+        prepare_monitors(resolve_topology(path))
+
+
+def test_window_longer_than_a_part_names_the_monitor():
+    topology = resolve_topology(
+        slices=1, monitors=1, settings={"data.source.length": 100, "model.window_length": 64}
+    )
+    monitor = prepare_monitors(topology)[0]
+    with pytest.raises(InputError, match=r"monitor vm-1-1, VM vm-1-1, test part: window length 64"):
+        monitor.windows("test", 64, 1)
+
+
+def test_data_errors_name_the_monitor(tmp_path):
+    (tmp_path / "a.csv").write_text("x,y\n1,2\n3,4\n5,6\n7,8\n9,10\n")
+    (tmp_path / "b.csv").write_text("x,y\n1,2\n3,nan\n5,6\n7,8\n9,10\n")
+    topology = resolve_topology(source=parse_source(f"csv:{tmp_path}"), slices=1, monitors=2)
+    with pytest.raises(
+        InputError,
+        match=r"monitor vm-1-2 \(slice slice-1\): .*b.csv: NaN value in column 'y' at row 1",
+    ):
+        prepare_monitors(topology)
+
+
+def test_monitors_must_share_columns(tmp_path):
+    (tmp_path / "a.csv").write_text("x,y\n" + "1,2\n" * 10)
+    (tmp_path / "b.csv").write_text("x,z\n" + "1,2\n" * 10)
+    topology = resolve_topology(source=parse_source(f"csv:{tmp_path}"), slices=1, monitors=2)
+    with pytest.raises(InputError, match=r"monitor vm-1-2, VM b: its 2 metrics differ"):
+        prepare_monitors(topology)
+
+
+def test_same_seed_same_prepared_data():
+    first = prepare_monitors(resolve_topology(slices=1, monitors=2, settings={"seed": 3}))
+    second = prepare_monitors(resolve_topology(slices=1, monitors=2, settings={"seed": 3}))
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a.vms[0].test.scaled, b.vms[0].test.scaled)
+        np.testing.assert_array_equal(a.vms[0].test.types, b.vms[0].test.types)

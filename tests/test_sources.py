@@ -1,0 +1,193 @@
+"""Loaders on the real files of ../shared/datasets, and their error paths."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedanomaly.config import parse_source
+from fedanomaly.data.metrics import Family, Role
+from fedanomaly.data.sources import open_source
+from fedanomaly.data.sources.pickle_layout import load_array_pickle
+from fedanomaly.data.sources.smd import SMD_METRICS
+from fedanomaly.errors import InputError
+
+
+def source(text: str):
+    return open_source(parse_source(text), seed=0)
+
+
+def test_smd_pickles(smd_dir):
+    smd = source(f"smd:{smd_dir}")
+    names = smd.entities()
+    assert len(names) == 19 and names[:2] == ["machine-1-2", "machine-1-3"]
+    assert names[-1] == "machine-3-10"  # natural order, 3-10 after 3-5
+    data = smd.load("machine-1-6", "group-1")
+    assert data.series.values.shape[1] == 38 and data.series.metrics == SMD_METRICS
+    assert data.test is not None and data.test.labels is not None
+    assert len(data.test.labels) == len(data.test)
+    # machine-1-6 is the most anomalous machine of the published set (about 15.7 % of test rows).
+    assert 0.14 < data.test.labels.mean() < 0.17
+    assert set(smd.default_layout()) == {"group-1", "group-2", "group-3"}
+
+
+def test_smd_text_layout_reads_the_same_numbers(smd_dir, tmp_path):
+    """Write the real pickles in the plain-text layout and read them back through it."""
+    entity = "machine-2-1"
+    for part in ("train", "test", "test_label"):
+        (tmp_path / part).mkdir()
+        array = load_array_pickle(smd_dir / f"{entity}_{part}.pkl")
+        fmt = "%d" if part == "test_label" else "%.10g"
+        np.savetxt(tmp_path / part / f"{entity}.txt", array, delimiter=",", fmt=fmt)
+    text = source(f"smd:{tmp_path}")
+    pickled = source(f"smd:{smd_dir}").load(entity, "g")
+    loaded = text.load(entity, "g")
+    assert text.entities() == [entity]
+    np.testing.assert_allclose(loaded.series.values, pickled.series.values, rtol=1e-6)
+    np.testing.assert_array_equal(loaded.test.labels, pickled.test.labels)
+
+
+def test_generic_pickle_layout_with_column_groups(smd_dir, tmp_path):
+    for part in ("train", "test"):
+        (tmp_path / f"box_{part}.pkl").write_bytes(
+            (smd_dir / f"machine-1-2_{part}.pkl").read_bytes()
+        )
+    config = parse_source(f"pickle:{tmp_path}")
+    config.column_groups = {Family.CPU: [0, 1], Family.NETWORK: [18]}
+    data = open_source(config, 0).load("box", "s")
+    families = [m.family for m in data.series.metrics]
+    assert families[:3] == [Family.CPU, Family.CPU, Family.OTHER] and families[18] == Family.NETWORK
+    assert data.test is not None and data.test.labels is None
+
+
+class Exploit:
+    def __reduce__(self):
+        return (Path.touch, (Path("/tmp/fedanomaly-pwned"),))
+
+
+def test_restricted_unpickler_refuses_code(tmp_path):
+    target = Path("/tmp/fedanomaly-pwned")
+    target.unlink(missing_ok=True)
+    (tmp_path / "evil_train.pkl").write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(
+        InputError, match=r"evil_train.pkl: not a numpy-array pickle .*refused global"
+    ):
+        source(f"pickle:{tmp_path}").load("evil", "s")
+    assert not target.exists()
+
+
+def test_pickle_of_something_else_is_refused(tmp_path):
+    (tmp_path / "odd_train.pkl").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(InputError, match=r"odd_train.pkl: holds a dict, not a numpy array"):
+        source(f"pickle:{tmp_path}").load("odd", "s")
+
+
+def test_bitbrains_maps_columns_to_families(bitbrains_dir):
+    bitbrains = source(f"bitbrains:{bitbrains_dir}")
+    names = bitbrains.entities()
+    assert len(names) == 100 and names[:3] == ["1", "2", "3"]
+    data = bitbrains.load("14", "s")
+    lines = (bitbrains_dir / "14.csv").read_text().strip().splitlines()
+    assert data.series.values.shape == (len(lines) - 1, 10)
+    by_name = {m.name: m for m in data.series.metrics}
+    assert by_name["CPU usage [%]"].family == Family.CPU and by_name["CPU usage [%]"].lower == 0
+    assert by_name["Memory usage [KB]"].family == Family.MEMORY
+    assert by_name["Disk write throughput [KB/s]"].family == Family.DISK
+    assert by_name["Network received throughput [KB/s]"].role == Role.THROUGHPUT
+    assert by_name["CPU cores"].role == Role.CAPACITY
+    first = lines[1].split(";")
+    assert data.series.timestamps[0] == float(first[0])
+    assert data.series.values[0, 3] == pytest.approx(float(first[4]))
+
+
+def test_every_bitbrains_vm_loads(bitbrains_dir):
+    bitbrains = source(f"bitbrains:{bitbrains_dir}")
+    lengths = [len(bitbrains.load(name, "s").series) for name in bitbrains.entities()]
+    assert min(lengths) >= 400 and max(lengths) > 20_000
+
+
+def test_csv_file_with_timestamp_and_column_selection(azure_csv):
+    csv = source(f"csv:{azure_csv}?timestamp_column=timestamp&columns=cpu_usage")
+    data = csv.load(csv.entities()[0], "s")
+    assert data.series.values.shape[1] == 1 and data.series.metrics[0].name == "cpu_usage"
+    assert np.all(np.diff(data.series.timestamps) > 0)
+
+
+def test_csv_all_numeric_columns_by_default(alibaba_csv):
+    data = source(f"csv:{alibaba_csv}").load(alibaba_csv.stem, "s")
+    assert [m.name for m in data.series.metrics] == [
+        "cpu_util_percent", "mem_util_percent", "net_in", "net_out", "disk_io_percent"
+    ]  # fmt: skip
+
+
+def test_csv_folder_label_column_and_dates(tmp_path):
+    (tmp_path / "b.csv").write_text(
+        "time,cpu,mem,anomaly\n2024-01-01 00:00,1,2,0\n2024-01-01 00:01,3,4,1\n"
+    )
+    (tmp_path / "a.csv").write_text("time,cpu,mem,anomaly\n2024-01-01 00:00,1,2,0\n")
+    csv = source(f"csv:{tmp_path}?timestamp_column=time&label_column=anomaly")
+    assert csv.entities() == ["a", "b"]
+    data = csv.load("b", "s")
+    np.testing.assert_array_equal(data.series.labels, [0, 1])
+    np.testing.assert_array_equal(np.diff(data.series.timestamps), [60.0])
+    np.testing.assert_array_equal(data.series.values, [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "message"),
+    [
+        ("a,b\n1,2\n3,x\n", "", r"x.csv: column 'b' is not numeric \(row 3: 'x'\)"),
+        ("a,b\n1,2\n3,nan\n", "", r"x.csv: NaN value in column 'b' at row 1"),
+        ("a,b\n1,2\n3,inf\n", "", r"x.csv: inf value in column 'b' at row 1"),
+        ("a,b\n1,2\n3,\n", "", r"x.csv: NaN value in column 'b' at row 1"),
+        ("a,b\n", "", r"x.csv: the table has no rows"),
+        ("", "", r"x.csv: not a readable CSV table"),
+        ("a,b\n1,2\n", "?columns=c", r"x.csv: no metric column 'c' \(columns: a, b\)"),
+        ("a,b\n1,2\n", "?label_column=y", r"x.csv: no timestamp or label column 'y'"),
+    ],
+)
+def test_csv_errors_name_the_file(tmp_path, content, options, message):
+    path = tmp_path / "x.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        source(f"csv:{path}{options}").load("x", "s")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("smd:/no/such/dir", r"/no/such/dir: no such file or folder \(data source 'smd'\)"),
+        ("smd", r"data source 'smd' needs a path: write it as smd:PATH"),
+        ("bitbrains:/no/where", r"/no/where: no such file or folder"),
+    ],
+)
+def test_missing_paths(text, message):
+    with pytest.raises(InputError, match=message):
+        source(text)
+
+
+def test_unknown_entity_lists_the_known_ones(smd_dir):
+    with pytest.raises(InputError, match=r"no entity 'machine-9-9' in smd data \(has machine-1-2"):
+        source(f"smd:{smd_dir}").load("machine-9-9", "s")
+
+
+def test_folder_without_smd_files(tmp_path):
+    with pytest.raises(InputError, match=r"no SMD data here"):
+        source(f"smd:{tmp_path}")
+
+
+def test_wrong_shape_in_a_pickle(tmp_path):
+    (tmp_path / "m_train.pkl").write_bytes(pickle.dumps(np.zeros((4, 3, 2))))
+    with pytest.raises(InputError, match=r"m_train.pkl: expected a 2-D array"):
+        source(f"pickle:{tmp_path}").load("m", "s")
+
+
+def test_label_count_must_match(tmp_path):
+    (tmp_path / "m_train.pkl").write_bytes(pickle.dumps(np.zeros((5, 2))))
+    (tmp_path / "m_test.pkl").write_bytes(pickle.dumps(np.zeros((5, 2))))
+    (tmp_path / "m_test_label.pkl").write_bytes(pickle.dumps(np.zeros(4)))
+    with pytest.raises(InputError, match=r"m_test_label.pkl: 4 labels for 5 test steps"):
+        source(f"pickle:{tmp_path}").load("m", "s")
