@@ -186,12 +186,17 @@ def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML."
 @data_app.command("types")
 def data_types() -> None:
     """List the anomaly types that can be injected and what each changes."""
-    table = Table("type", "families", "moves (role: direction)")
+    table = Table("type", "families", "moves (metric role: direction)", "shape over the event")
     for kind in ANOMALY_KINDS.values():
         moves = ", ".join(
             f"{role.value} {'up' if sign > 0 else 'down'}" for role, sign in kind.signs.items()
         )
-        table.add_row(kind.name, ", ".join(f.value for f in kind.families), moves)
+        shape = (kind.profile.__doc__ or "").strip().rstrip(".")
+        if kind.magnitude != 1.0:
+            shape += f"; {kind.magnitude:g} x intensity"
+        if kind.short:
+            shape += "; 1-3 steps"
+        table.add_row(kind.name, ", ".join(f.value for f in kind.families), moves, shape)
     console.print(table)
 
 

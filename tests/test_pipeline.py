@@ -85,17 +85,23 @@ def test_vm_held_twice_is_an_error(tmp_path):
 
 def test_window_longer_than_a_part_names_the_monitor():
     topology = resolve_topology(
-        slices=1, monitors=1, settings={"data.source.length": 100, "model.window_length": 64}
+        slices=1, monitors=1, settings={"data.source.length": 300, "model.window_length": 64}
     )
-    monitor = prepare_monitors(topology)[0]
-    with pytest.raises(InputError, match=r"monitor vm-1-1, VM vm-1-1, test part: window length 64"):
-        monitor.windows("test", 64, 1)
+    with pytest.raises(
+        InputError,
+        match=r"monitor vm-1-1 \(slice slice-1\): synthetic-vnf entity vm-1-1: the validation part "
+        r"has 60 steps, fewer than one window \(model.window_length 64\)",
+    ):
+        prepare_monitors(topology)
 
 
 def test_data_errors_name_the_monitor(tmp_path):
-    (tmp_path / "a.csv").write_text("x,y\n1,2\n3,4\n5,6\n7,8\n9,10\n")
-    (tmp_path / "b.csv").write_text("x,y\n1,2\n3,nan\n5,6\n7,8\n9,10\n")
-    topology = resolve_topology(source=parse_source(f"csv:{tmp_path}"), slices=1, monitors=2)
+    (tmp_path / "a.csv").write_text("x,y\n" + "1,2\n" * 100)
+    (tmp_path / "b.csv").write_text("x,y\n1,2\n3,nan\n" + "1,2\n" * 100)
+    topology = resolve_topology(
+        source=parse_source(f"csv:{tmp_path}"), slices=1, monitors=2,
+        settings={"model.window_length": 8},
+    )  # fmt: skip
     with pytest.raises(
         InputError,
         match=r"monitor vm-1-2 \(slice slice-1\): .*b.csv: NaN value in column 'y' at row 1",
@@ -104,9 +110,12 @@ def test_data_errors_name_the_monitor(tmp_path):
 
 
 def test_monitors_must_share_columns(tmp_path):
-    (tmp_path / "a.csv").write_text("x,y\n" + "1,2\n" * 10)
-    (tmp_path / "b.csv").write_text("x,z\n" + "1,2\n" * 10)
-    topology = resolve_topology(source=parse_source(f"csv:{tmp_path}"), slices=1, monitors=2)
+    (tmp_path / "a.csv").write_text("x,y\n" + "1,2\n" * 100)
+    (tmp_path / "b.csv").write_text("x,z\n" + "1,2\n" * 100)
+    topology = resolve_topology(
+        source=parse_source(f"csv:{tmp_path}"), slices=1, monitors=2,
+        settings={"model.window_length": 8},
+    )  # fmt: skip
     with pytest.raises(InputError, match=r"monitor vm-1-2, VM b: its 2 metrics differ"):
         prepare_monitors(topology)
 

@@ -115,11 +115,23 @@ def injected_splits(config: DataConfig, has_real_test_labels: bool) -> tuple[str
     return ("validation",) if has_real_test_labels else ("validation", "test")
 
 
-def prepare_vm(
-    entity: EntityData, where: str, config: DataConfig, seed: int, monitor: str
-) -> VMData:
-    """Split, inject and scale one VM's data; ``where`` names it in errors."""
+def prepare_vm(entity: EntityData, where: str, topology: Topology, monitor: str) -> VMData:
+    """Split, inject and scale one VM's data; ``where`` names it in errors.
+
+    Raises
+    ------
+    InputError
+        If a part is empty or shorter than one window (``model.window_length``).
+    """
+    config, seed, length = topology.data, topology.seed, topology.model.window_length
     parts: SplitSeries = split_entity(entity, config.split, where)
+    for split in SPLITS:
+        steps = len(parts.part(split))
+        if steps < length:
+            raise InputError(
+                f"{where}: the {split} part has {steps} steps, fewer than one window "
+                f"(model.window_length {length})"
+            )
     train = parts.train.values
     scale = train.std(axis=0)
     scaler = fit_scaler(train)
@@ -254,7 +266,7 @@ def prepare_monitors(topology: Topology, only: set[str] | None = None) -> list[M
             else:
                 entities = [source.load(vm, slice_.name) for vm in vms_of[monitor.name]]
             vms = tuple(
-                prepare_vm(e, f"{source.label} entity {e.name}", data, topology.seed, monitor.name)
+                prepare_vm(e, f"{source.label} entity {e.name}", topology, monitor.name)
                 for e in entities
             )
         except InputError as error:

@@ -1,0 +1,148 @@
+"""The command line as a user runs it: output, exit codes, files written or not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from fedanomaly.cli import app
+from tests.conftest import TOPOLOGIES
+
+runner = CliRunner()
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_topology_show_paper():
+    result = run("topology", "show", TOPOLOGIES / "paper.yaml")
+    assert result.exit_code == 0, result.output
+    assert "1 controller, 3 slices, 9 monitors" in result.output
+    assert result.output.count("monitor vm-") == 9 and "slice slice-3" in result.output
+
+
+def test_topology_show_balanced_json():
+    result = run("topology", "show", "--slices", "2", "--monitors", "5", "--json")
+    topology = json.loads(result.output)
+    assert [len(s["monitors"]) for s in topology["slices"]] == [3, 2]
+
+
+def test_topology_validate():
+    result = run("topology", "validate", TOPOLOGIES / "large.yaml")
+    assert result.exit_code == 0
+    assert "1 controller, 30 slices, 1000 monitors" in result.output
+
+
+def test_data_inspect_synthetic_json():
+    result = run("data", "inspect", "synthetic-vnf", "--slices", "1", "--monitors", "2", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    first = report["monitors"][0]
+    assert first["metrics"] == 26 and first["steps"] == {
+        "train": 6048,
+        "validation": 2016,
+        "test": 2016,
+    }
+    assert first["windows"]["train"] == (6048 - 32) // 4 + 1
+    validation = first["anomalies"]["validation"]
+    assert set(validation) <= {
+        "cpu_endless_loop",
+        "memory_leak",
+        "disk_io_fault",
+        "network_congestion",
+    }
+    assert sum(v["steps"] for v in validation.values()) == pytest.approx(0.05 * 2016, abs=2)
+
+
+def test_data_inspect_options_reach_the_injection():
+    result = run(
+        "data", "inspect", "synthetic-vnf", "--slices", "1", "--monitors", "1", "--json",
+        "--inject", "sudden_spike,resource_jitter", "--rate", "0.1", "--length", "3000",
+    )  # fmt: skip
+    report = json.loads(result.output)["monitors"][0]
+    assert set(report["anomalies"]["test"]) <= {"sudden_spike", "resource_jitter"}
+    assert report["steps"]["test"] == 600
+
+
+def test_data_inspect_smd_tables(smd_dir):
+    result = run("data", "inspect", f"smd:{smd_dir}", "--monitor", "machine-1-2")
+    assert result.exit_code == 0, result.output
+    assert "machine-3-10" in result.output and "labelled" in result.output
+    assert "eth1_fi" in result.output  # the per-metric table of the chosen monitor
+
+
+def test_data_inspect_bitbrains(bitbrains_dir):
+    result = run("data", "inspect", f"bitbrains:{bitbrains_dir}", "-s", "2", "-n", "4", "--json")
+    assert result.exit_code == 0, result.output
+    assert [m["vms"] for m in json.loads(result.output)["monitors"]] == [["1"], ["2"], ["3"], ["4"]]
+
+
+def test_data_plot_writes_a_png(tmp_path):
+    out = tmp_path / "vm.png"
+    result = run(
+        "data", "plot", "synthetic-vnf", "--monitor", "vm-2-1", "--out", out, "--split", "test"
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 20_000
+    assert list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "inspect", "tape"], "unknown source type 'tape'"),
+        (["data", "inspect", "smd:/no/such"], "/no/such: no such file or folder"),
+        (["data", "inspect", "synthetic-vnf", "--inject", "meteor"], "data.injection.types[0]"),
+        (
+            ["data", "inspect", "synthetic-vnf", "--slices", "3"],
+            "--slices and --monitors go together",
+        ),
+        (
+            ["data", "inspect", "synthetic-vnf", "--length", "40"],
+            "the train part has 24 steps, fewer than one window (model.window_length 32)",
+        ),
+        (
+            ["topology", "show", "--slices", "5", "--monitors", "2"],
+            "--monitors (2) must be at least",
+        ),
+        (["topology", "validate", "missing.yaml"], "missing.yaml: no such topology file"),
+        (
+            ["data", "plot", "synthetic-vnf", "--monitor", "vm-9", "--out", "x.png"],
+            "no monitor 'vm-9'",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_into_a_missing_folder_writes_nothing(tmp_path):
+    out = tmp_path / "nope" / "vm.png"
+    result = run("data", "plot", "synthetic-vnf", "--monitor", "vm-1-1", "--out", out)
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "nope").exists()
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("slices: [{name: s, monitors: [{name: m}]}]\nmodel: {batch_size: 0}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "fedanomaly", "topology", "validate", str(bad)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {bad}: model.batch_size: Input should be greater than 0 (got 0)"
+    ]
+    assert done.stdout == ""
