@@ -22,6 +22,7 @@ from fedanomaly.data.injection import ANOMALY_KINDS
 from fedanomaly.data.inspection import metric_summary, monitor_summary
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.data.plotting import plot_vm
+from fedanomaly.data.sources import open_source
 from fedanomaly.errors import InputError
 
 app = typer.Typer(
@@ -78,15 +79,27 @@ Partition = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 SourceArg = Annotated[
-    str,
+    str | None,
     typer.Argument(
-        help="TYPE or TYPE:PATH: synthetic-vnf, smd:DIR, bitbrains:DIR, csv:FILE[?key=value&...]"
+        help="TYPE or TYPE:PATH (synthetic-vnf, smd:DIR, bitbrains:DIR, csv:FILE, pickle:DIR), "
+        "options as ?key=value&...; default: the topology's source, else synthetic-vnf",
+        show_default=False,
     ),
 ]
 
 
+DATA_FLAGS = {
+    "seed": "--seed",
+    "data.source.length": "--length",
+    "data.injection.types": "--inject",
+    "data.injection.rate": "--rate",
+    "data.injection.intensity": "--intensity",
+    "data.partition": "--partition",
+}
+
+
 def data_topology(
-    source: str,
+    source: str | None,
     topology: Path | None,
     slices: int | None,
     monitors: int | None,
@@ -106,7 +119,8 @@ def data_topology(
         "data.injection.intensity": intensity,
         "data.partition": partition,
     }
-    return resolve_topology(topology, slices, monitors, parse_source(source), settings)
+    parsed = parse_source(source) if source is not None else None
+    return resolve_topology(topology, slices, monitors, parsed, settings, DATA_FLAGS)
 
 
 @app.command()
@@ -178,8 +192,12 @@ def topology_tree(topology: Topology) -> Tree:
 @topology_app.command("validate")
 @reports_input_errors
 def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML.")]) -> None:
-    """Check a topology file against the schema; exit 2 naming the first problem."""
+    """Check a topology file against the schema and its data paths; exit 2 naming the problem."""
     topology = resolve_topology(file)
+    sources = [topology.data.source] + [m.source for _, m in topology.monitors if m.source]
+    for source in sources:
+        if getattr(source, "path", None) is not None:
+            open_source(source, topology.seed)
     console.print(f"valid: {file}: {topology_counts(topology)}")
 
 
@@ -203,7 +221,7 @@ def data_types() -> None:
 @data_app.command("inspect")
 @reports_input_errors
 def data_inspect(
-    source: SourceArg,
+    source: SourceArg = None,
     topology: TopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
@@ -301,9 +319,9 @@ def metric_table(monitor: str, rows: list[dict[str, Any]]) -> Table:
 @data_app.command("plot")
 @reports_input_errors
 def data_plot(
-    source: SourceArg,
     monitor: Annotated[str, typer.Option(help="Monitor to draw.")],
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    source: SourceArg = None,
     topology: TopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,

@@ -66,8 +66,17 @@ def test_data_inspect_options_reach_the_injection():
         "--inject", "sudden_spike,resource_jitter", "--rate", "0.1", "--length", "3000",
     )  # fmt: skip
     report = json.loads(result.output)["monitors"][0]
-    assert set(report["anomalies"]["test"]) <= {"sudden_spike", "resource_jitter"}
+    assert set(report["anomalies"]["test"]) == {"sudden_spike", "resource_jitter"}
+    assert sum(v["steps"] for v in report["anomalies"]["test"].values()) == 60  # --rate 0.1
     assert report["steps"]["test"] == 600
+
+
+def test_data_inspect_takes_the_topology_files_source():
+    result = run("data", "inspect", "-t", TOPOLOGIES / "small.yaml", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)["monitors"]
+    assert [m["monitor"] for m in report][:2] == ["edge-monitor-1", "edge-monitor-2"]
+    assert report[0]["steps"] == {"train": 2592, "validation": 864, "test": 864}
 
 
 def test_data_inspect_smd_tables(smd_dir):
@@ -98,7 +107,19 @@ def test_data_plot_writes_a_png(tmp_path):
     [
         (["data", "inspect", "tape"], "unknown source type 'tape'"),
         (["data", "inspect", "smd:/no/such"], "/no/such: no such file or folder"),
-        (["data", "inspect", "synthetic-vnf", "--inject", "meteor"], "data.injection.types[0]"),
+        (
+            ["data", "inspect", "synthetic-vnf", "--inject", "meteor"],
+            "--inject: data.injection.types[0]",
+        ),
+        (
+            ["data", "inspect", "-t", str(TOPOLOGIES / "small.yaml"), "--rate", "0.9"],
+            "--rate: data.injection.rate",
+        ),
+        (
+            ["data", "inspect", "--seed", "-1"],
+            "--seed: seed: Input should be greater than or equal to 0",
+        ),
+        (["data", "plot", "--monitor", "vm-1-1", "--out", "."], "is a folder"),
         (
             ["data", "inspect", "synthetic-vnf", "--slices", "3"],
             "--slices and --monitors go together",
@@ -122,14 +143,15 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run(*args)
     assert result.exit_code == 2
-    assert message in result.output
-    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)  # ended through exit code 2, not a crash
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_plot_into_a_missing_folder_writes_nothing(tmp_path):
     out = tmp_path / "nope" / "vm.png"
-    result = run("data", "plot", "synthetic-vnf", "--monitor", "vm-1-1", "--out", out)
+    result = run("data", "plot", "--monitor", "vm-1-1", "--out", out)
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not (tmp_path / "nope").exists()
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fedanomaly.config import balanced_topology, load_topology, parse_source
-from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config import load_topology, parse_source, resolve_topology
 from fedanomaly.config.schema import CsvConfig, SmdConfig, SyntheticVnfConfig
+from fedanomaly.data.metrics import Family
 from fedanomaly.errors import InputError
 from tests.conftest import TOPOLOGIES
 
@@ -45,7 +45,7 @@ def test_monitor_count_shorthand_names_monitors(tmp_path):
     [(3, 9, [3, 3, 3]), (3, 10, [4, 3, 3]), (4, 7, [2, 2, 2, 1]), (1, 1, [1])],
 )
 def test_balanced_topology_spreads_monitors_evenly(slices, monitors, expected):
-    topology = balanced_topology(slices, monitors)
+    topology = resolve_topology(slices=slices, monitors=monitors)
     assert [len(s.monitors) for s in topology.slices] == expected
     names = [m.name for _, m in topology.monitors]
     assert len(set(names)) == monitors
@@ -53,7 +53,7 @@ def test_balanced_topology_spreads_monitors_evenly(slices, monitors, expected):
 
 def test_balanced_topology_needs_a_monitor_per_slice():
     with pytest.raises(InputError, match=r"--monitors \(2\) must be at least --slices \(3\)"):
-        balanced_topology(3, 2)
+        resolve_topology(slices=3, monitors=2)
 
 
 def test_balanced_topology_keeps_the_file_settings():
@@ -104,6 +104,11 @@ def test_balanced_topology_keeps_the_file_settings():
             r"data.split: train \+ validation \+ test must be 1, got 0.9",
         ),
         ("slices: []", r"slices: List should have at least 1 item"),
+        (f"{ONE}\nseed: -1", r"seed: Input should be greater than or equal to 0 \(got -1\)"),
+        (
+            "data: {partition: split}\nslices: [{name: s, monitors: [{name: m, vms: [a]}]}]",
+            r"slices\[0\].monitors\[0\] names its own vms or source, which data.partition: split",
+        ),
         ("name: x", r"slices: Field required"),
     ],
 )
@@ -134,6 +139,9 @@ def test_parse_source_forms():
     assert parse_source("smd:/data/smd") == SmdConfig(path=Path("/data/smd"))
     csv = parse_source("csv:a.csv?columns=x,y&label_column=z")
     assert csv == CsvConfig(path=Path("a.csv"), columns=["x", "y"], label_column="z")
+    assert parse_source("synthetic-vnf?length=50") == SyntheticVnfConfig(length=50)
+    grouped = parse_source("csv:a.csv?column_groups=cpu:u|s;memory:m")
+    assert grouped.column_groups == {Family.CPU: ["u", "s"], Family.MEMORY: ["m"]}
 
 
 @pytest.mark.parametrize(
@@ -150,3 +158,34 @@ def test_parse_source_forms():
 def test_parse_source_errors(text, message):
     with pytest.raises(InputError, match=message):
         parse_source(text)
+
+
+def test_numeric_vm_names_become_strings(tmp_path):
+    topology = load_topology(
+        write(tmp_path, "slices: [{name: s, monitors: [{name: m, vms: [1, 2]}]}]")
+    )
+    assert topology.slices[0].monitors[0].vms == ["1", "2"]
+
+
+def test_command_line_settings_are_named_in_errors():
+    with pytest.raises(
+        InputError, match=r"^--rate: data.injection.rate: Input should be less than 0.5"
+    ):
+        resolve_topology(
+            TOPOLOGIES / "small.yaml",
+            settings={"data.injection.rate": 0.9},
+            flags={"data.injection.rate": "--rate"},
+        )
+
+
+def test_source_layout_makes_legal_monitor_names(tmp_path):
+    for stem in ("my data", "_u", "my-data"):
+        (tmp_path / f"{stem}.csv").write_text("a\n1\n")
+    topology = resolve_topology(source=parse_source(f"csv:{tmp_path}"))
+    monitors = {m.name: m.vms for _, m in topology.monitors}
+    assert monitors == {"my-data": ["my data"], "my-data-2": ["my-data"], "u": ["_u"]}
+
+
+def test_a_topology_keeps_its_own_source_without_a_command_line_source():
+    topology = resolve_topology(TOPOLOGIES / "small.yaml")
+    assert topology.data.source.length == 4320

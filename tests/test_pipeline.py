@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedanomaly.config import parse_source
-from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config import parse_source, resolve_topology
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.errors import InputError
 from tests.conftest import TOPOLOGIES
@@ -104,7 +103,7 @@ def test_data_errors_name_the_monitor(tmp_path):
     )  # fmt: skip
     with pytest.raises(
         InputError,
-        match=r"monitor vm-1-2 \(slice slice-1\): .*b.csv: NaN value in column 'y' at row 1",
+        match=r"monitor vm-1-2 \(slice slice-1\): .*b.csv: NaN value in column 'y' at line 3",
     ):
         prepare_monitors(topology)
 
@@ -126,3 +125,23 @@ def test_same_seed_same_prepared_data():
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a.vms[0].test.scaled, b.vms[0].test.scaled)
         np.testing.assert_array_equal(a.vms[0].test.types, b.vms[0].test.types)
+
+
+def test_vms_of_one_monitor_must_share_columns(tmp_path):
+    (tmp_path / "x.csv").write_text("a,b\n" + "1,2\n" * 100)
+    (tmp_path / "y.csv").write_text("a,b,c\n" + "1,2,3\n" * 100)
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"data: {{source: {{type: csv, path: {tmp_path}}}}}\nmodel: {{window_length: 8}}\n"
+        "slices: [{name: s, monitors: [{name: m, vms: [x, y]}]}]\n"
+    )
+    with pytest.raises(InputError, match=r"monitor m, VM y: its 3 metrics differ from the 2"):
+        prepare_monitors(resolve_topology(path))
+
+
+def test_split_partition_without_a_file_uses_the_paper_layout(smd_dir):
+    topology = resolve_topology(
+        source=parse_source(f"smd:{smd_dir}"), settings={"data.partition": "split"}
+    )
+    assert [m.name for _, m in topology.monitors][:2] == ["vm-1-1", "vm-1-2"]
+    assert all(not m.vms for _, m in topology.monitors)

@@ -11,7 +11,6 @@ from fedanomaly.data.preprocessing import (
     fit_scaler,
     make_windows,
     split_entity,
-    window_labels,
     window_starts,
 )
 from fedanomaly.data.series import EntityData, MetricSeries
@@ -84,11 +83,3 @@ def test_window_longer_than_the_series_is_an_error():
         InputError, match=r"vm-1: window length 50 is longer than the series \(20 steps\)"
     ):
         make_windows(np.zeros((20, 2)), 50, 1, "vm-1")
-
-
-def test_window_label_is_one_when_any_step_is_anomalous():
-    labels = np.zeros(20, dtype=np.int8)
-    labels[9] = 1
-    # windows of 5 every 5 steps: [0,5) [5,10) [10,15) [15,20)
-    np.testing.assert_array_equal(window_labels(labels, 5, 5), [0, 1, 0, 0])
-    np.testing.assert_array_equal(window_labels(labels, 4, 3), [0, 0, 1, 1, 0, 0])

@@ -91,7 +91,7 @@ def test_bitbrains_maps_columns_to_families(bitbrains_dir):
     assert len(names) == 100 and names[:3] == ["1", "2", "3"]
     data = bitbrains.load("14", "s")
     lines = (bitbrains_dir / "14.csv").read_text().strip().splitlines()
-    assert data.series.values.shape == (len(lines) - 1, 10)
+    assert data.series.values.shape == (len({line.split(";")[0] for line in lines[1:]}), 10)
     by_name = {m.name: m for m in data.series.metrics}
     assert by_name["CPU usage [%]"].family == Family.CPU and by_name["CPU usage [%]"].lower == 0
     assert by_name["Memory usage [KB]"].family == Family.MEMORY
@@ -105,8 +105,9 @@ def test_bitbrains_maps_columns_to_families(bitbrains_dir):
 
 def test_every_bitbrains_vm_loads(bitbrains_dir):
     bitbrains = source(f"bitbrains:{bitbrains_dir}")
-    lengths = [len(bitbrains.load(name, "s").series) for name in bitbrains.entities()]
-    assert min(lengths) >= 400 and max(lengths) > 20_000
+    series = [bitbrains.load(name, "s").series for name in bitbrains.entities()]
+    assert min(len(s) for s in series) >= 400 and max(len(s) for s in series) > 10_000
+    assert all(np.all(np.diff(s.timestamps) > 0) for s in series)
 
 
 def test_csv_file_with_timestamp_and_column_selection(azure_csv):
@@ -116,11 +117,47 @@ def test_csv_file_with_timestamp_and_column_selection(azure_csv):
     assert np.all(np.diff(data.series.timestamps) > 0)
 
 
-def test_csv_all_numeric_columns_by_default(alibaba_csv):
+def test_csv_takes_every_numeric_column_by_default(alibaba_csv):
     data = source(f"csv:{alibaba_csv}").load(alibaba_csv.stem, "s")
     assert [m.name for m in data.series.metrics] == [
         "cpu_util_percent", "mem_util_percent", "net_in", "net_out", "disk_io_percent"
     ]  # fmt: skip
+
+
+def test_csv_skips_text_columns_and_finds_the_timestamp(tmp_path, azure_csv):
+    (tmp_path / "x.csv").write_text("host,time,cpu\nh1,120,1\nh1,60,2\nh1,60,9\nh1,180,3\n")
+    data = source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
+    assert [m.name for m in data.series.metrics] == ["cpu"]
+    np.testing.assert_array_equal(data.series.timestamps, [60, 120, 180])  # sorted, repeat dropped
+    np.testing.assert_array_equal(data.series.values[:, 0], [2, 1, 3])
+    azure = source(f"csv:{azure_csv}").load(azure_csv.stem, "s")
+    assert "timestamp" not in [m.name for m in azure.series.metrics]
+
+
+def test_extra_field_in_a_row_is_not_taken_as_an_index(tmp_path):
+    (tmp_path / "x.csv").write_text("cpu,mem\n1,2\n3,4,5\n")
+    with pytest.raises(InputError, match=r"x.csv: not a readable CSV table"):
+        source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
+
+
+def test_protocol_5_pickles_load(tmp_path):
+    array = np.arange(12, dtype=np.float32).reshape(4, 3)
+    (tmp_path / "m_train.pkl").write_bytes(pickle.dumps(array, protocol=5))
+    loaded = source(f"pickle:{tmp_path}").load("m", "s").series.values
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_empty_pickle_folder_is_named(tmp_path):
+    with pytest.raises(InputError, match=r"no <entity>_train.pkl files in this folder"):
+        source(f"pickle:{tmp_path}")
+
+
+def test_bitbrains_repeated_rows_are_dropped(bitbrains_dir):
+    data = source(f"bitbrains:{bitbrains_dir}").load("20", "s")
+    lines = (bitbrains_dir / "20.csv").read_text().strip().splitlines()[1:]
+    stamps = {line.split(";")[0] for line in lines}
+    assert len(data.series) == len(stamps) < len(lines)
+    assert np.all(np.diff(data.series.timestamps) > 0)
 
 
 def test_csv_folder_label_column_and_dates(tmp_path):
@@ -139,10 +176,11 @@ def test_csv_folder_label_column_and_dates(tmp_path):
 @pytest.mark.parametrize(
     ("content", "options", "message"),
     [
-        ("a,b\n1,2\n3,x\n", "", r"x.csv: column 'b' is not numeric \(row 3: 'x'\)"),
-        ("a,b\n1,2\n3,nan\n", "", r"x.csv: NaN value in column 'b' at row 1"),
-        ("a,b\n1,2\n3,inf\n", "", r"x.csv: inf value in column 'b' at row 1"),
-        ("a,b\n1,2\n3,\n", "", r"x.csv: NaN value in column 'b' at row 1"),
+        ("a,b\n1,2\n3,x\n", "?columns=a,b", r"x.csv: column 'b' is not numeric \(line 3: 'x'\)"),
+        ("a,b\n1,2\n3,nan\n", "", r"x.csv: NaN value in column 'b' at line 3"),
+        ("a,b\n1,2\n3,inf\n", "", r"x.csv: inf value in column 'b' at line 3"),
+        ("a,b\n1,2\n3,\n", "", r"x.csv: NaN value in column 'b' at line 3"),
+        ("a,b\nx,y\n", "", r"x.csv: no numeric metric columns to read"),
         ("a,b\n", "", r"x.csv: the table has no rows"),
         ("", "", r"x.csv: not a readable CSV table"),
         ("a,b\n1,2\n", "?columns=c", r"x.csv: no metric column 'c' \(columns: a, b\)"),

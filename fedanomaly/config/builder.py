@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fedanomaly.config.loading import validate_topology
-from fedanomaly.config.schema import Topology
 from fedanomaly.errors import InputError
 
 
@@ -30,20 +28,3 @@ def balanced_slices(slices: int, monitors: int) -> list[dict[str, Any]]:
         }
         for s in range(slices)
     ]
-
-
-def balanced_topology(slices: int, monitors: int, base: Topology | None = None) -> Topology:
-    """A topology of ``slices`` slices and ``monitors`` monitors.
-
-    Parameters
-    ----------
-    slices, monitors
-        Sizes; ``monitors >= slices``.
-    base
-        Topology whose other settings (model, data, links, seed) are kept; defaults otherwise.
-    """
-    data = (
-        base.model_dump(exclude={"slices"}) if base else {"name": f"balanced-{slices}x{monitors}"}
-    )
-    data["slices"] = balanced_slices(slices, monitors)
-    return validate_topology(data, f"--slices {slices} --monitors {monitors}")

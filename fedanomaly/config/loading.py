@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -35,12 +35,19 @@ def yaml_path(loc: Iterable[int | str]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def describe_validation_error(error: ValidationError, where: str, prefix: str = "") -> str:
-    """One line naming the file, the YAML path, the problem and the bad value."""
+def describe_validation_error(
+    error: ValidationError, where: str, flags: dict[str, str] | None = None
+) -> str:
+    """One line naming the file (or command-line option), the YAML path, the problem and value.
+
+    ``flags`` maps YAML paths set from the command line to the option that set them.
+    """
     first = error.errors()[0]
     path = yaml_path(first["loc"])
-    if prefix:
-        path = prefix if path == "(top level)" else f"{prefix}.{path}"
+    for key, flag in (flags or {}).items():
+        if path == key or path.startswith(f"{key}.") or path.startswith(f"{key}["):
+            where = flag
+            break
     message = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
@@ -49,14 +56,15 @@ def describe_validation_error(error: ValidationError, where: str, prefix: str = 
     return f"{where}: {path}: {message}{shown}{tail}"
 
 
-def validate_topology(data: Any, where: str) -> Topology:
-    """Validate a mapping (parsed YAML) as a topology; ``where`` names it in errors."""
+def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None) -> Topology:
+    """Validate a mapping (parsed YAML) as a topology; ``where`` names it in errors, and
+    ``flags`` the command-line options that set some of its paths."""
     if not isinstance(data, dict):
         raise InputError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
     try:
         return Topology.model_validate(data)
     except ValidationError as error:
-        raise InputError(describe_validation_error(error, where)) from None
+        raise InputError(describe_validation_error(error, where, flags)) from None
 
 
 def load_topology(path: str | Path) -> Topology:
@@ -90,14 +98,17 @@ def load_topology(path: str | Path) -> Topology:
 
 
 def parse_source(text: str) -> SourceConfig:
-    """Parse a command-line source ``TYPE``, ``TYPE:PATH`` or ``TYPE:PATH?key=value&...``.
+    """Parse a command-line source ``TYPE``, ``TYPE:PATH`` or ``TYPE[:PATH]?key=value&...``.
 
-    Examples: ``synthetic-vnf``, ``smd:../shared/datasets/smd/processed``,
-    ``csv:usage.csv?timestamp_column=time&columns=cpu,mem``.
+    Examples: ``synthetic-vnf``, ``synthetic-vnf?length=2880``,
+    ``smd:../shared/datasets/smd/processed``,
+    ``csv:usage.csv?timestamp_column=time&columns=cpu,mem&column_groups=cpu:cpu;memory:mem``.
+    Values are taken as written (percent-escapes such as ``%26`` for ``&`` are decoded).
     """
-    kind, _, rest = text.partition(":")
-    path, _, query = rest.partition("?")
-    data: dict[str, Any] = {"type": kind, **dict(parse_qsl(query, keep_blank_values=True))}
+    head, _, query = text.partition("?")
+    kind, _, path = head.partition(":")
+    options = [item.partition("=") for item in query.split("&") if item]
+    data: dict[str, Any] = {"type": kind, **{key: unquote(value) for key, _, value in options}}
     if path:
         data["path"] = path
     if kind not in SOURCE_TYPES:

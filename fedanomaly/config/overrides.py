@@ -3,6 +3,7 @@ with command-line settings laid over it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,25 @@ from fedanomaly.data.sources import open_source
 from fedanomaly.errors import InputError
 
 
+def monitor_name(entity: str, taken: set[str]) -> str:
+    """A legal, unused monitor name for an entity (``my data`` -> ``my-data``)."""
+    base = re.sub(r"[^A-Za-z0-9_.\-]+", "-", entity).strip("-_.")[:60] or "vm"
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    taken.add(name)
+    return name
+
+
 def source_layout(source: SourceConfig, seed: int) -> list[dict[str, Any]]:
     """Slices with one monitor per entity of ``source``, as the source groups them."""
     layout = open_source(source, seed).default_layout()
+    taken: set[str] = set()
     return [
-        {"name": slice_name, "monitors": [{"name": vm, "vms": [vm]} for vm in vms]}
+        {
+            "name": slice_name,
+            "monitors": [{"name": monitor_name(vm, taken), "vms": [vm]} for vm in vms],
+        }
         for slice_name, vms in layout.items()
     ]
 
@@ -36,6 +51,7 @@ def resolve_topology(
     monitors: int | None = None,
     source: SourceConfig | None = None,
     settings: dict[str, Any] | None = None,
+    flags: dict[str, str] | None = None,
 ) -> Topology:
     """The topology a command runs on.
 
@@ -48,10 +64,13 @@ def resolve_topology(
     source
         Data source from the command line; it replaces ``data.source`` and every monitor's own
         source. Without a file and sizes, the topology is the source's own layout: one monitor
-        per entity (SMD: one slice per machine group), or 3 slices of 3 VMs for generated data.
+        per entity (SMD: one slice per machine group); generated data, and any source with
+        ``data.partition: split``, get the paper's 3 slices of 3 monitors.
     settings
         Dotted keys (``"seed"``, ``"data.injection.rate"``) and values that override the rest;
         ``None`` values are skipped.
+    flags
+        The command-line option behind each dotted key, named in errors instead of the file.
 
     Raises
     ------
@@ -62,8 +81,6 @@ def resolve_topology(
         raise InputError("--slices and --monitors go together: give both or neither")
     base = load_topology(file) if file is not None else None
     data: dict[str, Any] = base.model_dump(mode="python") if base else {"name": "command-line"}
-    if base is None and slices is not None:
-        data["name"] = f"balanced-{slices}x{monitors}"
     if source is None and base is None:
         source = SyntheticVnfConfig()
     if source is not None:
@@ -74,8 +91,13 @@ def resolve_topology(
     for key, value in (settings or {}).items():
         if value is not None:
             set_path(data, key, value)
+    split = data.get("data", {}).get("partition") == "split"
     if slices is not None and monitors is not None:
         data["slices"] = balanced_slices(slices, monitors)
+        if base is None:
+            data["name"] = f"balanced-{slices}x{monitors}"
     elif base is None and source is not None:
-        data["slices"] = source_layout(source, int(data.get("seed", 0)))
-    return validate_topology(data, str(file) if file else "command line")
+        generated = source.type == "synthetic-vnf"
+        layout = balanced_slices(3, 9) if split or generated else source_layout(source, 0)
+        data["slices"] = layout
+    return validate_topology(data, str(file) if file else "command line", flags)

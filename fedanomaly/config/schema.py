@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     field_validator,
@@ -23,8 +24,6 @@ from pydantic import (
 
 from fedanomaly.data.metrics import Family
 
-TRAINING_MODES = ("centralized", "standalone", "distributed", "federated")
-MODEL_NAMES = ("biwgan-gp",)
 PAPER_002_TYPES = ("cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion")
 PAPER_000_TYPES = ("sudden_spike", "periodic_drift", "resource_jitter")
 ANOMALY_TYPES = PAPER_002_TYPES + PAPER_000_TYPES
@@ -60,6 +59,17 @@ class SyntheticVnfConfig(Strict):
     noise: NonNegativeFloat = Field(1.0, description="multiplier on every noise term")
 
 
+def parse_column_groups(value: object) -> object:
+    """Accept ``family:a|b;family:c`` (the command-line form) as well as a mapping."""
+    if not isinstance(value, str):
+        return value
+    groups: dict[str, list[str]] = {}
+    for entry in filter(None, value.split(";")):
+        family, _, names = entry.partition(":")
+        groups[family.strip()] = [n for n in names.split("|") if n]
+    return groups
+
+
 class PathSource(Strict):
     """A source read from files; the path may come from the command line instead of the file."""
 
@@ -76,7 +86,14 @@ class PickleConfig(PathSource):
     """Any dataset in the ``<entity>_train.pkl / _test.pkl / _test_label.pkl`` layout."""
 
     type: Literal["pickle"] = "pickle"
-    column_groups: dict[Family, list[Annotated[int, Field(ge=0)]]] = Field(default_factory=dict)
+    column_groups: dict[Family, list[Annotated[int, Field(ge=0)]]] = Field(
+        default_factory=dict, description="family -> column indices; cli: cpu:0|1;memory:5"
+    )
+
+    @field_validator("column_groups", mode="before")
+    @classmethod
+    def _groups_from_text(cls, value: object) -> object:
+        return parse_column_groups(value)
 
 
 class BitbrainsConfig(PathSource):
@@ -93,7 +110,14 @@ class CsvConfig(PathSource):
     timestamp_column: str | None = None
     label_column: str | None = None
     delimiter: str | None = Field(None, description="default: detected from the header")
-    column_groups: dict[Family, list[str]] = Field(default_factory=dict)
+    column_groups: dict[Family, list[str]] = Field(
+        default_factory=dict, description="family -> column names; cli: cpu:a|b;memory:c"
+    )
+
+    @field_validator("column_groups", mode="before")
+    @classmethod
+    def _groups_from_text(cls, value: object) -> object:
+        return parse_column_groups(value)
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -182,7 +206,9 @@ class HiddenSizes(Strict):
 class ModelConfig(Strict):
     """Model and training hyper-parameters (symbols of seed 002 in brackets)."""
 
-    name: Literal["biwgan-gp"] = "biwgan-gp"
+    name: Literal["biwgan-gp", "bigan", "wgan-gp", "wgan", "gan"] = Field(
+        "biwgan-gp", description="biwgan-gp, or a baseline of Fig. 9: bigan, wgan-gp, wgan, gan"
+    )
     iterations: PositiveInt = Field(1000, description="training iterations [I]")
     critic_iterations: PositiveInt = Field(5, description="critic steps per G/E step [K]")
     local_iterations: PositiveInt = Field(10, description="iterations between two FedAvg [L]")
@@ -251,6 +277,13 @@ class MonitorConfig(Strict):
     )
     source: SourceConfig | None = None
 
+    @field_validator("vms", mode="before")
+    @classmethod
+    def _numbers_are_names(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
 
 class SliceConfig(Strict):
     """A network slice: its manager and monitors; ``monitors: 30`` names them automatically."""
@@ -283,7 +316,7 @@ class Topology(Strict):
     """A whole simulated deployment: one controller, its slices and their monitors."""
 
     name: Name = "topology"
-    seed: int = 0
+    seed: NonNegativeInt = 0
     mode: Literal["centralized", "standalone", "distributed", "federated"] = "federated"
     device: Device = Field("auto", description="slice managers: auto = a GPU when there is one")
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
@@ -307,6 +340,18 @@ class Topology(Strict):
                         f"{where}.name '{monitor.name}' is already used by {seen[monitor.name]}"
                     )
                 seen[monitor.name] = where
+        return self
+
+    @model_validator(mode="after")
+    def _split_needs_no_vms(self) -> Topology:
+        if self.data.partition == "split":
+            for s, slice_ in enumerate(self.slices):
+                for m, monitor in enumerate(slice_.monitors):
+                    if monitor.vms or monitor.source:
+                        raise ValueError(
+                            f"slices[{s}].monitors[{m}] names its own vms or source, which "
+                            "data.partition: split does not use (it cuts data.source)"
+                        )
         return self
 
     @property

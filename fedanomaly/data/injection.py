@@ -9,7 +9,7 @@ the way that fault shows on a real VM, through its role:
 =================== ========= ===================================================================
 type                family    effect
 =================== ========= ===================================================================
-cpu_endless_loop    cpu       usage and run queue step up within 3 steps and stay; idle falls
+cpu_endless_loop    cpu       usage and load step up within 3 steps and stay; idle falls
 memory_leak         memory    used memory ramps up over the event; free and usable memory fall
 disk_io_fault       disk      throughput stalls (falls, unevenly); await, queue and busy rise
 network_congestion  network   bytes and packets fall; errors, drops and retransmissions rise
@@ -20,8 +20,9 @@ resource_jitter     any       step-to-step swings of random sign
 
 A change is ``intensity`` times the metric's standard deviation on the train part, times the
 event's profile; values are clipped to the metric's physical bounds. Events do not overlap and
-keep a gap of the minimum duration between them; steps already labelled by the source are
-left alone.
+keep a gap of the minimum duration between them; the last event is cut short to meet the rate.
+An event is labelled from the first to the last step it changed, and dropped if clipping left
+nothing changed; steps already labelled by the source are left alone.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from fedanomaly.config.schema import ANOMALY_TYPES, InjectionConfig
 from fedanomaly.data.metrics import Family, MetricSpec, Role
+from fedanomaly.errors import InputError
 
 #: Type code 0 is normal, 1..7 the injected types, and the last code marks real labels.
 LABELLED = "labelled"
@@ -109,10 +111,7 @@ ANOMALY_KINDS: dict[str, AnomalyKind] = {
     kind.name: kind
     for kind in (
         AnomalyKind(
-            "cpu_endless_loop",
-            (Family.CPU,),
-            {Role.USAGE: UP, Role.LATENCY: UP, Role.HEADROOM: DOWN},
-            plateau,
+            "cpu_endless_loop", (Family.CPU,), {Role.USAGE: UP, Role.HEADROOM: DOWN}, plateau
         ),
         AnomalyKind("memory_leak", (Family.MEMORY,), {Role.USAGE: UP, Role.HEADROOM: DOWN}, ramp),
         AnomalyKind(
@@ -179,11 +178,25 @@ def affected_columns(
 def usable_families(
     kind: AnomalyKind, metrics: tuple[MetricSpec, ...], scale: np.ndarray
 ) -> list[Family]:
-    """Families the kind can act on in this series: its own, else ``other``."""
-    own = [f for f in kind.families if affected_columns(kind, f, metrics, scale)]
-    if own or any(m.family != Family.OTHER for m in metrics):
-        return own
-    return [Family.OTHER] if affected_columns(kind, Family.OTHER, metrics, scale) else []
+    """Families the kind can act on in this series: its own, else ``other``.
+
+    Raises
+    ------
+    InputError
+        If the series has metric families but none of the kind's (a configuration problem:
+        set the source's ``column_groups`` or choose other types). A family whose metrics are
+        flat in the train part is skipped without an error.
+    """
+    present = {m.family for m in metrics}
+    if present == {Family.OTHER}:
+        return [Family.OTHER] if affected_columns(kind, Family.OTHER, metrics, scale) else []
+    if not present & set(kind.families):
+        wanted = " or ".join(f.value for f in kind.families)
+        raise InputError(
+            f"anomaly type '{kind.name}' acts on {wanted} metrics and the data has none "
+            "(set the source's column_groups, or choose other types with --inject)"
+        )
+    return [f for f in kind.families if affected_columns(kind, f, metrics, scale)]
 
 
 def apply_event(
@@ -253,21 +266,25 @@ def inject_anomalies(
     while viable and injected < budget and attempts < 200 + 20 * (budget // max(low, 1)):
         attempts += 1
         kind, families = viable[int(rng.integers(len(viable)))]
-        if kind.short:
-            duration = int(rng.integers(1, 4))
-        else:
-            duration = min(int(rng.integers(low, high + 1)), max(budget - injected, low))
-        duration = min(duration, steps)
+        span = rng.integers(1, 4) if kind.short else rng.integers(low, high + 1)
+        duration = min(int(span), budget - injected, steps)
         start = int(rng.integers(0, steps - duration + 1))
         if occupied[max(0, start - gap) : start + duration + gap].any():
             continue
         family = families[int(rng.integers(len(families)))]
         columns = tuple(affected_columns(kind, family, metrics, scale))
-        event = InjectedAnomaly(kind.name, start, start + duration, family, columns)
-        apply_event(out, event, metrics, scale, config.intensity, rng)
+        before = out[start : start + duration].copy()
+        apply_event(out, InjectedAnomaly(kind.name, start, start + duration, family, columns),
+                    metrics, scale, config.intensity, rng)  # fmt: skip
+        changed = np.flatnonzero((out[start : start + duration] != before).any(axis=1))
+        if changed.size == 0:  # clipped away entirely (e.g. a drop on a metric already at 0)
+            continue
+        event = InjectedAnomaly(
+            kind.name, start + int(changed[0]), start + int(changed[-1]) + 1, family, columns
+        )
         types[event.start : event.stop] = TYPE_CODES[kind.name]
         occupied[event.start : event.stop] = True
         events.append(event)
-        injected += duration
+        injected += event.stop - event.start
     order = sorted(events, key=lambda e: e.start)
     return Injection(out, types, tuple(order))

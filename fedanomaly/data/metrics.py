@@ -27,7 +27,8 @@ class Role(StrEnum):
     ``usage`` rises with load (CPU percent, used memory); ``headroom`` falls as usage rises (idle
     percent, free memory); ``capacity`` is provisioned or slow and does not move with load (memory
     size, disk space used); ``throughput`` is work done per second (bytes, packets, I/O
-    operations); ``latency`` is waiting (queue length, await, service time, load average);
+    operations); ``latency`` is waiting (queue length, await, service time, load average, I/O
+    wait and steal time);
     ``error`` counts failures (errors, drops, retransmissions).
     """
 
@@ -87,9 +88,9 @@ def unnamed_metrics(count: int, groups: dict[Family, list[int]] | None = None) -
 # The 26 metrics of the VNF dataset of seed 002 (Table 1): 4 CPU, 8 disk, 7 memory, 7 network.
 VNF_METRICS: tuple[MetricSpec, ...] = (
     percent("cpu_idle_pct", Family.CPU, Role.HEADROOM),
-    percent("cpu_wait_pct", Family.CPU),
+    percent("cpu_wait_pct", Family.CPU, Role.LATENCY),
     percent("cpu_system_pct", Family.CPU),
-    percent("cpu_stolen_pct", Family.CPU),
+    percent("cpu_stolen_pct", Family.CPU, Role.LATENCY),
     percent("disk_used_pct", Family.DISK, Role.CAPACITY),
     MetricSpec("disk_read_requests", Family.DISK, Role.LATENCY),
     MetricSpec("disk_write_requests", Family.DISK, Role.LATENCY),

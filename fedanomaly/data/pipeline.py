@@ -277,15 +277,16 @@ def prepare_monitors(topology: Topology, only: set[str] | None = None) -> list[M
 
 
 def check_shapes(monitors: list[MonitorData]) -> None:
-    """All monitors must have the same metric columns, since they train one model."""
+    """All VMs of all monitors must have the same metric columns, since they train one model."""
     if not monitors:
         return
     reference = monitors[0]
-    names = [m.name for m in reference.metrics]
-    for monitor in monitors[1:]:
+    names = [m.name for m in reference.vms[0].metrics]
+    for monitor in monitors:
         for vm in monitor.vms:
             if [m.name for m in vm.metrics] != names:
                 raise InputError(
                     f"monitor {monitor.name}, VM {vm.name}: its {len(vm.metrics)} metrics differ "
-                    f"from monitor {reference.name}'s {len(names)}; all monitors must share columns"
+                    f"from the {len(names)} of monitor {reference.name}, VM "
+                    f"{reference.vms[0].name}; all VMs must share columns"
                 )

@@ -82,7 +82,12 @@ def write_figure(figure: Figure, out: Path) -> None:
     """Save a figure as PNG through a temporary file, so that no half-written file is left."""
     if not out.parent.is_dir():
         raise InputError(f"{out}: the folder {out.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(suffix=".png", dir=out.parent)
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give a file name such as {out / 'monitor.png'}")
+    try:
+        handle, temporary = tempfile.mkstemp(suffix=".png", dir=out.parent)
+    except OSError as error:
+        raise InputError(f"{out}: cannot write there: {error.strerror or error}") from None
     os.close(handle)
     try:
         figure.savefig(temporary, dpi=110, format="png")

@@ -89,10 +89,3 @@ def make_windows(values: np.ndarray, length: int, stride: int, where: str) -> np
         )
     view = np.lib.stride_tricks.sliding_window_view(values, length, axis=0)
     return view[::stride].transpose(0, 2, 1)
-
-
-def window_labels(labels: np.ndarray, length: int, stride: int) -> np.ndarray:
-    """Label of each window: 1 if any of its steps is anomalous."""
-    starts = window_starts(labels.size, length, stride)
-    counts = np.concatenate(([0], np.cumsum(labels != 0)))
-    return (counts[starts + length] - counts[starts] > 0).astype(np.int8)

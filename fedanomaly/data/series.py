@@ -57,7 +57,12 @@ class EntityData:
     test: MetricSeries | None = None
 
 
-def checked_values(values: np.ndarray, metrics: tuple[MetricSpec, ...], where: str) -> np.ndarray:
+def checked_values(
+    values: np.ndarray,
+    metrics: tuple[MetricSpec, ...],
+    where: str,
+    first_line: int | None = None,
+) -> np.ndarray:
     """Return ``values`` as a float64 matrix after checking shape and finiteness.
 
     Parameters
@@ -68,6 +73,9 @@ def checked_values(values: np.ndarray, metrics: tuple[MetricSpec, ...], where: s
         Column specs; their count must match the array's columns.
     where
         What to name in an error: the file, and the part of it.
+    first_line
+        For text files, the file line of the first row: errors then name the line; otherwise
+        they name the 0-based row of the array.
 
     Raises
     ------
@@ -92,8 +100,29 @@ def checked_values(values: np.ndarray, metrics: tuple[MetricSpec, ...], where: s
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(array[row, col]) else "inf"
+        at = f"line {row + first_line}" if first_line is not None else f"row {row}"
         raise InputError(
-            f"{where}: {kind} value in column '{metrics[col].name}' at row {row} "
+            f"{where}: {kind} value in column '{metrics[col].name}' at {at} "
             f"({int(bad.sum())} non-finite values in all)"
         )
     return array
+
+
+def time_ordered(series: MetricSeries) -> MetricSeries:
+    """The series sorted by timestamp, keeping the first of rows with equal timestamps.
+
+    Real traces (Bitbrains among them) hold repeated rows; a series without timestamps is
+    returned as it is.
+    """
+    if series.timestamps is None:
+        return series
+    order = np.argsort(series.timestamps, kind="stable")
+    keep = order[np.concatenate(([True], np.diff(series.timestamps[order]) != 0))]
+    if keep.size == len(series) and np.array_equal(keep, np.arange(len(series))):
+        return series
+    return MetricSeries(
+        series.values[keep],
+        series.metrics,
+        None if series.labels is None else series.labels[keep],
+        series.timestamps[keep],
+    )

@@ -2,7 +2,8 @@
 
 The columns map onto the metric families: CPU cores, capacity and usage; memory capacity and
 usage; disk read and write throughput; network received and transmitted throughput. The
-``Timestamp [ms]`` column holds Unix seconds despite its unit and becomes the timestamps.
+``Timestamp [ms]`` column holds Unix seconds despite its unit and becomes the timestamps; rows
+are put in timestamp order and repeated rows (same timestamp) are dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from fedanomaly.config.schema import BitbrainsConfig, CsvConfig
 from fedanomaly.data.metrics import Family, MetricSpec, Role
-from fedanomaly.data.series import EntityData, MetricSeries, checked_values
+from fedanomaly.data.series import EntityData, MetricSeries, checked_values, time_ordered
 from fedanomaly.data.sources.csv_table import (
     CsvSource,
     numeric_column,
@@ -49,9 +50,6 @@ class BitbrainsSource(CsvSource):
         require_columns(frame, columns, path, "Bitbrains")
         values = np.column_stack([numeric_column(frame, m.name, path) for m in BITBRAINS_METRICS])
         timestamps = numeric_column(frame, TIMESTAMP_COLUMN, path)
-        series = MetricSeries(
-            checked_values(values, BITBRAINS_METRICS, str(path)),
-            BITBRAINS_METRICS,
-            timestamps=timestamps,
-        )
-        return EntityData(entity, series)
+        checked = checked_values(values, BITBRAINS_METRICS, str(path), first_line=2)
+        series = MetricSeries(checked, BITBRAINS_METRICS, timestamps=timestamps)
+        return EntityData(entity, time_ordered(series))

@@ -9,7 +9,7 @@ import pandas as pd
 
 from fedanomaly.config.schema import CsvConfig
 from fedanomaly.data.metrics import Family, MetricSpec
-from fedanomaly.data.series import EntityData, MetricSeries, checked_values
+from fedanomaly.data.series import EntityData, MetricSeries, checked_values, time_ordered
 from fedanomaly.data.sources.base import FileSource, natural_key
 from fedanomaly.errors import InputError
 
@@ -28,10 +28,16 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
     """Read a CSV file into a frame of strings-or-numbers with stripped column names."""
     try:
         frame = pd.read_csv(
-            path, sep=delimiter or detect_delimiter(path), skipinitialspace=True, dtype=str
+            path,
+            sep=delimiter or detect_delimiter(path),
+            skipinitialspace=True,
+            dtype=str,
+            index_col=False,
         )
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror or error}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not a readable CSV table ({str(error).strip()})") from None
     frame.columns = [str(column).strip() for column in frame.columns]
@@ -48,9 +54,16 @@ def numeric_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            f"{path}: column '{column}' is not numeric (row {row + 2}: {text.iloc[row]!r})"
+            f"{path}: column '{column}' is not numeric (line {row + 2}: {text.iloc[row]!r})"
         )
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def is_numeric(frame: pd.DataFrame, column: str) -> bool:
+    """Whether every non-empty cell of a column is a number."""
+    text = frame[column].str.strip()
+    filled = text.notna() & (text != "")
+    return bool(pd.to_numeric(text[filled], errors="coerce").notna().all())
 
 
 def require_columns(frame: pd.DataFrame, wanted: list[str], path: Path, what: str) -> None:
@@ -71,8 +84,13 @@ def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarra
     dates = pd.to_datetime(text, errors="coerce", utc=True)
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise InputError(f"{path}: timestamp column '{column}' row {row + 2}: {text.iloc[row]!r}")
+        raise InputError(
+            f"{path}: timestamp column '{column}' line {row + 2} is not a time: {text.iloc[row]!r}"
+        )
     return (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+
+
+TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 
 
 class CsvSource(FileSource):
@@ -82,8 +100,10 @@ class CsvSource(FileSource):
     ----------
     config
         Path (a file, or a folder whose ``*.csv`` files are the entities), the metric columns
-        (default: every column but the timestamp and label), the delimiter (default: detected)
-        and metric families by column name.
+        (default: every numeric column but the timestamp and label), the timestamp column
+        (default: a column named timestamp, time, date or datetime, if there is one), the
+        delimiter (default: detected) and metric families by column name. Rows are put in
+        timestamp order; of rows with equal timestamps the first is kept.
     """
 
     type_name = "csv"
@@ -115,15 +135,18 @@ class CsvSource(FileSource):
     def load(self, entity: str, slice_name: str) -> EntityData:
         path = self.entity_file(entity)
         frame = read_table(path, self.csv.delimiter)
-        special = [c for c in (self.csv.timestamp_column, self.csv.label_column) if c]
+        timestamp_column = self.csv.timestamp_column or next(
+            (c for c in frame.columns if c.lower() in TIMESTAMP_NAMES), None
+        )
+        special = [c for c in (timestamp_column, self.csv.label_column) if c]
         require_columns(frame, special, path, "timestamp or label")
         if self.csv.columns is not None:
             require_columns(frame, self.csv.columns, path, "metric")
             columns = list(self.csv.columns)
         else:
-            columns = [c for c in frame.columns if c not in special]
+            columns = [c for c in frame.columns if c not in special and is_numeric(frame, c)]
         if not columns:
-            raise InputError(f"{path}: no metric columns left to read")
+            raise InputError(f"{path}: no numeric metric columns to read")
         grouped = [name for names in self.csv.column_groups.values() for name in names]
         require_columns(frame, grouped, path, "grouped")
         metrics = self.metric_specs(columns)
@@ -132,12 +155,6 @@ class CsvSource(FileSource):
         if self.csv.label_column:
             raw = numeric_column(frame, self.csv.label_column, path)
             labels = (np.nan_to_num(raw) != 0).astype(np.int8)
-        timestamps = (
-            timestamp_seconds(frame, self.csv.timestamp_column, path)
-            if self.csv.timestamp_column
-            else None
-        )
-        series = MetricSeries(
-            checked_values(values, metrics, str(path)), metrics, labels, timestamps
-        )
-        return EntityData(entity, series)
+        timestamps = timestamp_seconds(frame, timestamp_column, path) if timestamp_column else None
+        checked = checked_values(values, metrics, str(path), first_line=2)
+        return EntityData(entity, time_ordered(MetricSeries(checked, metrics, labels, timestamps)))

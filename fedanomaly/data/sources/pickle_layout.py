@@ -23,6 +23,8 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"): ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"): ("numpy._core.numeric", "_frombuffer"),
     ("numpy", "ndarray"): ("numpy", "ndarray"),
     ("numpy", "dtype"): ("numpy", "dtype"),
 }
@@ -84,6 +86,8 @@ class PickleLayoutSource(FileSource):
     def __init__(self, config: PickleConfig) -> None:
         super().__init__(config, self.type_name, directory=True)
         self.column_groups = config.column_groups
+        if not self.entities():
+            raise InputError(f"{self.path}: no <entity>_train.pkl files in this folder")
 
     def entities(self) -> list[str]:
         names = (p.name.removesuffix("_train.pkl") for p in self.path.glob("*_train.pkl"))

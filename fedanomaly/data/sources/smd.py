@@ -99,8 +99,8 @@ class SmdSource(PickleLayoutSource):
         test_file = self.path / "test" / f"{entity}.txt"
         train = read_text_matrix(train_file)
         metrics = self.metrics(train.shape[1])
-        series = MetricSeries(checked_values(train, metrics, str(train_file)), metrics)
-        test = checked_values(read_text_matrix(test_file), metrics, str(test_file))
+        series = MetricSeries(checked_values(train, metrics, str(train_file), 1), metrics)
+        test = checked_values(read_text_matrix(test_file), metrics, str(test_file), 1)
         label_file = self.path / "test_label" / f"{entity}.txt"
         labels = (
             read_labels(label_file, len(test), read_text_matrix) if label_file.is_file() else None

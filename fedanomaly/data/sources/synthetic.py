@@ -31,17 +31,28 @@ def stable_hash(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def ar1(rng: np.random.Generator, length: int, phi: float, std: float) -> np.ndarray:
-    """A stationary AR(1) series: coefficient ``phi``, marginal standard deviation ``std``."""
+def ar1(
+    rng: np.random.Generator, length: int, phi: float, std: float, step_minutes: float = 1.0
+) -> np.ndarray:
+    """A stationary AR(1) series with marginal standard deviation ``std``.
+
+    ``phi`` is the coefficient per minute; a step of ``step_minutes`` uses ``phi**step_minutes``.
+    """
+    phi = phi**step_minutes
     shocks = rng.normal(0.0, std * np.sqrt(1.0 - phi * phi), length)
     start = rng.normal(0.0, std)
     return lfilter([1.0], [1.0, -phi], shocks, zi=[phi * start])[0]
 
 
-def ema(values: np.ndarray, steps: float) -> np.ndarray:
-    """Exponential moving average with time constant ``steps``, started at the first value."""
-    alpha = 1.0 / max(steps, 1.0)
+def ema(values: np.ndarray, minutes: float, step_minutes: float = 1.0) -> np.ndarray:
+    """Exponential moving average with a time constant in minutes, started at the first value."""
+    alpha = 1.0 / max(minutes / step_minutes, 1.0)
     return lfilter([alpha], [1.0, alpha - 1.0], values, zi=[(1.0 - alpha) * values[0]])[0]
+
+
+def step_minutes(seconds: np.ndarray) -> float:
+    """Minutes between two samples."""
+    return float(seconds[1] - seconds[0]) / 60.0 if seconds.size > 1 else 1.0
 
 
 def slice_load(seed: int, slice_name: str, seconds: np.ndarray, noise: float) -> np.ndarray:
@@ -53,7 +64,7 @@ def slice_load(seed: int, slice_name: str, seconds: np.ndarray, noise: float) ->
     daily = 0.28 * np.cos(2 * np.pi * (seconds - peak) / DAY_SECONDS)
     daily += 0.07 * np.cos(4 * np.pi * (seconds - second_peak) / DAY_SECONDS)
     weekly = 0.06 * np.cos(2 * np.pi * seconds / WEEK_SECONDS)
-    drift = ar1(rng, seconds.size, 0.995, 0.05 * noise)
+    drift = ar1(rng, seconds.size, 0.995, 0.05 * noise, step_minutes(seconds))
     return np.clip(level + daily + weekly + drift, 0.02, 1.0)
 
 
@@ -92,13 +103,20 @@ class SyntheticVnfSource(DataSource):
         values = generate_vm(
             np.random.default_rng([self.seed, stable_hash(slice_name), stable_hash(entity)]),
             self._slice_loads[slice_name],
+            seconds,
             self.config.noise,
         )
         return EntityData(entity, MetricSeries(values, VNF_METRICS, timestamps=seconds))
 
 
-def generate_vm(rng: np.random.Generator, shared: np.ndarray, noise: float) -> np.ndarray:
+def generate_vm(
+    rng: np.random.Generator, shared: np.ndarray, seconds: np.ndarray, noise: float
+) -> np.ndarray:
     """The 26 metrics of one VM that carries a share of the slice load ``shared``.
+
+    ``seconds`` are the sample times; every time constant is in minutes, so a coarser
+    ``step_seconds`` gives the same process sampled less often. ``noise`` multiplies every random
+    term; at 0 counts take their expected value.
 
     Returns
     -------
@@ -107,6 +125,13 @@ def generate_vm(rng: np.random.Generator, shared: np.ndarray, noise: float) -> n
     """
     n = shared.size
     k = noise
+    minutes = step_minutes(seconds)
+
+    def slow(phi: float, std: float) -> np.ndarray:
+        return ar1(rng, n, phi, std * k, minutes)
+
+    def counts(mean: np.ndarray) -> np.ndarray:
+        return rng.poisson(mean).astype(np.float64) if k > 0 else mean
 
     def lognormal(sigma: float) -> np.ndarray:
         return rng.lognormal(0.0, sigma * k, n) if k > 0 else np.ones(n)
@@ -116,7 +141,7 @@ def generate_vm(rng: np.random.Generator, shared: np.ndarray, noise: float) -> n
 
     # The VM: its share of the slice load and its capacities.
     scale, offset = rng.uniform(0.6, 1.3), rng.uniform(-0.05, 0.1)
-    load = np.clip(scale * shared + offset + ar1(rng, n, 0.95, 0.04 * k) + normal(0.015), 0.01, 1.0)
+    load = np.clip(scale * shared + offset + slow(0.95, 0.04) + normal(0.015), 0.01, 1.0)
     cores = rng.choice([2.0, 4.0, 8.0])
     total_mb = rng.choice([4096.0, 8192.0, 16384.0])
     max_iops = rng.uniform(150, 450)
@@ -124,7 +149,7 @@ def generate_vm(rng: np.random.Generator, shared: np.ndarray, noise: float) -> n
     service_ms = rng.uniform(2.0, 6.0)
 
     # CPU: user (implied), system, wait, stolen and idle add up to 100 %.
-    io_load = np.clip(0.7 * load + ar1(rng, n, 0.9, 0.08 * k) + 0.1, 0.0, 1.0)
+    io_load = np.clip(0.7 * load + slow(0.9, 0.08) + 0.1, 0.0, 1.0)
     user = np.clip(55.0 * load + normal(1.5), 0.0, 100.0)
     system = np.clip(3.0 + 15.0 * load + normal(0.8), 0.0, 100.0)
     wait = np.clip(0.5 + 4.0 * io_load + np.abs(normal(0.4)), 0.0, 100.0)
@@ -140,30 +165,30 @@ def generate_vm(rng: np.random.Generator, shared: np.ndarray, noise: float) -> n
     write_kbps = write_iops * rng.uniform(8, 32) * lognormal(0.05)
     read_queue = read_iops * await_ms / 1000.0
     write_queue = write_iops * await_ms / 1000.0
-    day = np.arange(n) % 1440
-    used_pct = np.clip(rng.uniform(30, 70) + 2.0 * day / 1440 + normal(0.05), 0.0, 100.0)
+    day_fraction = (seconds % DAY_SECONDS) / DAY_SECONDS  # logs grow, rotated at midnight
+    used_pct = np.clip(rng.uniform(30, 70) + 2.0 * day_fraction + normal(0.05), 0.0, 100.0)
 
     # Memory: used follows load slowly; free = total - used - cache; load averages follow CPU.
-    used_mb = total_mb * (rng.uniform(0.2, 0.35) + 0.35 * ema(load, 30.0))
-    used_mb += total_mb * ar1(rng, n, 0.98, 0.01 * k)
+    used_mb = total_mb * (rng.uniform(0.2, 0.35) + 0.35 * ema(load, 30.0, minutes))
+    used_mb += total_mb * slow(0.98, 0.01)
     used_mb = np.clip(used_mb, 0.05 * total_mb, 0.95 * total_mb)
-    cache_mb = np.clip((total_mb - used_mb) * (0.4 + 0.1 * ar1(rng, n, 0.99, 0.5)), 0.0, None)
+    cache_mb = np.clip((total_mb - used_mb) * (0.4 + 0.1 * slow(0.99, 0.5)), 0.0, None)
     free_mb = total_mb - used_mb - cache_mb
     usable_mb = total_mb - used_mb
     usable_pct = 100.0 * usable_mb / total_mb
     busy = (100.0 - idle) / 100.0
-    load_1m = np.clip(ema(cores * busy, 1.0) + np.abs(normal(0.05)), 0.0, None)
-    load_5m = ema(load_1m, 5.0)
+    load_1m = np.clip(ema(cores * busy, 1.0, minutes) + np.abs(normal(0.05)), 0.0, None)
+    load_5m = ema(load_1m, 5.0, minutes)
 
     # Network: bytes follow load, packets follow bytes, errors and drops are Poisson counts.
-    net_load = np.clip(0.85 * load + ar1(rng, n, 0.9, 0.05 * k), 0.0, 1.0)
+    net_load = np.clip(0.85 * load + slow(0.9, 0.05), 0.0, 1.0)
     in_bytes = max_bytes * net_load * lognormal(0.08)
     out_bytes = rng.uniform(0.6, 1.6) * in_bytes * lognormal(0.05)
     in_packets = in_bytes / rng.uniform(500, 1000)
     out_packets = out_bytes / rng.uniform(500, 1000)
-    in_errors = rng.poisson(0.3 + 2e-5 * in_packets).astype(np.float64)
-    out_errors = rng.poisson(0.2 + 1e-5 * out_packets).astype(np.float64)
-    dropped = rng.poisson(0.5 + 3e-5 * in_packets * net_load**2).astype(np.float64)
+    in_errors = counts(0.3 + 2e-5 * in_packets)
+    out_errors = counts(0.2 + 1e-5 * out_packets)
+    dropped = counts(0.5 + 3e-5 * in_packets * net_load**2)
 
     columns = (
         idle, wait, system, stolen,
