@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -351,4 +352,5 @@ def data_plot(
 
 def main() -> None:
     """Entry point of the ``fedanomaly`` console script."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `fedanomaly ... | head` ends quietly
     app()

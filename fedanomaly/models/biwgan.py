@@ -8,13 +8,17 @@ feedback through E and G (eq. 22-25).
 
 Choices the paper leaves open: the noise z is repeated over the T steps of a window as the
 generator LSTM's input; the critic returns its raw value (a Wasserstein critic), and the anomaly
-score applies the sigmoid itself (eq. 28).
+score applies the sigmoid itself (eq. 28). The four baselines of Fig. 9 (GAN, WGAN, WGAN-GP,
+BiGAN) are variants of the same modules: without the encoder the critic sees an empty latent.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+from torch.nn import functional
 
 
 class Generator(nn.Module):
@@ -66,6 +70,42 @@ class Critic(nn.Module):
         return self.layers(torch.cat([x.flatten(1), code], dim=1)).squeeze(1)
 
 
+@dataclass(frozen=True)
+class GanVariant:
+    """One member of the family compared in Fig. 9 of seed 002.
+
+    Parameters
+    ----------
+    name
+        Model name used in configs and on the command line.
+    bidirectional
+        With an encoder and a critic on the joint pair (window, latent) (BiGAN family); without,
+        the critic sees windows only and the anomaly score uses the critic term alone.
+    wasserstein
+        Wasserstein critic (raw value) instead of a logistic discriminator.
+    penalty
+        ``gp`` (gradient penalty), ``clip`` (weight clipping of WGAN) or ``none``.
+    """
+
+    name: str
+    bidirectional: bool
+    wasserstein: bool
+    penalty: str
+
+
+VARIANTS: dict[str, GanVariant] = {
+    v.name: v
+    for v in (
+        GanVariant("biwgan-gp", bidirectional=True, wasserstein=True, penalty="gp"),
+        GanVariant("bigan", bidirectional=True, wasserstein=False, penalty="none"),
+        GanVariant("wgan-gp", bidirectional=False, wasserstein=True, penalty="gp"),
+        GanVariant("wgan", bidirectional=False, wasserstein=True, penalty="clip"),
+        GanVariant("gan", bidirectional=False, wasserstein=False, penalty="none"),
+    )
+}
+WEIGHT_CLIP = 0.01
+
+
 def gradient_penalty(
     critic: Critic, x: torch.Tensor, f: torch.Tensor, x_bar: torch.Tensor, z: torch.Tensor
 ) -> torch.Tensor:
@@ -89,25 +129,58 @@ def critic_loss(
     x_bar: torch.Tensor,
     z: torch.Tensor,
     penalty_weight: float,
+    variant: GanVariant = VARIANTS["biwgan-gp"],
 ) -> torch.Tensor:
-    """Critic loss of eq. 16: ``-(D(X, f) - D(X_bar, z)) + eta * GP``, averaged over the batch."""
-    wasserstein = critic(x, f).mean() - critic(x_bar, z).mean()
-    return -wasserstein + penalty_weight * gradient_penalty(critic, x, f, x_bar, z)
+    """The critic's loss on one batch.
+
+    Wasserstein (eq. 16): ``-(D(X, f) - D(X_bar, z)) + eta * GP``; logistic: the binary
+    cross-entropy with real pairs labelled 1 and generated pairs 0. Batch means throughout.
+    """
+    real, fake = critic(x, f), critic(x_bar, z)
+    if not variant.wasserstein:
+        return functional.softplus(-real).mean() + functional.softplus(fake).mean()
+    loss = -(real.mean() - fake.mean())
+    if variant.penalty == "gp":
+        loss = loss + penalty_weight * gradient_penalty(critic, x, f, x_bar, z)
+    return loss
+
+
+def eg_loss(
+    critic: Critic,
+    x: torch.Tensor,
+    f: torch.Tensor,
+    x_bar: torch.Tensor,
+    z: torch.Tensor,
+    variant: GanVariant = VARIANTS["biwgan-gp"],
+) -> torch.Tensor:
+    """What G and E minimise: ``L_EG = mean(D(X, f) - D(X_bar, z))`` (eq. 19) for a
+    Wasserstein critic; for a logistic one, the cross-entropy with the labels swapped."""
+    real, fake = critic(x, f), critic(x_bar, z)
+    if variant.wasserstein:
+        return real.mean() - fake.mean()
+    return functional.softplus(real).mean() + functional.softplus(-fake).mean()
 
 
 def eg_feedback(
-    critic: Critic, x: torch.Tensor, f: torch.Tensor, x_bar: torch.Tensor, z: torch.Tensor
+    critic: Critic,
+    x: torch.Tensor,
+    f: torch.Tensor,
+    x_bar: torch.Tensor,
+    z: torch.Tensor,
+    variant: GanVariant = VARIANTS["biwgan-gp"],
 ) -> tuple[float, torch.Tensor, torch.Tensor]:
     """A monitor's error feedback (eq. 19-21).
 
     Returns
     -------
     tuple
-        ``L_EG = mean(D(X, f) - D(X_bar, z))``, its gradient with respect to ``f`` (the part of
-        e_n that E needs) and with respect to ``X_bar`` (the part of g_n that G needs).
+        ``L_EG``, its gradient with respect to ``f`` (the part of e_n that E needs) and with
+        respect to ``X_bar`` (the part of g_n that G needs).
     """
     f = f.detach().requires_grad_(True)
     x_bar = x_bar.detach().requires_grad_(True)
-    loss = critic(x, f).mean() - critic(x_bar, z).mean()
-    grad_f, grad_x_bar = torch.autograd.grad(loss, (f, x_bar))
+    loss = eg_loss(critic, x, f, x_bar, z, variant)
+    grad_f, grad_x_bar = torch.autograd.grad(loss, (f, x_bar), allow_unused=True)
+    if grad_f is None:
+        grad_f = torch.zeros_like(f)
     return float(loss.detach()), grad_f, grad_x_bar
