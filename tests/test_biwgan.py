@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
+from fedanomaly.config.schema import ModelConfig
 from fedanomaly.models.biwgan import (
     Critic,
     Encoder,
@@ -12,6 +15,7 @@ from fedanomaly.models.biwgan import (
     eg_feedback,
     gradient_penalty,
 )
+from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 
 B, T, D, L = 6, 8, 5, 3
 
@@ -91,3 +95,40 @@ def test_feedback_through_e_and_g_equals_end_to_end_gradients():
     whole = [p.grad for p in (*g.parameters(), *e.parameters())]
     for a, b in zip(split, whole, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_generator_side_update_applies_the_averaged_feedback():
+    """Without the reconstruction term, update() leaves in G and E the gradient of L_EG averaged
+    over monitors, as back-propagating end to end through copies of G and E gives."""
+    config = ModelConfig(
+        window_length=T, latent_size=L, reconstruction_weight=0.0,
+        hidden={"generator": (7, 9), "encoder": (7, 9), "discriminator": (11, 4)},
+    )  # fmt: skip
+    shape = GanShape.from_config(config, D)
+    side = GeneratorSide(shape, config, 1)
+    critics = [CriticSide(shape, config, s).critic for s in (2, 3)]
+    batches = [
+        torch.rand(B, T, D, generator=torch.Generator().manual_seed(s)).numpy() for s in (4, 5)
+    ]
+    g, e = copy.deepcopy(side.generator), copy.deepcopy(side.encoder)
+    payloads = side.propose(batches)
+
+    feedbacks = []
+    for critic, x, p in zip(critics, batches, payloads, strict=True):
+        tensors = (torch.from_numpy(x), torch.from_numpy(p["f"]), torch.from_numpy(p["x_bar"]))
+        _, grad_f, grad_x_bar = eg_feedback(critic, *tensors, torch.from_numpy(p["z"]))
+        feedbacks.append({"e": grad_f.numpy(), "g": grad_x_bar.numpy()})
+    loss = sum(
+        critic(torch.from_numpy(x), e(torch.from_numpy(x))).mean()
+        - critic(g(torch.from_numpy(p["z"])), torch.from_numpy(p["z"])).mean()
+        for critic, x, p in zip(critics, batches, payloads, strict=True)
+    ) / len(critics)
+    loss.backward()
+    side.update(feedbacks)
+    pairs = zip(
+        (*side.generator.parameters(), *side.encoder.parameters()),
+        (*g.parameters(), *e.parameters()),
+        strict=True,
+    )
+    for used, expected in pairs:
+        torch.testing.assert_close(used.grad, expected.grad)

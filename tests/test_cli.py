@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fedanomaly.cli import app
+from fedanomaly.config.schema import ModelConfig
 from tests.conftest import TOPOLOGIES
 
 runner = CliRunner()
@@ -49,7 +50,8 @@ def test_data_inspect_synthetic_json():
         "validation": 2016,
         "test": 2016,
     }
-    assert first["windows"]["train"] == (6048 - 32) // 4 + 1
+    model = ModelConfig()
+    assert first["windows"]["train"] == (6048 - model.window_length) // model.window_stride + 1
     validation = first["anomalies"]["validation"]
     assert set(validation) <= {
         "cpu_endless_loop",
@@ -125,8 +127,8 @@ def test_data_plot_writes_a_png(tmp_path):
             "--slices and --monitors go together",
         ),
         (
-            ["data", "inspect", "synthetic-vnf", "--length", "40"],
-            "the train part has 24 steps, fewer than one window (model.window_length 32)",
+            ["data", "inspect", "synthetic-vnf", "--length", "20"],
+            "the train part has 12 steps, fewer than one window (model.window_length 16)",
         ),
         (
             ["topology", "show", "--slices", "5", "--monitors", "2"],
@@ -168,3 +170,44 @@ def test_console_script_error_has_no_traceback(tmp_path):
         f"error: {bad}: model.batch_size: Input should be greater than 0 (got 0)"
     ]
     assert done.stdout == ""
+
+
+def test_simulate_from_the_command_line(ray_address, tmp_path):
+    out = tmp_path / "run"
+    result = run(
+        "simulate", "--slices", "2", "--monitors", "2", "--iterations", "4", "--local-iters", "2",
+        "--batch-size", "8", "--critic-iters", "1", "--mode", "distributed", "--seed", "5",
+        "--data", "synthetic-vnf?length=1440", "--ray-address", ray_address, "--out", out, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert (summary["mode"], summary["iterations"], summary["seed"]) == ("distributed", 4, 5)
+    assert summary["topology"]["monitors"] == 2
+    config = (out / "config.yaml").read_text()
+    assert "critic_iterations: 1" in config and "length: 1440" in config
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "orbital"], "--mode: mode: Input should be 'centralized'"),
+        (["--model", "vae"], "--model: model.name: Input should be 'biwgan-gp'"),
+        (
+            ["--iterations", "5", "--local-iters", "9"],
+            "--local-iters: model.local_iterations: L=9 is larger than iterations I=5",
+        ),
+        (["--batch-size", "100000"], "model.batch_size (M=100000) is larger than monitor vm-1-1's"),
+        (
+            ["--ray-address", "127.0.0.1:9"],
+            "--ray-address: cannot reach a Ray cluster at 127.0.0.1:9",
+        ),
+    ],
+)
+def test_simulate_bad_input(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("simulate", "--slices", "1", "--monitors", "1", *args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert list(tmp_path.iterdir()) == []

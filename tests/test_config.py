@@ -26,7 +26,7 @@ def test_paper_topology_has_one_controller_three_slices_nine_monitors():
     assert [s.name for s in topology.slices] == ["slice-1", "slice-2", "slice-3"]
     assert [len(s.monitors) for s in topology.slices] == [3, 3, 3]
     assert topology.controller.name == "controller"
-    assert topology.model.iterations == 1000 and topology.model.local_iterations == 10
+    assert topology.model.iterations == 500 and topology.model.local_iterations == 10
     assert topology.links.slice_controller.bandwidth_mbps == 100
 
 
@@ -77,7 +77,7 @@ def test_balanced_topology_keeps_the_file_settings():
         ),
         (
             f"{ONE}\nmodel: {{iterations: 5, local_iterations: 9}}",
-            r"model: local_iterations \(L=9\) is larger than iterations \(I=5\)",
+            r"model.local_iterations: L=9 is larger than iterations I=5 \(got 9\)",
         ),
         (
             "slices: [{name: s, monitors: [{name: m}, {name: m}]}]",

@@ -18,6 +18,7 @@ from pydantic import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -198,8 +199,8 @@ class DataConfig(Strict):
 class HiddenSizes(Strict):
     """Hidden layer sizes of the generator, encoder (two LSTM layers each) and critic."""
 
-    generator: tuple[PositiveInt, PositiveInt] = (64, 64)
-    encoder: tuple[PositiveInt, PositiveInt] = (64, 64)
+    generator: tuple[PositiveInt, PositiveInt] = (32, 32)
+    encoder: tuple[PositiveInt, PositiveInt] = (32, 32)
     discriminator: tuple[PositiveInt, PositiveInt] = (128, 64)
 
 
@@ -209,30 +210,34 @@ class ModelConfig(Strict):
     name: Literal["biwgan-gp", "bigan", "wgan-gp", "wgan", "gan"] = Field(
         "biwgan-gp", description="biwgan-gp, or a baseline of Fig. 9: bigan, wgan-gp, wgan, gan"
     )
-    iterations: PositiveInt = Field(1000, description="training iterations [I]")
+    iterations: PositiveInt = Field(500, description="training iterations [I]")
     critic_iterations: PositiveInt = Field(5, description="critic steps per G/E step [K]")
     local_iterations: PositiveInt = Field(10, description="iterations between two FedAvg [L]")
     batch_size: PositiveInt = Field(32, description="windows per batch [M]")
-    learning_rate: PositiveFloat = Field(1e-4, description="Adam step size [alpha]")
+    learning_rate: PositiveFloat = Field(1e-3, description="Adam step size [alpha]")
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
         0.5,
         0.9,
     )
     gradient_penalty: NonNegativeFloat = Field(10.0, description="gradient-penalty weight [eta]")
     score_weight: float = Field(0.9, ge=0.0, le=1.0, description="anomaly-score weight [gamma]")
+    reconstruction_weight: NonNegativeFloat = Field(
+        10.0,
+        description="weight of the slice manager's own L1 cycle term |X - G(E(X))| added to the "
+        "EG objective (not in the paper; 0 trains G and E from the monitors' feedback alone)",
+    )
     latent_size: PositiveInt = Field(16, description="latent size [l]")
-    window_length: PositiveInt = Field(32, description="steps per window [T]")
+    window_length: PositiveInt = Field(16, description="steps per window [T]")
     window_stride: PositiveInt = Field(4, description="steps between two training windows")
     hidden: HiddenSizes = Field(default_factory=HiddenSizes)
 
-    @model_validator(mode="after")
-    def _local_within_total(self) -> ModelConfig:
-        if self.local_iterations > self.iterations:
-            raise ValueError(
-                f"local_iterations (L={self.local_iterations}) is larger than "
-                f"iterations (I={self.iterations})"
-            )
-        return self
+    @field_validator("local_iterations")
+    @classmethod
+    def _local_within_total(cls, value: int, info: ValidationInfo) -> int:
+        iterations = info.data.get("iterations")
+        if iterations is not None and value > iterations:
+            raise ValueError(f"L={value} is larger than iterations I={iterations}")
+        return value
 
 
 # --- network ----------------------------------------------------------------------------------

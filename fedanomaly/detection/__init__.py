@@ -1,0 +1,1 @@
+"""Anomaly scores, thresholds and detection metrics."""

@@ -1,0 +1,127 @@
+"""The anomaly score of eq. 28 and the validation threshold of eq. 33 (seed 002).
+
+For a window X with latent code f = E(X):
+
+    A(X) = gamma * r(X) + (1 - gamma) * c(X)
+    r(X)_t = mean over metrics m of ((|X - G(E(X))|_{t,m} - mu_m) / sigma_m)^2
+    c(X)   = softplus(-D(X, E(X)))         (sigmoid cross-entropy of D's logit against "real")
+
+The reconstruction term is the L1 error of each value, standardised per metric with its mean
+and standard deviation over the monitor's training windows (so a metric that is always hard to
+reconstruct does not drown the others, and a fault that moves a few metrics of one family
+stands out), squared and averaged over metrics, per position t. Both terms are then
+standardised with their mean and standard deviation on the training windows before mixing,
+since their scales differ by orders of magnitude. Windows are taken with stride 1, and a step's
+score is the mean over the windows that contain it of A at the step's position, so every step
+of a part gets a score. The threshold is the midpoint of the mean score of normal and of
+anomalous validation steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from fedanomaly.models.biwgan import Critic, Encoder, Generator
+from fedanomaly.models.sides import GanShape
+
+CHUNK = 1024
+
+
+def window_terms(
+    generator: Generator,
+    encoder: Encoder,
+    critic: Critic,
+    windows: np.ndarray,
+    shape: GanShape,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute reconstruction error per window, position and metric, shape ``(n, T, d)``, and
+    the critic term per window, shape ``(n,)`` (no gradients)."""
+    recon, critic_term = [], []
+    with torch.no_grad():
+        for start in range(0, len(windows), CHUNK):
+            x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
+            if shape.variant.bidirectional:
+                code = encoder(x)
+                recon.append((x - generator(code)).abs().numpy())
+            else:
+                code = x.new_zeros(len(x), 0)
+                recon.append(np.zeros(x.shape, dtype=np.float32))
+            critic_term.append(functional.softplus(-critic(x, code)).numpy())
+    return np.concatenate(recon), np.concatenate(critic_term)
+
+
+def steps_from_windows(scores: np.ndarray) -> np.ndarray:
+    """Per-step mean over the stride-1 windows that contain each step.
+
+    ``scores`` has shape ``(n, T)``: the score of window ``s`` at its position ``j`` belongs to
+    step ``s + j``. A per-window score is given as ``(n, 1)`` and spread over its T steps by
+    the caller (``np.repeat``).
+    """
+    count, length = scores.shape
+    totals = np.zeros(count + length - 1)
+    covers = np.zeros(count + length - 1)
+    for position in range(length):
+        totals[position : position + count] += scores[:, position]
+        covers[position : position + count] += 1
+    return totals / covers
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """Per-metric error scale, and mean and standard deviation of both terms on training windows."""
+
+    metric_mean: np.ndarray
+    metric_std: np.ndarray
+    recon_mean: float
+    recon_std: float
+    critic_mean: float
+    critic_std: float
+    gamma: float
+
+    @classmethod
+    def fit(
+        cls, errors: np.ndarray, critic: np.ndarray, gamma: float, bidirectional: bool
+    ) -> ScoreScale:
+        """Fit on the training windows; without an encoder only the critic term counts."""
+        metric_mean = errors.mean(axis=(0, 1))
+        metric_std = errors.std(axis=(0, 1))
+        metric_std = np.where(metric_std > 0, metric_std, 1.0)
+        recon = cls.reconstruction(errors, metric_mean, metric_std)
+        return cls(
+            metric_mean,
+            metric_std,
+            float(recon.mean()),
+            float(recon.std()) or 1.0,
+            float(critic.mean()),
+            float(critic.std()) or 1.0,
+            gamma if bidirectional else 0.0,
+        )
+
+    @staticmethod
+    def reconstruction(errors: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """r per window and position: mean over metrics of squared per-metric z-scores."""
+        return (((errors - mean) / std) ** 2).mean(axis=2)
+
+    def combine(self, errors: np.ndarray, critic: np.ndarray) -> np.ndarray:
+        """A of eq. 28 on the common scale, per window and position: ``(n, T)``."""
+        recon = self.reconstruction(errors, self.metric_mean, self.metric_std)
+        r = (recon - self.recon_mean) / self.recon_std
+        c = (critic - self.critic_mean) / self.critic_std
+        return self.gamma * r + (1.0 - self.gamma) * c[:, None]
+
+
+def midpoint_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Eq. 33: (mean score of normal steps + mean score of anomalous steps) / 2.
+
+    Without anomalous validation steps the threshold is the normal mean plus three standard
+    deviations.
+    """
+    normal = scores[labels == 0]
+    anomalous = scores[labels != 0]
+    if anomalous.size == 0:
+        return float(normal.mean() + 3 * normal.std())
+    return float((normal.mean() + anomalous.mean()) / 2)

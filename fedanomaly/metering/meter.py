@@ -1,0 +1,56 @@
+"""Traffic counters per link and direction, kept by each sender."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fedanomaly.metering.wire import message_size
+
+LINKS = ("monitor_slice", "slice_controller", "monitor_controller")
+DIRECTIONS = ("up", "down")
+
+
+@dataclass
+class Traffic:
+    """Bytes and messages that crossed one link in one direction."""
+
+    payload_bytes: int = 0
+    framing_bytes: int = 0
+    messages: int = 0
+
+    def add(self, other: Traffic) -> None:
+        """Add another count to this one."""
+        self.payload_bytes += other.payload_bytes
+        self.framing_bytes += other.framing_bytes
+        self.messages += other.messages
+
+    @property
+    def total_bytes(self) -> int:
+        """Payload and framing."""
+        return self.payload_bytes + self.framing_bytes
+
+
+@dataclass
+class Meter:
+    """What one node sent, per (link, direction). ``up`` is towards the controller."""
+
+    counts: dict[tuple[str, str], Traffic] = field(default_factory=dict)
+
+    def send(self, link: str, direction: str, arrays: Mapping[str, np.ndarray]) -> Traffic:
+        """Count one message; returns its own size."""
+        payload, framing = message_size(arrays)
+        sent = Traffic(payload, framing, 1)
+        self.counts.setdefault((link, direction), Traffic()).add(sent)
+        return sent
+
+    def merge(self, other: Meter) -> None:
+        """Add another node's counts."""
+        for key, traffic in other.counts.items():
+            self.counts.setdefault(key, Traffic()).add(traffic)
+
+    def traffic(self, link: str, direction: str) -> Traffic:
+        """The count for one link and direction (zero if nothing was sent)."""
+        return self.counts.get((link, direction), Traffic())

@@ -1,0 +1,240 @@
+"""The two halves of a split GAN: the generator side (G, E) and the critic side (D_n).
+
+Plain PyTorch objects that exchange numpy arrays, so that any transport (an in-process call, a
+Ray actor call) can carry what they send. The generator side lives at a slice manager, a critic
+side at each VM monitor (Algorithm 1 of seed 002).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.models.biwgan import (
+    VARIANTS,
+    WEIGHT_CLIP,
+    Critic,
+    Encoder,
+    GanVariant,
+    Generator,
+    critic_loss,
+    eg_feedback,
+)
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class GanShape:
+    """Sizes every part of the model must agree on."""
+
+    metrics: int
+    length: int
+    latent: int
+    variant: GanVariant
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, metrics: int) -> GanShape:
+        """The shape for ``metrics`` columns under a model config."""
+        return cls(metrics, config.window_length, config.latent_size, VARIANTS[config.name])
+
+    @property
+    def code(self) -> int:
+        """Size of the latent part the critic sees (0 without an encoder)."""
+        return self.latent if self.variant.bidirectional else 0
+
+
+def adam(module: torch.nn.Module, config: ModelConfig) -> torch.optim.Adam:
+    """Adam with the configured step size and betas."""
+    return torch.optim.Adam(module.parameters(), lr=config.learning_rate, betas=config.betas)
+
+
+def module_arrays(*modules: torch.nn.Module) -> list[np.ndarray]:
+    """Parameters and buffers of modules as numpy arrays, in a fixed order."""
+    return [t.detach().cpu().numpy().copy() for m in modules for t in m.state_dict().values()]
+
+
+def load_module_arrays(arrays: list[np.ndarray], *modules: torch.nn.Module) -> None:
+    """Load arrays written by :func:`module_arrays` back into the modules."""
+    it = iter(arrays)
+    for module in modules:
+        state = {name: torch.from_numpy(np.asarray(next(it))) for name in module.state_dict()}
+        module.load_state_dict(state)
+
+
+def optimizer_bytes(optimizer: torch.optim.Optimizer) -> int:
+    """Bytes held by an optimizer's state tensors."""
+    return sum(
+        value.nbytes
+        for state in optimizer.state.values()
+        for value in state.values()
+        if isinstance(value, torch.Tensor)
+    )
+
+
+def parameter_bytes(*modules: torch.nn.Module) -> int:
+    """Bytes of the modules' parameters."""
+    return sum(p.nbytes for m in modules for p in m.parameters())
+
+
+class GeneratorSide:
+    """G and E with their optimizers: proposes (f, z, X_bar) and applies feedback.
+
+    Parameters
+    ----------
+    shape
+        Model sizes and variant.
+    config
+        Hyper-parameters.
+    seed
+        Seeds the initial weights and the noise.
+    device
+        Torch device for G and E.
+    """
+
+    def __init__(self, shape: GanShape, config: ModelConfig, seed: int, device: str = "cpu"):
+        torch.manual_seed(seed)
+        self.shape = shape
+        self.device = torch.device(device)
+        self.generator = Generator(
+            shape.latent, shape.metrics, shape.length, config.hidden.generator
+        )
+        self.encoder = Encoder(shape.latent, shape.metrics, config.hidden.encoder)
+        self.generator.to(self.device)
+        self.encoder.to(self.device)
+        self.optimizers = [adam(self.generator, config), adam(self.encoder, config)]
+        self.noise = torch.Generator(device=self.device).manual_seed(seed)
+        self.reconstruction_weight = config.reconstruction_weight
+        self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def propose(self, batches: list[np.ndarray]) -> list[Arrays]:
+        """For each monitor's batch X_n: f_n = E(X_n), z_n ~ N(0, I), X_bar_n = G(z_n)."""
+        sizes = [len(b) for b in batches]
+        x = torch.from_numpy(np.concatenate(batches)).to(self.device)
+        z = torch.randn(len(x), self.shape.latent, generator=self.noise, device=self.device)
+        x_bar = self.generator(z)
+        f = self.encoder(x) if self.shape.variant.bidirectional else x.new_zeros(len(x), 0)
+        self._pending = (x, f, x_bar)
+        payloads = []
+        for f_n, z_n, x_bar_n in zip(
+            f.split(sizes), z.split(sizes), x_bar.split(sizes), strict=True
+        ):
+            payload = {"z": z_n.cpu().numpy(), "x_bar": x_bar_n.detach().cpu().numpy()}
+            if self.shape.variant.bidirectional:
+                payload["f"] = f_n.detach().cpu().numpy()
+            payloads.append(payload)
+        return payloads
+
+    def update(self, feedbacks: list[Arrays]) -> float:
+        """Back-propagate the monitors' averaged feedback through G and E; one Adam step each.
+
+        Each monitor's gradients are batch means already; dividing by the number of monitors
+        gives the (1 / (M N)) sum of eq. 22-25. With a reconstruction weight w > 0 the slice
+        manager adds the gradient of w * mean |X - G(E(X))| on the batches it received.
+
+        Returns
+        -------
+        float
+            The reconstruction term (0 without an encoder or weight).
+        """
+        if self._pending is None:
+            raise RuntimeError("update() before propose()")
+        x, f, x_bar = self._pending
+        scale = 1.0 / len(feedbacks)
+        grad_x_bar = torch.from_numpy(np.concatenate([fb["g"] for fb in feedbacks])).to(self.device)
+        # A surrogate whose gradient is the feedback: d(sum(X_bar * g))/dX_bar = g.
+        surrogate = (x_bar * grad_x_bar).sum() * scale
+        reconstruction = torch.zeros((), device=self.device)
+        if self.shape.variant.bidirectional:
+            grad_f = torch.from_numpy(np.concatenate([fb["e"] for fb in feedbacks])).to(self.device)
+            surrogate = surrogate + (f * grad_f).sum() * scale
+            if self.reconstruction_weight > 0:
+                reconstruction = (x - self.generator(f)).abs().mean()
+                surrogate = surrogate + self.reconstruction_weight * reconstruction
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        surrogate.backward()
+        for optimizer in self.optimizers:
+            optimizer.step()
+        self._pending = None
+        return float(reconstruction.detach())
+
+    def arrays(self) -> list[np.ndarray]:
+        """G's then E's state as numpy arrays (what FedAvg averages)."""
+        return module_arrays(self.generator, self.encoder)
+
+    def load_arrays(self, arrays: list[np.ndarray]) -> None:
+        """Replace G and E by arrays from :meth:`arrays` (the global model)."""
+        load_module_arrays(arrays, self.generator, self.encoder)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Parameters and optimizer state held."""
+        return {
+            "parameters": parameter_bytes(self.generator, self.encoder),
+            "optimizer": sum(optimizer_bytes(o) for o in self.optimizers),
+        }
+
+
+class CriticSide:
+    """A monitor's critic D_n and its optimizer: K critic steps, then the feedback."""
+
+    def __init__(self, shape: GanShape, config: ModelConfig, seed: int):
+        torch.manual_seed(seed)
+        self.shape = shape
+        self.config = config
+        self.critic = Critic(shape.code, shape.metrics, shape.length, config.hidden.discriminator)
+        self.optimizer = adam(self.critic, config)
+
+    def tensors(self, x: np.ndarray, payload: Arrays) -> tuple[torch.Tensor, ...]:
+        """(X, f, X_bar, z) as tensors, with empty latent parts without an encoder."""
+        x_t = torch.from_numpy(x)
+        x_bar = torch.from_numpy(payload["x_bar"])
+        if self.shape.variant.bidirectional:
+            return x_t, torch.from_numpy(payload["f"]), x_bar, torch.from_numpy(payload["z"])
+        empty = x_t.new_zeros(len(x_t), 0)
+        return x_t, empty, x_bar, empty
+
+    def train(self, x: np.ndarray, payload: Arrays) -> tuple[float, float, Arrays]:
+        """K critic steps on one batch, then L_EG's gradients (eq. 16-21).
+
+        Returns
+        -------
+        tuple
+            The last critic loss, L_EG, and the feedback to send: ``g`` = dL_EG/dX_bar and,
+            with an encoder, ``e`` = dL_EG/df.
+        """
+        x_t, f, x_bar, z = self.tensors(x, payload)
+        variant = self.shape.variant
+        loss = torch.zeros(())
+        for _ in range(self.config.critic_iterations):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = critic_loss(self.critic, x_t, f, x_bar, z, self.config.gradient_penalty, variant)
+            loss.backward()
+            self.optimizer.step()
+            if variant.penalty == "clip":
+                with torch.no_grad():
+                    for p in self.critic.parameters():
+                        p.clamp_(-WEIGHT_CLIP, WEIGHT_CLIP)
+        eg, grad_f, grad_x_bar = eg_feedback(self.critic, x_t, f, x_bar, z, variant)
+        feedback = {"g": grad_x_bar.numpy()}
+        if variant.bidirectional:
+            feedback["e"] = grad_f.numpy()
+        return float(loss.detach()), eg, feedback
+
+    def arrays(self) -> list[np.ndarray]:
+        """The critic's state as numpy arrays."""
+        return module_arrays(self.critic)
+
+    def load_arrays(self, arrays: list[np.ndarray]) -> None:
+        """Replace the critic by arrays from :meth:`arrays`."""
+        load_module_arrays(arrays, self.critic)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Parameters and optimizer state held."""
+        return {
+            "parameters": parameter_bytes(self.critic),
+            "optimizer": optimizer_bytes(self.optimizer),
+        }

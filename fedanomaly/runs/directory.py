@@ -1,0 +1,87 @@
+"""The run directory: resolved config, per-iteration metrics, checkpoints, scores, summary."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from fedanomaly.config.schema import Topology
+from fedanomaly.errors import InputError
+
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+SUMMARY = "summary.json"
+LOG = "run.log"
+CHECKPOINTS = "checkpoints"
+
+
+def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
+    """``runs/<UTC time>-<topology>-<mode>``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return root / f"{stamp}-{topology.name}-{topology.mode}"
+
+
+def check_free(path: Path) -> None:
+    """Refuse a folder that holds an earlier run, or a file in the way."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: is a file; --out needs a folder")
+    if (path / SUMMARY).exists() or (path / METRICS).exists():
+        raise InputError(f"{path}: holds an earlier run; choose another --out")
+
+
+class RunDirectory:
+    """Files of one run, written as the run goes so that a failed run keeps what it had.
+
+    Parameters
+    ----------
+    path
+        The folder; it is created, and must not hold an earlier run.
+    """
+
+    def __init__(self, path: Path) -> None:
+        check_free(path)
+        try:
+            (path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"{path}: cannot create the run directory: {error.strerror}") from None
+        self.path = path
+        (path / METRICS).write_text("")
+
+    @property
+    def log_file(self) -> Path:
+        """Where Ray's and Flower's own logging goes."""
+        return self.path / LOG
+
+    def write_config(self, topology: Topology) -> None:
+        """The resolved topology, every default spelled out."""
+        text = yaml.safe_dump(topology.model_dump(mode="json"), sort_keys=False)
+        (self.path / CONFIG).write_text(text)
+
+    def append_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Append JSON lines to ``metrics.jsonl``."""
+        with (self.path / METRICS).open("a") as stream:
+            for record in records:
+                stream.write(json.dumps(record) + "\n")
+
+    def save_checkpoint(self, name: str, state: dict[str, torch.Tensor]) -> None:
+        """A module's state dict as ``checkpoints/<name>.pt`` (load with ``weights_only=True``)."""
+        torch.save(state, self.path / CHECKPOINTS / f"{name}.pt")
+
+    def save_scores(self, monitor: str, arrays: dict[str, np.ndarray]) -> None:
+        """A monitor's per-step test scores, predictions, labels and types."""
+        np.savez(self.path / f"scores-{monitor}.npz", **arrays)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """``summary.json``."""
+        (self.path / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint written by :meth:`RunDirectory.save_checkpoint`, loaded safely."""
+    return torch.load(path, weights_only=True)

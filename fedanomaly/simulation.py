@@ -1,0 +1,493 @@
+"""One simulation run: data to every monitor, training across the tiers in one of four modes,
+detection on every monitor, and the run directory.
+
+Who holds what, per mode (Fig. 5 of seed 002):
+
+- ``federated``: a node per monitor (its data and critic D_n), a node per slice (G and E); the
+  slices train with their monitors over direct Ray actor calls (Algorithm 1) and the controller,
+  a Flower ServerApp with Flower's FedAvg, averages their G and E every L iterations
+  (Algorithm 2).
+- ``distributed``: the same nodes, no FedAvg: each slice keeps its own G and E.
+- ``standalone``: a node per monitor holding its own G, E and D_n; nothing crosses a link.
+- ``centralized``: every monitor sends its training data once to the controller, whose node
+  trains one G, E and D on the pooled windows; the model goes back to every monitor.
+
+Afterwards every monitor scores its own validation and test parts with its D (the controller's
+in centralized mode) and the G and E it receives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+from flwr.simulation import run_simulation
+
+from fedanomaly.config.schema import Topology
+from fedanomaly.data.pipeline import MonitorData, prepare_monitors
+from fedanomaly.data.sources.synthetic import stable_hash
+from fedanomaly.detection.detector import MonitorDetection
+from fedanomaly.errors import InputError
+from fedanomaly.metering.clock import Stopwatch
+from fedanomaly.metering.meter import Meter
+from fedanomaly.models.sides import GanShape, GeneratorSide
+from fedanomaly.runs.directory import RunDirectory, check_free
+from fedanomaly.runs.plots import plot_losses
+from fedanomaly.runs.summary import build_summary
+from fedanomaly.tiers.controller import (
+    Federation,
+    SliceFailureError,
+    controller_app,
+    slice_actor_name,
+    slice_app,
+)
+from fedanomaly.tiers.monitor import DivergenceError
+from fedanomaly.tiers.node import TierNode
+
+# Keep Ray from rewriting CUDA_VISIBLE_DEVICES for CPU-only actors (and from warning about it).
+os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+
+MONITOR_SLICE = "monitor_slice"
+MONITOR_CONTROLLER = "monitor_controller"
+SLICE_CONTROLLER = "slice_controller"
+RoundCallback = Callable[[list[dict[str, Any]]], None]
+
+
+class RunFailedError(Exception):
+    """Training stopped (a diverged monitor); the run directory keeps what was written."""
+
+
+@dataclass
+class Deployment:
+    """The Ray nodes of a run and what each hosts."""
+
+    shape: GanShape
+    groups: dict[str, Any] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)
+    hosts: dict[str, Any] = field(default_factory=dict)
+    tiers: list[tuple[Any, dict[str, str]]] = field(default_factory=list)
+    devices: dict[str, str] = field(default_factory=dict)
+
+
+def check_sizes(topology: Topology, monitors: list[MonitorData]) -> None:
+    """A batch must fit in every monitor's training windows."""
+    model = topology.model
+    for monitor in monitors:
+        count = len(monitor.windows("train", model.window_length, model.window_stride))
+        if model.batch_size > count:
+            raise InputError(
+                f"model.batch_size (M={model.batch_size}) is larger than monitor {monitor.name}'s "
+                f"{count} training windows"
+            )
+
+
+@contextlib.contextmanager
+def ray_session(
+    address: str | None, namespace: str, log_file: Path, verbose: bool
+) -> Iterator[None]:
+    """Join an existing Ray cluster at ``address``, or start a local one; leave it afterwards.
+
+    Ray's own log lines go to ``log_file`` (and the console with ``verbose``).
+    """
+    check_reachable(address)
+    handler = logging.FileHandler(log_file)
+    loggers = [logging.getLogger(name) for name in ("ray", "flwr")]
+    saved = [(lg, lg.handlers[:], lg.propagate) for lg in loggers]
+    for lg in loggers:
+        if not verbose:
+            lg.handlers = []
+            lg.propagate = False
+        lg.addHandler(handler)
+    try:
+        try:
+            ray.init(
+                address=address,
+                namespace=namespace,
+                include_dashboard=False,
+                log_to_driver=verbose,
+                logging_level=logging.INFO if verbose else logging.WARNING,
+                configure_logging=verbose,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = address or "a local Ray instance"
+            raise InputError(f"--ray-address: cannot connect to {where}: {error}") from None
+        yield
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        for lg, handlers, propagate in saved:
+            lg.handlers = handlers
+            lg.propagate = propagate
+        handler.close()
+
+
+def check_reachable(address: str | None) -> None:
+    """Fail fast on a ``host:port`` that does not answer (Ray itself would retry for minutes)."""
+    if address is None or address in ("auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--ray-address: expected host:port, auto or ray://..., got '{address}'")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError as error:
+        raise InputError(
+            f"--ray-address: cannot reach a Ray cluster at {address}: {error}"
+        ) from None
+
+
+def gpu_share(topology: Topology, groups: int) -> float:
+    """GPU share each slice manager asks Ray for: none on a CPU-only cluster."""
+    gpus = ray.cluster_resources().get("GPU", 0.0)
+    wants = [topology.slice_device(s) for s in topology.slices]
+    if gpus == 0:
+        if any(w.startswith("cuda") for w in wants):
+            raise InputError(
+                "device: cuda is set, but the Ray cluster has no GPU (use auto or cpu)"
+            )
+        return 0.0
+    return min(1.0, gpus / max(groups, 1)) if any(w != "cpu" for w in wants) else 0.0
+
+
+def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Deployment:
+    """Create the Ray nodes of the run's mode and place monitors and generator sides on them."""
+    shape = GanShape.from_config(topology.model, len(monitors[0].metrics))
+    node_class = ray.remote(TierNode)
+    deployment = Deployment(shape)
+    mode, seed, model = topology.mode, topology.seed, topology.model
+    samples = {
+        m.name: len(m.windows("train", model.window_length, model.window_stride)) for m in monitors
+    }
+
+    def node(name: str, gpus: float = 0.0) -> Any:
+        options = {"name": name, "num_cpus": 0, "num_gpus": gpus, "max_concurrency": 1}
+        return node_class.options(**options).remote(shape, model, seed)
+
+    link = MONITOR_CONTROLLER if mode == "centralized" else MONITOR_SLICE
+    if mode != "standalone":
+        for data in monitors:
+            host = node(f"{run_id}-monitor-{data.name}")
+            host.add_monitors.remote([data], link)
+            deployment.hosts[data.name] = host
+            deployment.tiers.append((host, {"monitor": "monitor"}))
+    if mode in ("federated", "distributed"):
+        share = gpu_share(topology, len(topology.slices))
+        by_slice: dict[str, list[str]] = {}
+        for monitor in monitors:
+            by_slice.setdefault(monitor.slice_name, []).append(monitor.name)
+        for index, slice_ in enumerate(topology.slices):
+            names = by_slice[slice_.name]
+            group = node(slice_actor_name(run_id, index), share)
+            group_seed = seed if mode == "federated" else seed + stable_hash(slice_.name)
+            remote = [(deployment.hosts[n], [n]) for n in names]
+            device = group.add_slice_manager.remote(
+                slice_.name, remote, MONITOR_SLICE, topology.slice_device(slice_), group_seed,
+                sum(samples[n] for n in names),
+            )  # fmt: skip
+            deployment.devices[slice_.name] = ray.get(device)
+            deployment.groups[slice_.name] = group
+            deployment.members[slice_.name] = names
+            deployment.tiers.append((group, {"slice_manager": "slice_manager"}))
+    elif mode == "standalone":
+        for data in monitors:
+            group = node(f"{run_id}-monitor-{data.name}")
+            group.add_monitors.remote([data], None)
+            device = group.add_slice_manager.remote(
+                data.name, None, None, "cpu", seed + stable_hash(data.name), samples[data.name]
+            )
+            deployment.devices[data.name] = ray.get(device)
+            deployment.hosts[data.name] = group
+            deployment.groups[data.name] = group
+            deployment.members[data.name] = [data.name]
+            deployment.tiers.append((group, {"monitor": "monitor", "slice_manager": "monitor"}))
+    else:  # centralized
+        uploads = [
+            deployment.hosts[m.name].upload_training_data.remote(m.name, link) for m in monitors
+        ]
+        parts = [part for upload in ray.get(uploads) for part in upload]
+        controller = node(f"{run_id}-controller", gpu_share(topology, 1))
+        controller.add_pooled_monitor.remote("controller", parts)
+        device = controller.add_slice_manager.remote(
+            "controller", None, None, topology.device, seed, sum(samples.values())
+        )
+        deployment.devices["controller"] = ray.get(device)
+        deployment.groups["controller"] = controller
+        deployment.members["controller"] = [m.name for m in monitors]
+        deployment.tiers.append(
+            (controller, {"monitor": "controller", "slice_manager": "controller"})
+        )
+    return deployment
+
+
+def unwrap(error: ray.exceptions.RayTaskError) -> BaseException:
+    """The exception a Ray actor method raised."""
+    return getattr(error, "cause", None) or error
+
+
+def train_without_flower(
+    deployment: Deployment, topology: Topology, on_round: RoundCallback
+) -> None:
+    """Rounds of L iterations on every group at once; no model leaves a group."""
+    model = topology.model
+    for start in range(0, model.iterations, model.local_iterations):
+        count = min(model.local_iterations, model.iterations - start)
+        groups = list(deployment.groups.values())
+        try:
+            ray.get([g.train_round.remote(start, count) for g in groups])
+        except ray.exceptions.RayTaskError as error:
+            cause = unwrap(error)
+            if isinstance(cause, DivergenceError):
+                raise RunFailedError(str(cause)) from None
+            raise
+        on_round(collect_records(deployment))
+
+
+def collect_records(deployment: Deployment) -> list[dict[str, Any]]:
+    """Iteration records the groups kept since the last round, in group order."""
+    replies = ray.get([g.take_records.remote() for g in deployment.groups.values()])
+    return [record.as_dict() for reply in replies for record in reply]
+
+
+def detect_everywhere(
+    deployment: Deployment, topology: Topology, global_model: list[np.ndarray] | None
+) -> dict[str, MonitorDetection]:
+    """Send each monitor the G and E it detects with (and the critic, centralized) and score."""
+    jobs = {}
+    for group_name, group in deployment.groups.items():
+        members = deployment.members[group_name]
+        if topology.mode == "federated":
+            ray.get(group.load_generator_arrays.remote(global_model))
+        if topology.mode == "standalone":
+            arrays, critic = ray.get(group.generator_arrays.remote()), None
+        elif topology.mode == "centralized":
+            arrays, critic = ray.get(
+                group.send_model.remote(MONITOR_CONTROLLER, "down", len(members), "controller")
+            )
+        else:
+            arrays, critic = ray.get(group.send_model.remote(MONITOR_SLICE, "down", len(members)))
+        for name in members:
+            jobs[name] = deployment.hosts[name].score.remote(name, arrays, critic)
+    return dict(zip(jobs, ray.get(list(jobs.values())), strict=True))
+
+
+def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topology) -> None:
+    """Global (or per-group) G and E, and every monitor's critic."""
+    shared = topology.mode in ("federated", "centralized")
+    for group_name, group in deployment.groups.items():
+        states = ray.get(group.checkpoint.remote())
+        suffix = "" if shared else f"-{group_name}"
+        run.save_checkpoint(f"generator{suffix}", states["generator"])
+        run.save_checkpoint(f"encoder{suffix}", states["encoder"])
+        if shared:
+            break
+    if topology.mode == "centralized":
+        critic = ray.get(deployment.groups["controller"].critic_state.remote("controller"))
+        run.save_checkpoint("critic", critic)
+        return
+    for name, host in deployment.hosts.items():
+        run.save_checkpoint(f"critic-{name}", ray.get(host.critic_state.remote(name)))
+
+
+def prepare_run(topology: Topology, out: Path, ray_address: str | None = None) -> list[MonitorData]:
+    """Everything that can fail on bad input before anything is written or started.
+
+    Raises
+    ------
+    InputError
+        For bad data, a batch larger than a monitor's data, a run directory that holds an
+        earlier run, or an unreachable Ray address.
+    """
+    check_free(out)
+    monitors = prepare_monitors(topology)
+    check_sizes(topology, monitors)
+    check_reachable(ray_address)
+    return monitors
+
+
+def simulate(
+    topology: Topology,
+    out: Path,
+    ray_address: str | None = None,
+    verbose: bool = False,
+    on_progress: Callable[[int, dict[str, Any]], None] | None = None,
+    monitors: list[MonitorData] | None = None,
+) -> dict[str, Any]:
+    """Run one simulation and write its run directory.
+
+    Parameters
+    ----------
+    topology
+        The resolved topology (mode, model, data, slices).
+    out
+        Run directory to create.
+    ray_address
+        An existing Ray cluster to join; ``None`` starts a local one.
+    verbose
+        Show Ray's and Flower's logging on the console as well as in ``run.log``.
+    on_progress
+        Called after every round with the iterations done and the latest numbers.
+    monitors
+        The monitors' data from :func:`prepare_run`, if already prepared.
+
+    Returns
+    -------
+    dict
+        The summary also written to ``summary.json``.
+
+    Raises
+    ------
+    InputError
+        For bad data, sizes or an unreachable Ray cluster.
+    RunFailedError
+        If a monitor's loss turned NaN; the run directory keeps everything written so far.
+    """
+    started = time.perf_counter()
+    if monitors is None:
+        monitors = prepare_run(topology, out, ray_address)
+    run = RunDirectory(out)
+    run.write_config(topology)
+    run_id = uuid.uuid4().hex[:8]
+    namespace = f"fedanomaly-{run_id}"
+    totals = {"iterations": 0, "bytes": 0}
+    records_seen: list[dict[str, Any]] = []
+
+    def on_round(records: list[dict[str, Any]]) -> None:
+        run.append_metrics(records)
+        records_seen.extend(records)
+        totals["iterations"] = max(r["iteration"] for r in records) + 1
+        totals["bytes"] += sum(r["up_bytes"] + r["down_bytes"] for r in records)
+        if on_progress is not None:
+            latest = [r for r in records if r["iteration"] == totals["iterations"] - 1]
+            on_progress(
+                totals["iterations"],
+                {
+                    "critic_loss": float(np.mean([r["critic_loss"] for r in latest])),
+                    "eg_loss": float(np.mean([r["eg_loss"] for r in latest])),
+                    "bytes": totals["bytes"],
+                },
+            )
+
+    with ray_session(ray_address, namespace, run.log_file, verbose):
+        deployment = deploy(topology, monitors, run_id)
+        training_started = time.perf_counter()
+        outcome: dict[str, Any] = {}
+        controller_meter, controller_clock = Meter(), Stopwatch()
+        if topology.mode == "federated":
+            outcome = run_federated(topology, deployment, run_id, namespace, on_round, run)
+            controller_meter, controller_clock = outcome["meter"], outcome["clock"]
+        else:
+            train_without_flower(deployment, topology, on_round)
+            outcome["training_seconds"] = time.perf_counter() - training_started
+            outcome["detections"] = detect_everywhere(deployment, topology, None)
+            save_checkpoints(run, deployment, topology)
+            outcome["accounts"] = collect_accounts(deployment)
+    model_bytes = sum(a.nbytes for a in GeneratorSide(deployment.shape, topology.model, 0).arrays())
+    summary = build_summary(
+        topology,
+        monitors,
+        outcome["detections"],
+        outcome["accounts"],
+        controller_meter,
+        controller_clock,
+        controller_memory=model_bytes if topology.mode == "federated" else 0,
+        devices=deployment.devices,
+        rounds=math.ceil(topology.model.iterations / topology.model.local_iterations)
+        if topology.mode == "federated"
+        else 0,
+        wall_seconds=time.perf_counter() - started,
+        training_seconds=outcome["training_seconds"],
+    )
+    for name, detection in outcome["detections"].items():
+        run.save_scores(
+            name,
+            {"scores": detection.scores, "preds": detection.preds,
+             "labels": (detection.types != 0).astype(np.int8), "types": detection.types},
+        )  # fmt: skip
+    plot_losses(
+        records_seen,
+        run.path / "losses.png",
+        f"{topology.name}: {topology.mode} {topology.model.name}",
+    )
+    run.write_summary(summary)
+    return summary
+
+
+def run_federated(
+    topology: Topology,
+    deployment: Deployment,
+    run_id: str,
+    namespace: str,
+    on_round: RoundCallback,
+    run: RunDirectory,
+) -> dict[str, Any]:
+    """Algorithm 2 through Flower's simulation engine; detection before its Ray session ends."""
+    model = topology.model
+    outcome: dict[str, Any] = {}
+    started = time.perf_counter()
+    initial = GeneratorSide(deployment.shape, model, topology.seed).arrays()
+
+    def after_training(final: list[np.ndarray]) -> None:
+        outcome["training_seconds"] = time.perf_counter() - started
+        for _ in deployment.groups:  # the final global model back to every slice (eq. 26)
+            federation.meter.send(
+                SLICE_CONTROLLER, "down", {f"p{k}": a for k, a in enumerate(final)}
+            )
+        outcome["detections"] = detect_everywhere(deployment, topology, final)
+        save_checkpoints(run, deployment, topology)
+        outcome["accounts"] = collect_accounts(deployment)
+
+    federation = Federation(
+        run_id=run_id,
+        namespace=namespace,
+        slices=len(topology.slices),
+        rounds=math.ceil(model.iterations / model.local_iterations),
+        iterations=model.iterations,
+        local_iterations=model.local_iterations,
+        initial=initial,
+        on_round=lambda _round: on_round(collect_records(deployment)),
+        after_training=after_training,
+    )
+    run_simulation(
+        server_app=controller_app(federation),
+        client_app=slice_app,
+        num_supernodes=len(topology.slices),
+        backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}},
+    )
+    if federation.error is not None:
+        error = federation.error
+        if isinstance(error, SliceFailureError):
+            raise RunFailedError(str(error)) from None
+        raise error
+    if "detections" not in outcome:
+        raise RunFailedError("the Flower simulation ended before training finished (see run.log)")
+    outcome["meter"], outcome["clock"] = federation.meter, federation.stopwatch
+    return outcome
+
+
+def collect_accounts(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Traffic, compute time and peak memory per tier, from every node."""
+    tiers: dict[str, dict[str, Any]] = {}
+    replies = ray.get([node.accounts.remote() for node, _ in deployment.tiers])
+    for (_, mapping), accounts in zip(deployment.tiers, replies, strict=True):
+        held: dict[str, int] = {}
+        for role, tier in mapping.items():
+            if role not in accounts:
+                continue
+            entry = tiers.setdefault(tier, {"meter": Meter(), "clock": Stopwatch(), "memory": 0})
+            entry["meter"].merge(accounts[role]["meter"])
+            entry["clock"].add(accounts[role]["clock"])
+            held[tier] = held.get(tier, 0) + accounts[role]["memory"]
+        for tier, memory in held.items():  # peak of one node of the tier
+            tiers[tier]["memory"] = max(tiers[tier]["memory"], memory)
+    return tiers

@@ -1,0 +1,162 @@
+"""The network controller as a Flower ServerApp running Flower's FedAvg, and the slice nodes as
+the ClientApp that Flower's simulation engine calls once per round.
+
+Per round the controller sends the global G and E to every slice node; each slice manager runs
+L iterations of Algorithm 1 with its monitors over direct Ray actor calls and answers with its G
+and E and its training-set size, by which FedAvg weights it (eq. 27). The strategy's two hooks
+meter what the controller sends and hand each round's results to the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import ray
+from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAvg
+
+from fedanomaly.metering.clock import Stopwatch
+from fedanomaly.metering.meter import Meter
+from fedanomaly.tiers.node import named_arrays
+
+SLICE_CONTROLLER = "slice_controller"
+ERROR_CODE = 4242
+
+
+def slice_actor_name(run_id: str, index: int) -> str:
+    """Ray name of the node that hosts slice ``index`` of a run."""
+    return f"{run_id}-slice-{index}"
+
+
+class SliceFailureError(Exception):
+    """A slice reported a failure (a diverged monitor); the reason says which and when."""
+
+
+slice_app = ClientApp()
+
+
+@slice_app.train()
+def train_slice(msg: Message, context: Context) -> Message:
+    """One FedAvg round on a slice node: load the global model, train L iterations, reply."""
+    index = int(context.node_config["partition-id"])
+    config = msg.content["config"]
+    local, total = int(config["local-iterations"]), int(config["iterations"])
+    start = (int(config["server-round"]) - 1) * local
+    node = ray.get_actor(
+        slice_actor_name(str(config["run-id"]), index), namespace=str(config["namespace"])
+    )
+    try:
+        ray.get(node.load_generator_arrays.remote(msg.content["arrays"].to_numpy_ndarrays()))
+        ray.get(node.train_round.remote(start, min(local, total - start)))
+        arrays, samples = ray.get(node.upload_model.remote(SLICE_CONTROLLER))
+    except ray.exceptions.RayTaskError as error:
+        reason = str(error.cause) if getattr(error, "cause", None) else str(error)
+        return Message(Error(code=ERROR_CODE, reason=reason), reply_to=msg)
+    metrics = MetricRecord({"num-examples": int(samples), "slice-index": index})
+    return Message(RecordDict({"arrays": ArrayRecord(arrays), "metrics": metrics}), reply_to=msg)
+
+
+class MeteredFedAvg(FedAvg):
+    """Flower's FedAvg with two hooks: meter the controller's sends, report each round.
+
+    Replies are aggregated in slice order, so the same seed gives the same global model
+    whatever order the slices finish in.
+    """
+
+    def __init__(
+        self,
+        slices: int,
+        meter: Meter,
+        stopwatch: Stopwatch,
+        on_round: Callable[[int], None],
+    ) -> None:
+        super().__init__(
+            fraction_train=1.0,
+            fraction_evaluate=0.0,
+            min_train_nodes=slices,
+            min_available_nodes=slices,
+            weighted_by_key="num-examples",
+        )
+        self.meter = meter
+        self.stopwatch = stopwatch
+        self.on_round = on_round
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        messages = list(super().configure_train(server_round, arrays, config, grid))
+        payload = named_arrays(arrays.to_numpy_ndarrays())
+        for _ in messages:
+            self.meter.send(SLICE_CONTROLLER, "down", payload)
+        return messages
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        replies = list(replies)
+        failed = [r for r in replies if r.has_error()]
+        if failed:
+            raise SliceFailureError(failed[0].error.reason)
+        replies.sort(key=lambda r: int(r.content["metrics"]["slice-index"]))
+        with self.stopwatch.timing():
+            result = super().aggregate_train(server_round, replies)
+        self.on_round(server_round)
+        return result
+
+
+@dataclass
+class Federation:
+    """What the ServerApp needs from the run, and what it leaves for it."""
+
+    run_id: str
+    namespace: str
+    slices: int
+    rounds: int
+    iterations: int
+    local_iterations: int
+    initial: list[np.ndarray]
+    on_round: Callable[[int], None]
+    after_training: Callable[[list[np.ndarray]], None]
+    meter: Meter = field(default_factory=Meter)
+    stopwatch: Stopwatch = field(default_factory=Stopwatch)
+    error: BaseException | None = None
+
+
+def controller_app(federation: Federation) -> ServerApp:
+    """The ServerApp: FedAvg over the slices for the planned rounds, then the run's last steps.
+
+    ``after_training`` runs inside the ServerApp, while the Ray session that Flower's engine
+    holds is still up. Any failure is kept in ``federation.error`` for the caller.
+    """
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        strategy = MeteredFedAvg(
+            federation.slices, federation.meter, federation.stopwatch, federation.on_round
+        )
+        config = ConfigRecord(
+            {
+                "run-id": federation.run_id,
+                "namespace": federation.namespace,
+                "iterations": federation.iterations,
+                "local-iterations": federation.local_iterations,
+            }
+        )
+        try:
+            result = strategy.start(
+                grid,
+                ArrayRecord(federation.initial),
+                num_rounds=federation.rounds,
+                train_config=config,
+            )
+            final = result.arrays.to_numpy_ndarrays()
+            federation.after_training(final)
+        except BaseException as error:  # handed to the caller, which re-raises
+            federation.error = error
+
+    return app

@@ -1,0 +1,225 @@
+"""A Ray actor of the simulation: it hosts monitors, a slice manager, or both.
+
+Placement decides what a node hosts: one monitor per node by default, a slice manager per
+slice; in standalone mode a monitor and its own generator side share a node, in centralized
+mode the controller's node holds the pooled data with one critic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.data.pipeline import MonitorData
+from fedanomaly.data.preprocessing import make_windows
+from fedanomaly.detection.detector import MonitorDetection, detect
+from fedanomaly.metering.clock import Stopwatch
+from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
+from fedanomaly.tiers.monitor import Monitor, StepResult
+from fedanomaly.tiers.slice_manager import IterationRecord, LocalMonitors, SliceManager
+
+
+def named_arrays(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays keyed by position, as the wire format names them."""
+    return {f"p{k}": a for k, a in enumerate(arrays)}
+
+
+class RemoteMonitors:
+    """Monitors hosted by other nodes, reached through direct Ray actor calls."""
+
+    def __init__(self, hosts: list[tuple[Any, list[str]]]) -> None:
+        self.hosts = hosts
+        self.names = [name for _, names in hosts for name in names]
+
+    def first_batches(self) -> list[tuple[np.ndarray, Traffic]]:
+        replies = ray.get([host.first_batches.remote(names) for host, names in self.hosts])
+        return [item for reply in replies for item in reply]
+
+    def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
+        by_name = dict(zip(self.names, payloads, strict=True))
+        futures = [
+            host.step.remote(iteration, {n: by_name[n] for n in names})
+            for host, names in self.hosts
+        ]
+        return [item for reply in ray.get(futures) for item in reply]
+
+
+class TierNode:
+    """One process of the simulation, hosting monitors and/or a slice manager.
+
+    Parameters
+    ----------
+    shape, config
+        Model sizes and hyper-parameters.
+    seed
+        Run seed.
+    """
+
+    def __init__(self, shape: GanShape, config: ModelConfig, seed: int) -> None:
+        torch.set_num_threads(1)
+        self.shape = shape
+        self.config = config
+        self.seed = seed
+        self.data: dict[str, MonitorData] = {}
+        self.monitors: dict[str, Monitor] = {}
+        self.pending: dict[str, np.ndarray] = {}
+        self.manager: SliceManager | None = None
+        self.samples = 0
+        self.records: list[IterationRecord] = []
+
+    # --- monitors ---------------------------------------------------------------------------
+
+    def add_monitors(self, monitors: list[MonitorData], link: str | None) -> None:
+        """Host monitors with their training windows and critics."""
+        for data in monitors:
+            windows = data.windows("train", self.shape.length, self.config.window_stride)
+            self.data[data.name] = data
+            self.monitors[data.name] = Monitor(
+                data.name, windows, self.shape, self.config, self.seed, link
+            )
+
+    def add_pooled_monitor(self, name: str, parts: list[np.ndarray]) -> None:
+        """Host one critic on the training windows of uploaded train parts (centralized mode)."""
+        windows = np.concatenate(
+            [make_windows(p, self.shape.length, self.config.window_stride, name) for p in parts]
+        )
+        self.monitors[name] = Monitor(name, windows, self.shape, self.config, self.seed, None)
+
+    def upload_training_data(self, name: str, link: str) -> list[np.ndarray]:
+        """A hosted monitor's scaled train parts, sent once over ``link`` (centralized mode)."""
+        parts = [vm.train.scaled for vm in self.data[name].vms]
+        for k, part in enumerate(parts):
+            self.monitors[name].meter.send(link, "up", {f"train_{k}": part})
+        return parts
+
+    def first_batches(self, names: list[str]) -> list[tuple[np.ndarray, Traffic]]:
+        """First batches of the named hosted monitors."""
+        replies = []
+        for name in names:
+            batch, sent = self.monitors[name].first_batch()
+            self.pending[name] = batch
+            replies.append((batch, sent))
+        return replies
+
+    def step(self, iteration: int, payloads: dict[str, Arrays]) -> list[StepResult]:
+        """One iteration of each named hosted monitor, in the order given."""
+        results = []
+        for name, payload in payloads.items():
+            result = self.monitors[name].step(iteration, self.pending[name], payload)
+            self.pending[name] = result.next_batch
+            results.append(result)
+        return results
+
+    def score(
+        self, name: str, generator_side: list[np.ndarray], critic: list[np.ndarray] | None
+    ) -> MonitorDetection:
+        """Detection on a hosted monitor with received G and E (and critic, if sent)."""
+        side = GeneratorSide(self.shape, self.config, self.seed)
+        side.load_arrays(generator_side)
+        monitor = self.monitors[name]
+        if critic is not None:
+            monitor.critic.load_arrays(critic)
+        modules = (side.generator, side.encoder, monitor.critic.critic)
+        return detect(self.data[name], modules, self.shape, self.config)
+
+    def critic_state(self, name: str) -> dict[str, torch.Tensor]:
+        """A hosted monitor's critic state dict (for checkpoints)."""
+        return self.monitors[name].critic.critic.state_dict()
+
+    def checkpoint(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The hosted G's and E's state dicts."""
+        assert self.manager is not None
+        side = self.manager.side
+        return {"generator": side.generator.state_dict(), "encoder": side.encoder.state_dict()}
+
+    # --- slice manager ----------------------------------------------------------------------
+
+    def add_slice_manager(
+        self,
+        name: str,
+        remote: list[tuple[Any, list[str]]] | None,
+        link: str | None,
+        device: str,
+        seed: int,
+        samples: int,
+    ) -> str:
+        """Host a generator side training with remote monitors, or with the hosted ones.
+
+        ``samples`` is the group's training-set size Q_s, FedAvg's weight. Returns the torch
+        device that G and E were placed on (``auto`` becomes ``cuda`` where one is visible).
+        """
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        hosted = list(self.monitors.values())
+        group = RemoteMonitors(remote) if remote is not None else LocalMonitors(hosted)
+        self.manager = SliceManager(name, self.shape, self.config, seed, group, link, device)
+        self.samples = samples
+        return device
+
+    def train_round(self, start: int, iterations: int) -> list[IterationRecord]:
+        """Run iterations of Algorithm 1 on the hosted slice manager; records are kept too."""
+        assert self.manager is not None
+        records = self.manager.train(start, iterations)
+        self.records.extend(records)
+        return records
+
+    def take_records(self) -> list[IterationRecord]:
+        """Records kept since the last call (what a round produced)."""
+        records, self.records = self.records, []
+        return records
+
+    def upload_model(self, link: str) -> tuple[list[np.ndarray], int]:
+        """G and E and Q_s, sent to the controller over ``link``; metered here."""
+        assert self.manager is not None
+        arrays = self.manager.side.arrays()
+        message = {**named_arrays(arrays), "num_examples": np.array(self.samples, dtype=np.int64)}
+        self.manager.meter.send(link, "up", message)
+        return arrays, self.samples
+
+    def generator_arrays(self) -> list[np.ndarray]:
+        """The hosted G and E."""
+        assert self.manager is not None
+        return self.manager.side.arrays()
+
+    def send_model(
+        self, link: str, direction: str, copies: int, with_critic: str | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        """G and E (and a hosted critic) sent ``copies`` times over ``link``; metered here."""
+        assert self.manager is not None
+        arrays = self.manager.side.arrays()
+        critic = self.monitors[with_critic].critic.arrays() if with_critic else None
+        message = named_arrays(arrays + (critic or []))
+        for _ in range(copies):
+            self.manager.meter.send(link, direction, message)
+        return arrays, critic
+
+    def load_generator_arrays(self, arrays: list[np.ndarray]) -> None:
+        """Replace the hosted G and E (FedAvg result)."""
+        assert self.manager is not None
+        self.manager.side.load_arrays(arrays)
+
+    # --- accounting -------------------------------------------------------------------------
+
+    def accounts(self) -> dict[str, Any]:
+        """Traffic sent, compute time and memory, per tier hosted here."""
+        monitor_meter, monitor_clock = Meter(), Stopwatch()
+        peak_monitor = 0
+        for monitor in self.monitors.values():
+            monitor_meter.merge(monitor.meter)
+            monitor_clock.add(monitor.stopwatch)
+            peak_monitor = max(peak_monitor, sum(monitor.memory_bytes().values()))
+        accounts: dict[str, Any] = {
+            "monitor": {"meter": monitor_meter, "clock": monitor_clock, "memory": peak_monitor}
+        }
+        if self.manager is not None:
+            accounts["slice_manager"] = {
+                "meter": self.manager.meter,
+                "clock": self.manager.stopwatch,
+                "memory": sum(self.manager.side.memory_bytes().values()),
+            }
+        return accounts

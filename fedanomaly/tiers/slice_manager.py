@@ -1,0 +1,158 @@
+"""A network slice manager: G and E, and Algorithm 1 of seed 002 over its monitors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.metering.clock import Stopwatch
+from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
+from fedanomaly.tiers.monitor import Monitor, StepResult
+
+
+class MonitorGroup(Protocol):
+    """The monitors a generator side trains with, wherever they run."""
+
+    names: list[str]
+
+    def first_batches(self) -> list[tuple[np.ndarray, Traffic]]:
+        """Each monitor's first batch, in ``names`` order."""
+        ...
+
+    def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
+        """One exchange with every monitor, in ``names`` order."""
+        ...
+
+
+class LocalMonitors:
+    """Monitors in the same process as their generator side (standalone, centralized)."""
+
+    def __init__(self, monitors: list[Monitor]) -> None:
+        self.monitors = monitors
+        self.names = [m.name for m in monitors]
+        self._batches: list[np.ndarray] = []
+
+    def first_batches(self) -> list[tuple[np.ndarray, Traffic]]:
+        firsts = [m.first_batch() for m in self.monitors]
+        self._batches = [batch for batch, _ in firsts]
+        return firsts
+
+    def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
+        results = [
+            m.step(iteration, batch, payload)
+            for m, batch, payload in zip(self.monitors, self._batches, payloads, strict=True)
+        ]
+        self._batches = [r.next_batch for r in results]
+        return results
+
+
+@dataclass
+class IterationRecord:
+    """Losses and traffic of one iteration in one training group (slice)."""
+
+    iteration: int
+    group: str
+    critic_loss: float
+    eg_loss: float
+    up: Traffic = field(default_factory=Traffic)
+    down: Traffic = field(default_factory=Traffic)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "iteration": self.iteration,
+            "group": self.group,
+            "critic_loss": self.critic_loss,
+            "eg_loss": self.eg_loss,
+            "up_bytes": self.up.total_bytes,
+            "down_bytes": self.down.total_bytes,
+            "up_messages": self.up.messages,
+            "down_messages": self.down.messages,
+        }
+
+
+class SliceManager:
+    """Runs Algorithm 1 for a group of monitors with one generator side.
+
+    Parameters
+    ----------
+    name
+        Group name (the slice, or the monitor in standalone mode, or the controller).
+    shape, config
+        Model sizes and hyper-parameters.
+    seed
+        Seeds G, E and the noise.
+    monitors
+        The monitors it exchanges with.
+    link
+        The link its sends cross, or ``None`` when its monitors are local.
+    device
+        Torch device for G and E.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        shape: GanShape,
+        config: ModelConfig,
+        seed: int,
+        monitors: MonitorGroup,
+        link: str | None,
+        device: str = "cpu",
+    ) -> None:
+        self.name = name
+        self.side = GeneratorSide(shape, config, seed, device)
+        self.monitors = monitors
+        self.link = link
+        self.meter = Meter()
+        self.stopwatch = Stopwatch()
+        self._batches: list[np.ndarray] | None = None
+        self.first_traffic = Traffic()
+
+    def send(self, arrays: Arrays) -> Traffic:
+        """Meter a message to a monitor (if it crosses a link)."""
+        if self.link is None:
+            return Traffic()
+        return self.meter.send(self.link, "down", arrays)
+
+    def train(self, start: int, iterations: int) -> list[IterationRecord]:
+        """Iterations ``start`` .. ``start + iterations - 1`` of Algorithm 1.
+
+        Each iteration: every monitor's batch X_n goes through E and a fresh z_n through G;
+        (f_n, z_n, X_bar_n) go to monitor n, which trains its critic K times and answers with
+        its feedback and its next batch; the averaged feedback updates G and E.
+        """
+        if self._batches is None:
+            firsts = self.monitors.first_batches()
+            self._batches = [batch for batch, _ in firsts]
+            for _, traffic in firsts:
+                self.first_traffic.add(traffic)
+        records = []
+        for iteration in range(start, start + iterations):
+            with self.stopwatch.timing():
+                payloads = self.side.propose(self._batches)
+            down = Traffic()
+            for payload in payloads:
+                down.add(self.send(payload))
+            results = self.monitors.step(iteration, payloads)
+            with self.stopwatch.timing():
+                self.side.update([r.feedback for r in results])
+            self._batches = [r.next_batch for r in results]
+            up = Traffic()
+            for result in results:
+                up.add(result.sent)
+            records.append(
+                IterationRecord(
+                    iteration,
+                    self.name,
+                    float(np.mean([r.critic_loss for r in results])),
+                    float(np.mean([r.eg_loss for r in results])),
+                    up,
+                    down,
+                )
+            )
+        return records

@@ -1,0 +1,68 @@
+"""Step scores, the score scale, the eq. 33 threshold and the metrics, on hand-worked cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fedanomaly.data.injection import TYPE_CODES
+from fedanomaly.detection.metrics import detection_metrics
+from fedanomaly.detection.scoring import ScoreScale, midpoint_threshold, steps_from_windows
+
+
+def test_step_score_is_the_mean_over_covering_windows_at_the_steps_position():
+    # 3 windows of length 2 over 4 steps; window s covers steps s and s+1
+    scores = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    # step 0: w0@0 = 1; step 1: w0@1, w1@0 = (2+3)/2; step 2: (4+5)/2; step 3: w2@1 = 6
+    np.testing.assert_allclose(steps_from_windows(scores), [1.0, 2.5, 4.5, 6.0])
+
+
+def test_step_scores_of_constant_windows_are_constant():
+    np.testing.assert_allclose(steps_from_windows(np.full((10, 4), 7.0)), np.full(13, 7.0))
+
+
+def test_score_scale_standardises_both_terms_on_training_windows():
+    rng = np.random.default_rng(0)
+    errors = rng.gamma(2.0, [0.1, 1.0, 10.0], size=(500, 4, 3))
+    critic = rng.normal(5.0, 2.0, 500)
+    scale = ScoreScale.fit(errors, critic, gamma=0.5, bidirectional=True)
+    mixed = scale.combine(errors, critic)
+    recon = (((errors - errors.mean((0, 1))) / errors.std((0, 1))) ** 2).mean(axis=2)
+    standard_critic = (critic - critic.mean()) / critic.std()
+    expected = 0.5 * (recon - recon.mean()) / recon.std() + 0.5 * standard_critic[:, None]
+    np.testing.assert_allclose(mixed, expected, rtol=1e-6, atol=1e-9)
+    assert mixed.mean() == pytest.approx(0.0, abs=0.1)
+
+
+def test_without_an_encoder_only_the_critic_counts():
+    errors = np.zeros((10, 2, 3))
+    critic = np.arange(10.0)
+    scale = ScoreScale.fit(errors, critic, gamma=0.9, bidirectional=False)
+    np.testing.assert_allclose(scale.combine(errors, critic)[:, 0], (critic - 4.5) / critic.std())
+
+
+def test_eq_33_threshold_is_the_midpoint_of_the_class_means():
+    scores = np.array([1.0, 2.0, 3.0, 10.0, 20.0])
+    labels = np.array([0, 0, 0, 1, 1])
+    assert midpoint_threshold(scores, labels) == pytest.approx((2.0 + 15.0) / 2)
+    assert midpoint_threshold(np.array([1.0, 3.0]), np.array([0, 0])) == pytest.approx(2.0 + 3.0)
+
+
+def test_metrics_overall_and_per_type_by_hand():
+    leak, loop = TYPE_CODES["memory_leak"], TYPE_CODES["cpu_endless_loop"]
+    types = np.array([0, 0, 0, 0, leak, leak, loop, loop])
+    preds = np.array([0, 1, 0, 0, 1, 1, 1, 0])
+    scores = np.array([0.1, 0.6, 0.2, 0.3, 0.9, 0.8, 0.7, 0.4])
+    result = detection_metrics(scores, preds, types)
+    overall = result["overall"]
+    # TP 3, FP 1, FN 1, TN 3
+    assert overall["precision"] == pytest.approx(3 / 4) and overall["recall"] == pytest.approx(
+        3 / 4
+    )
+    assert overall["accuracy"] == pytest.approx(6 / 8)
+    # ranking: anomalies 0.9 0.8 0.7 0.4; normals 0.6 0.3 0.2 0.1 -> AP = (1 + 1 + 1 + 4/5) / 4
+    assert overall["auc_pr"] == pytest.approx((1 + 1 + 1 + 0.8) / 4)
+    # memory_leak on the 4 normal steps and its 2 steps: TP 2, FP 1
+    assert result["by_type"]["memory_leak"]["precision"] == pytest.approx(2 / 3)
+    assert result["by_type"]["memory_leak"]["recall"] == 1.0
+    assert result["by_type"]["cpu_endless_loop"]["recall"] == 0.5

@@ -1,0 +1,193 @@
+"""Real simulations on a shared Ray cluster: metered bytes against closed forms, the four modes,
+determinism, divergence and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fedanomaly.config import resolve_topology
+from fedanomaly.config.schema import Topology
+from fedanomaly.errors import InputError
+from fedanomaly.models.biwgan import Critic, Encoder, Generator
+from fedanomaly.runs.directory import load_checkpoint
+from fedanomaly.simulation import RunFailedError, simulate
+
+D = 26  # metrics of synthetic-vnf
+TINY = {
+    "data.source.length": 1440,
+    "model.iterations": 4,
+    "model.local_iterations": 2,
+    "model.batch_size": 8,
+    "model.critic_iterations": 1,
+    "model.latent_size": 6,
+    "model.hidden": {"generator": [8, 8], "encoder": [8, 8], "discriminator": [16, 8]},
+}
+
+
+def tiny(mode: str = "federated", **settings: object) -> Topology:
+    return resolve_topology(slices=2, monitors=3, settings={**TINY, "mode": mode, **settings})
+
+
+def npy_framing(name: str, array: np.ndarray) -> int:
+    """Framing of one array, computed with numpy's own writer: name length, name, npy header."""
+    stream = io.BytesIO()
+    np.save(stream, array)
+    return 2 + len(name.encode()) + len(stream.getvalue()) - array.nbytes
+
+
+def message(**arrays: np.ndarray) -> tuple[int, int]:
+    """(payload, framing) of a message with these arrays."""
+    payload = sum(a.nbytes for a in arrays.values())
+    return payload, 8 + sum(npy_framing(n, a) for n, a in arrays.items())
+
+
+def parameters(topology: Topology) -> tuple[int, int]:
+    """Float counts of G + E and of one critic, built independently of the run."""
+    m = topology.model
+    g = Generator(m.latent_size, D, m.window_length, m.hidden.generator)
+    e = Encoder(m.latent_size, D, m.hidden.encoder)
+    c = Critic(m.latent_size, D, m.window_length, m.hidden.discriminator)
+    count = lambda *mods: sum(p.numel() for mod in mods for p in mod.parameters())  # noqa: E731
+    return count(g, e), count(c)
+
+
+def zeros(*shape: int) -> np.ndarray:
+    return np.zeros(shape, dtype=np.float32)
+
+
+def test_federated_bytes_match_the_closed_form(ray_address, tmp_path):
+    topology = tiny()
+    summary = simulate(topology, tmp_path / "run", ray_address)
+    m = topology.model
+    batch, length, latent, monitors, slices = m.batch_size, m.window_length, m.latent_size, 3, 2
+    iterations, rounds = m.iterations, m.iterations // m.local_iterations
+    up = message(g=zeros(batch, length, D), e=zeros(batch, latent), x=zeros(batch, length, D))
+    down = message(z=zeros(batch, latent), x_bar=zeros(batch, length, D), f=zeros(batch, latent))
+    first = message(x=zeros(batch, length, D))
+    assert up[0] == 4 * (2 * batch * length * D + batch * latent)
+    assert down[0] == 4 * (2 * batch * latent + batch * length * D)
+
+    # per iteration, in metrics.jsonl: slice-1 has 2 monitors, slice-2 has 1
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert len(records) == iterations * slices
+    for record in records:
+        members = 2 if record["group"] == "slice-1" else 1
+        assert record["up_bytes"] == members * sum(up)
+        assert record["down_bytes"] == members * sum(down)
+
+    # per run, in summary.json, with the first batches and the deployment of G and E for detection
+    model_count, _ = parameters(topology)
+    model_message = message(**{f"p{k}": a for k, a in enumerate(final_arrays(tmp_path / "run"))})
+    assert model_message[0] == 4 * model_count
+    link = summary["communication"]["monitor_slice"]
+    assert link["up_payload_bytes"] == monitors * (first[0] + iterations * up[0])
+    assert link["up_framing_bytes"] == monitors * (first[1] + iterations * up[1])
+    assert link["down_payload_bytes"] == monitors * (iterations * down[0] + model_message[0])
+    assert link["messages"] == monitors * (1 + 2 * iterations + 1)
+
+    # per FedAvg round: G and E (and the sample count) up, G and E down, plus the final broadcast
+    controller = summary["communication"]["slice_controller"]
+    assert controller["up_payload_bytes"] == rounds * slices * (4 * model_count + 8)
+    assert controller["down_payload_bytes"] == (rounds + 1) * slices * 4 * model_count
+    assert summary["communication"]["monitor_controller"]["messages"] == 0
+    assert summary["fedavg_rounds"] == rounds
+
+
+def final_arrays(run) -> list[np.ndarray]:
+    """G's then E's parameters from the run's checkpoints."""
+    states = [load_checkpoint(run / "checkpoints" / f"{n}.pt") for n in ("generator", "encoder")]
+    return [t.numpy() for state in states for t in state.values()]
+
+
+@pytest.mark.parametrize(
+    ("mode", "links"),
+    [
+        ("federated", {"monitor_slice", "slice_controller"}),
+        ("distributed", {"monitor_slice"}),
+        ("standalone", set()),
+        ("centralized", {"monitor_controller"}),
+    ],
+)
+def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_path, mode, links):
+    topology = tiny(mode)
+    run = tmp_path / "run"
+    summary = simulate(topology, run, ray_address)
+    used = {link for link, entry in summary["communication"].items() if entry["messages"]}
+    assert used == links
+    assert summary["mode"] == mode and summary["topology"] == {
+        "name": topology.name,
+        "slices": 2,
+        "monitors": 3,
+    }
+    for tier in ("monitor", "slice_manager", "controller"):
+        assert tier in summary["compute_seconds"] and tier in summary["peak_memory_bytes"]
+    overall = summary["detection"]["overall"]
+    assert set(overall) == {"precision", "recall", "f1", "accuracy", "auc_pr"}
+    assert all(0.0 <= v <= 1.0 for v in overall.values())
+    assert set(summary["detection"]["by_type"]) <= {
+        "cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion"
+    }  # fmt: skip
+    assert json.loads((run / "summary.json").read_text()) == summary
+    assert (run / "config.yaml").exists() and (run / "losses.png").stat().st_size > 10_000
+    checkpoints = {p.name for p in (run / "checkpoints").iterdir()}
+    shared = mode in ("federated", "centralized")
+    assert ("generator.pt" in checkpoints) == shared
+    for path in (run / "checkpoints").iterdir():
+        assert all(isinstance(t, torch.Tensor) for t in load_checkpoint(path).values())
+    scores = np.load(run / "scores-vm-1-1.npz")
+    assert set(scores.files) == {"scores", "preds", "labels", "types"}
+    assert len(scores["scores"]) == len(scores["labels"]) == 288  # the test part of 1,440 steps
+    if mode == "centralized":
+        # every monitor's train part goes up once; G, E and D come back to each monitor
+        model_count, critic_count = parameters(topology)
+        centralized = summary["communication"]["monitor_controller"]
+        assert centralized["up_payload_bytes"] == 3 * 864 * D * 4
+        assert centralized["down_payload_bytes"] == 3 * 4 * (model_count + critic_count)
+    if mode == "standalone":
+        assert summary["peak_memory_bytes"]["slice_manager"] == 0
+
+
+def test_same_seed_same_numbers(ray_address, tmp_path):
+    runs = [
+        simulate(tiny(seed=seed), tmp_path / f"run{k}", ray_address)
+        for k, seed in enumerate((3, 3, 4))
+    ]
+    first, second, other = (
+        np.load(tmp_path / f"run{k}" / "scores-vm-2-1.npz")["scores"] for k in range(3)
+    )
+    np.testing.assert_array_equal(first, second)
+    assert runs[0]["detection"] == runs[1]["detection"]
+    assert (tmp_path / "run0" / "metrics.jsonl").read_text() == (
+        tmp_path / "run1" / "metrics.jsonl"
+    ).read_text()
+    assert not np.array_equal(first, other)
+
+
+def test_a_diverging_monitor_stops_the_run_and_keeps_the_directory(ray_address, tmp_path):
+    topology = tiny("distributed", **{"model.learning_rate": 1e30, "model.iterations": 20})
+    with pytest.raises(
+        RunFailedError, match=r"monitor vm-\d-\d: critic loss \S+, EG loss \S+ at iteration \d+"
+    ):
+        simulate(topology, tmp_path / "run", ray_address)
+    assert (tmp_path / "run" / "config.yaml").exists()
+    assert (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_a_batch_larger_than_a_monitors_data_is_refused_before_training(tmp_path):
+    with pytest.raises(
+        InputError, match=r"model.batch_size \(M=5000\) is larger than monitor vm-1-1's 213"
+    ):
+        simulate(tiny(**{"model.batch_size": 5000}), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unreachable_ray_address_is_a_clear_error(tmp_path):
+    with pytest.raises(
+        InputError, match=r"--ray-address: cannot reach a Ray cluster at 127.0.0.1:9"
+    ):
+        simulate(tiny(), tmp_path / "run", "127.0.0.1:9")
