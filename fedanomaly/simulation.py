@@ -176,11 +176,16 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
 
     link = MONITOR_CONTROLLER if mode == "centralized" else MONITOR_SLICE
     if mode != "standalone":
-        for data in monitors:
-            host = node(f"{run_id}-monitor-{data.name}")
-            host.add_monitors.remote([data], link)
-            deployment.hosts[data.name] = host
-            deployment.tiers.append((host, {"monitor": "monitor"}))
+        per_node = topology.placement.monitors_per_node
+        for slice_ in topology.slices:
+            mine = [m for m in monitors if m.slice_name == slice_.name]
+            for first in range(0, len(mine), per_node):
+                hosted = mine[first : first + per_node]
+                host = node(f"{run_id}-monitors-{hosted[0].name}")
+                host.add_monitors.remote(hosted, link)
+                for data in hosted:
+                    deployment.hosts[data.name] = host
+                deployment.tiers.append((host, {"monitor": "monitor"}))
     if mode in ("federated", "distributed"):
         share = gpu_share(topology, len(topology.slices))
         by_slice: dict[str, list[str]] = {}
@@ -190,7 +195,7 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
             names = by_slice[slice_.name]
             group = node(slice_actor_name(run_id, index), share)
             group_seed = seed if mode == "federated" else seed + stable_hash(slice_.name)
-            remote = [(deployment.hosts[n], [n]) for n in names]
+            remote = group_by_host(deployment, names)
             device = group.add_slice_manager.remote(
                 slice_.name, remote, MONITOR_SLICE, topology.slice_device(slice_), group_seed,
                 sum(samples[n] for n in names),
@@ -228,6 +233,18 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
             (controller, {"monitor": "controller", "slice_manager": "controller"})
         )
     return deployment
+
+
+def group_by_host(deployment: Deployment, names: list[str]) -> list[tuple[Any, list[str]]]:
+    """The monitors ``names`` as (host node, hosted names), keeping their order."""
+    groups: list[tuple[Any, list[str]]] = []
+    for name in names:
+        host = deployment.hosts[name]
+        if groups and groups[-1][0] is host:
+            groups[-1][1].append(name)
+        else:
+            groups.append((host, [name]))
+    return groups
 
 
 def unwrap(error: ray.exceptions.RayTaskError) -> BaseException:
@@ -364,9 +381,10 @@ def simulate(
 
     def on_round(records: list[dict[str, Any]]) -> None:
         run.append_metrics(records)
+        totals["bytes"] += sum(r["up_bytes"] + r["down_bytes"] for r in records)
+        records = [r for r in records if "iteration" in r]
         records_seen.extend(records)
         totals["iterations"] = max(r["iteration"] for r in records) + 1
-        totals["bytes"] += sum(r["up_bytes"] + r["down_bytes"] for r in records)
         if on_progress is not None:
             latest = [r for r in records if r["iteration"] == totals["iterations"] - 1]
             on_progress(
@@ -455,7 +473,7 @@ def run_federated(
         iterations=model.iterations,
         local_iterations=model.local_iterations,
         initial=initial,
-        on_round=lambda _round: on_round(collect_records(deployment)),
+        on_round=lambda round_record: on_round([*collect_records(deployment), round_record]),
         after_training=after_training,
     )
     run_simulation(

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
+import pytest
 import torch
 
+from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import ModelConfig
+from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.detection.detector import detect
 from fedanomaly.models.biwgan import (
+    VARIANTS,
     Critic,
     Encoder,
     Generator,
@@ -16,8 +22,11 @@ from fedanomaly.models.biwgan import (
     gradient_penalty,
 )
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
+from fedanomaly.tiers.monitor import Monitor
+from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 B, T, D, L = 6, 8, 5, 3
+T_DEFAULT = ModelConfig().window_length
 
 
 def linear_critic(weight: torch.Tensor, bias: float = 0.3) -> Critic:
@@ -132,3 +141,42 @@ def test_generator_side_update_applies_the_averaged_feedback():
     )
     for used, expected in pairs:
         torch.testing.assert_close(used.grad, expected.grad)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_variant_trains_in_the_split_protocol_and_scores(name):
+    """Fig. 9's baselines run the same protocol with other losses; without an encoder E stays."""
+    topology = resolve_topology(
+        slices=1, monitors=2,
+        settings={"data.source.length": 600, "model.name": name, "model.batch_size": 8,
+                  "model.hidden": {"generator": [8, 8], "encoder": [8, 8],
+                                   "discriminator": [16, 8]}},
+    )  # fmt: skip
+    config = topology.model
+    monitors = prepare_monitors(topology)
+    shape = GanShape.from_config(config, 26)
+    local = [
+        Monitor(m.name, m.windows("train", T_DEFAULT, config.window_stride), shape, config, 0, None)
+        for m in monitors
+    ]
+    manager = SliceManager("s", shape, config, 0, LocalMonitors(local), None)
+    before = [
+        p.detach().clone()
+        for p in (*manager.side.generator.parameters(), *manager.side.encoder.parameters())
+    ]
+    records = manager.train(0, 3)
+    assert all(np.isfinite([r.critic_loss, r.eg_loss]).all() for r in records)
+    after = list((*manager.side.generator.parameters(), *manager.side.encoder.parameters()))
+    generator_count = len(list(manager.side.generator.parameters()))
+    assert not torch.equal(before[0], after[0])
+    encoder_moved = any(
+        not torch.equal(b, a)
+        for b, a in zip(before[generator_count:], after[generator_count:], strict=True)
+    )
+    assert encoder_moved == VARIANTS[name].bidirectional
+    modules = (manager.side.generator, manager.side.encoder, local[0].critic.critic)
+    detection = detect(monitors[0], modules, shape, config)
+    assert (
+        len(detection.scores) == len(monitors[0].vms[0].test)
+        and np.isfinite(detection.scores).all()
+    )

@@ -73,7 +73,8 @@ def test_federated_bytes_match_the_closed_form(ray_address, tmp_path):
     assert down[0] == 4 * (2 * batch * latent + batch * length * D)
 
     # per iteration, in metrics.jsonl: slice-1 has 2 monitors, slice-2 has 1
-    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    records = [r for r in lines if "iteration" in r]
     assert len(records) == iterations * slices
     for record in records:
         members = 2 if record["group"] == "slice-1" else 1
@@ -96,6 +97,13 @@ def test_federated_bytes_match_the_closed_form(ray_address, tmp_path):
     assert controller["down_payload_bytes"] == (rounds + 1) * slices * 4 * model_count
     assert summary["communication"]["monitor_controller"]["messages"] == 0
     assert summary["fedavg_rounds"] == rounds
+    model_arrays = {f"p{k}": a for k, a in enumerate(final_arrays(tmp_path / "run"))}
+    reply = message(**model_arrays, num_examples=np.array(0, dtype=np.int64))
+    per_round = [r for r in lines if "round" in r]
+    assert [r["round"] for r in per_round] == list(range(1, rounds + 1))
+    for record in per_round:
+        assert record["up_bytes"] == slices * sum(reply)
+        assert record["down_bytes"] == slices * sum(model_message)
 
 
 def final_arrays(run) -> list[np.ndarray]:
@@ -168,8 +176,9 @@ def test_same_seed_same_numbers(ray_address, tmp_path):
     assert not np.array_equal(first, other)
 
 
-def test_a_diverging_monitor_stops_the_run_and_keeps_the_directory(ray_address, tmp_path):
-    topology = tiny("distributed", **{"model.learning_rate": 1e30, "model.iterations": 20})
+@pytest.mark.parametrize("mode", ["distributed", "federated"])
+def test_a_diverging_monitor_stops_the_run_and_keeps_the_directory(ray_address, tmp_path, mode):
+    topology = tiny(mode, **{"model.learning_rate": 1e30, "model.iterations": 20})
     with pytest.raises(
         RunFailedError, match=r"monitor vm-\d-\d: critic loss \S+, EG loss \S+ at iteration \d+"
     ):

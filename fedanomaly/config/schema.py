@@ -317,6 +317,16 @@ class ControllerConfig(Strict):
     name: Name = "controller"
 
 
+class PlacementConfig(Strict):
+    """How monitors map onto Ray actors (processes); the protocol and metering do not change."""
+
+    monitors_per_node: PositiveInt = Field(
+        3,
+        description="monitors of one slice that share a Ray actor; each keeps its own data, "
+        "critic and meter, and every exchange with its slice manager still crosses the link",
+    )
+
+
 class Topology(Strict):
     """A whole simulated deployment: one controller, its slices and their monitors."""
 
@@ -325,6 +335,7 @@ class Topology(Strict):
     mode: Literal["centralized", "standalone", "distributed", "federated"] = "federated"
     device: Device = Field("auto", description="slice managers: auto = a GPU when there is one")
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
+    placement: PlacementConfig = Field(default_factory=PlacementConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)

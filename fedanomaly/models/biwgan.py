@@ -107,13 +107,19 @@ WEIGHT_CLIP = 0.01
 
 
 def gradient_penalty(
-    critic: Critic, x: torch.Tensor, f: torch.Tensor, x_bar: torch.Tensor, z: torch.Tensor
+    critic: Critic,
+    x: torch.Tensor,
+    f: torch.Tensor,
+    x_bar: torch.Tensor,
+    z: torch.Tensor,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Mean of ``(||grad D(X_hat, z_hat)||_2 - 1)^2`` on the joint interpolate (eq. 16).
 
-    One epsilon per sample, shared by the window and the latent part.
+    One epsilon per sample, shared by the window and the latent part, drawn from ``generator``
+    (each critic owns one, so the draws do not depend on what else runs in the process).
     """
-    epsilon = torch.rand(x.shape[0], 1, device=x.device, dtype=x.dtype)
+    epsilon = torch.rand(x.shape[0], 1, generator=generator, device=x.device, dtype=x.dtype)
     x_hat = (epsilon.unsqueeze(2) * x + (1 - epsilon.unsqueeze(2)) * x_bar).requires_grad_(True)
     z_hat = (epsilon * f + (1 - epsilon) * z).requires_grad_(True)
     value = critic(x_hat, z_hat)
@@ -130,6 +136,7 @@ def critic_loss(
     z: torch.Tensor,
     penalty_weight: float,
     variant: GanVariant = VARIANTS["biwgan-gp"],
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The critic's loss on one batch.
 
@@ -141,7 +148,7 @@ def critic_loss(
         return functional.softplus(-real).mean() + functional.softplus(fake).mean()
     loss = -(real.mean() - fake.mean())
     if variant.penalty == "gp":
-        loss = loss + penalty_weight * gradient_penalty(critic, x, f, x_bar, z)
+        loss = loss + penalty_weight * gradient_penalty(critic, x, f, x_bar, z, generator)
     return loss
 
 

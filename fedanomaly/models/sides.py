@@ -187,6 +187,7 @@ class CriticSide:
         self.config = config
         self.critic = Critic(shape.code, shape.metrics, shape.length, config.hidden.discriminator)
         self.optimizer = adam(self.critic, config)
+        self.epsilon = torch.Generator().manual_seed(seed)
 
     def tensors(self, x: np.ndarray, payload: Arrays) -> tuple[torch.Tensor, ...]:
         """(X, f, X_bar, z) as tensors, with empty latent parts without an encoder."""
@@ -211,7 +212,9 @@ class CriticSide:
         loss = torch.zeros(())
         for _ in range(self.config.critic_iterations):
             self.optimizer.zero_grad(set_to_none=True)
-            loss = critic_loss(self.critic, x_t, f, x_bar, z, self.config.gradient_penalty, variant)
+            loss = critic_loss(
+                self.critic, x_t, f, x_bar, z, self.config.gradient_penalty, variant, self.epsilon
+            )
             loss.backward()
             self.optimizer.step()
             if variant.penalty == "clip":

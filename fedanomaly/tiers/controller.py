@@ -20,7 +20,8 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from fedanomaly.metering.clock import Stopwatch
-from fedanomaly.metering.meter import Meter
+from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.metering.wire import message_size
 from fedanomaly.tiers.node import named_arrays
 
 SLICE_CONTROLLER = "slice_controller"
@@ -72,7 +73,7 @@ class MeteredFedAvg(FedAvg):
         slices: int,
         meter: Meter,
         stopwatch: Stopwatch,
-        on_round: Callable[[int], None],
+        on_round: Callable[[dict[str, int]], None],
     ) -> None:
         super().__init__(
             fraction_train=1.0,
@@ -84,14 +85,16 @@ class MeteredFedAvg(FedAvg):
         self.meter = meter
         self.stopwatch = stopwatch
         self.on_round = on_round
+        self.sent_down = Traffic()
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         messages = list(super().configure_train(server_round, arrays, config, grid))
         payload = named_arrays(arrays.to_numpy_ndarrays())
+        self.sent_down = Traffic()
         for _ in messages:
-            self.meter.send(SLICE_CONTROLLER, "down", payload)
+            self.sent_down.add(self.meter.send(SLICE_CONTROLLER, "down", payload))
         return messages
 
     def aggregate_train(
@@ -104,7 +107,21 @@ class MeteredFedAvg(FedAvg):
         replies.sort(key=lambda r: int(r.content["metrics"]["slice-index"]))
         with self.stopwatch.timing():
             result = super().aggregate_train(server_round, replies)
-        self.on_round(server_round)
+        received = Traffic()
+        for reply in replies:  # what each slice node metered when it sent its reply
+            arrays = named_arrays(reply.content["arrays"].to_numpy_ndarrays())
+            payload, framing = message_size({**arrays, "num_examples": np.array(0, np.int64)})
+            received.add(Traffic(payload, framing, 1))
+        self.on_round(
+            {
+                "round": server_round,
+                "link": SLICE_CONTROLLER,
+                "up_bytes": received.total_bytes,
+                "down_bytes": self.sent_down.total_bytes,
+                "up_messages": received.messages,
+                "down_messages": self.sent_down.messages,
+            }
+        )
         return result
 
 
@@ -119,7 +136,7 @@ class Federation:
     iterations: int
     local_iterations: int
     initial: list[np.ndarray]
-    on_round: Callable[[int], None]
+    on_round: Callable[[dict[str, int]], None]
     after_training: Callable[[list[np.ndarray]], None]
     meter: Meter = field(default_factory=Meter)
     stopwatch: Stopwatch = field(default_factory=Stopwatch)
