@@ -147,17 +147,18 @@ def check_reachable(address: str | None) -> None:
         ) from None
 
 
-def gpu_share(topology: Topology, groups: int) -> float:
-    """GPU share each slice manager asks Ray for: none on a CPU-only cluster."""
+def gpu_share(devices: list[str]) -> list[float]:
+    """The GPU share each generator side asks Ray for: none for ``cpu`` or a CPU-only cluster."""
     gpus = ray.cluster_resources().get("GPU", 0.0)
-    wants = [topology.slice_device(s) for s in topology.slices]
     if gpus == 0:
-        if any(w.startswith("cuda") for w in wants):
+        if any(d.startswith("cuda") for d in devices):
             raise InputError(
                 "device: cuda is set, but the Ray cluster has no GPU (use auto or cpu)"
             )
-        return 0.0
-    return min(1.0, gpus / max(groups, 1)) if any(w != "cpu" for w in wants) else 0.0
+        return [0.0] * len(devices)
+    wanting = sum(d != "cpu" for d in devices)
+    share = min(1.0, gpus / max(wanting, 1))
+    return [0.0 if d == "cpu" else share for d in devices]
 
 
 def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Deployment:
@@ -175,6 +176,7 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
         return node_class.options(**options).remote(shape, model, seed)
 
     link = MONITOR_CONTROLLER if mode == "centralized" else MONITOR_SLICE
+    loading = []
     if mode != "standalone":
         per_node = topology.placement.monitors_per_node
         for slice_ in topology.slices:
@@ -182,25 +184,25 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
             for first in range(0, len(mine), per_node):
                 hosted = mine[first : first + per_node]
                 host = node(f"{run_id}-monitors-{hosted[0].name}")
-                host.add_monitors.remote(hosted, link)
+                loading.append(host.add_monitors.remote(hosted, link))
                 for data in hosted:
                     deployment.hosts[data.name] = host
                 deployment.tiers.append((host, {"monitor": "monitor"}))
+    ray.get(loading)  # every monitor is in place before a slice manager calls it
+    devices = {}
     if mode in ("federated", "distributed"):
-        share = gpu_share(topology, len(topology.slices))
+        shares = gpu_share([topology.slice_device(s) for s in topology.slices])
         by_slice: dict[str, list[str]] = {}
         for monitor in monitors:
             by_slice.setdefault(monitor.slice_name, []).append(monitor.name)
         for index, slice_ in enumerate(topology.slices):
             names = by_slice[slice_.name]
-            group = node(slice_actor_name(run_id, index), share)
+            group = node(slice_actor_name(run_id, index), shares[index])
             group_seed = seed if mode == "federated" else seed + stable_hash(slice_.name)
-            remote = group_by_host(deployment, names)
-            device = group.add_slice_manager.remote(
-                slice_.name, remote, MONITOR_SLICE, topology.slice_device(slice_), group_seed,
-                sum(samples[n] for n in names),
+            devices[slice_.name] = group.add_slice_manager.remote(
+                slice_.name, group_by_host(deployment, names), MONITOR_SLICE,
+                topology.slice_device(slice_), group_seed, sum(samples[n] for n in names),
             )  # fmt: skip
-            deployment.devices[slice_.name] = ray.get(device)
             deployment.groups[slice_.name] = group
             deployment.members[slice_.name] = names
             deployment.tiers.append((group, {"slice_manager": "slice_manager"}))
@@ -208,10 +210,9 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
         for data in monitors:
             group = node(f"{run_id}-monitor-{data.name}")
             group.add_monitors.remote([data], None)
-            device = group.add_slice_manager.remote(
+            devices[data.name] = group.add_slice_manager.remote(
                 data.name, None, None, "cpu", seed + stable_hash(data.name), samples[data.name]
             )
-            deployment.devices[data.name] = ray.get(device)
             deployment.hosts[data.name] = group
             deployment.groups[data.name] = group
             deployment.members[data.name] = [data.name]
@@ -221,17 +222,17 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
             deployment.hosts[m.name].upload_training_data.remote(m.name, link) for m in monitors
         ]
         parts = [part for upload in ray.get(uploads) for part in upload]
-        controller = node(f"{run_id}-controller", gpu_share(topology, 1))
+        controller = node(f"{run_id}-controller", gpu_share([topology.device])[0])
         controller.add_pooled_monitor.remote("controller", parts)
-        device = controller.add_slice_manager.remote(
+        devices["controller"] = controller.add_slice_manager.remote(
             "controller", None, None, topology.device, seed, sum(samples.values())
         )
-        deployment.devices["controller"] = ray.get(device)
         deployment.groups["controller"] = controller
         deployment.members["controller"] = [m.name for m in monitors]
         deployment.tiers.append(
             (controller, {"monitor": "controller", "slice_manager": "controller"})
         )
+    deployment.devices = dict(zip(devices, ray.get(list(devices.values())), strict=True))
     return deployment
 
 
@@ -265,6 +266,7 @@ def train_without_flower(
         except ray.exceptions.RayTaskError as error:
             cause = unwrap(error)
             if isinstance(cause, DivergenceError):
+                on_round(collect_records(deployment))  # keep the records of the failed round
                 raise RunFailedError(str(cause)) from None
             raise
         on_round(collect_records(deployment))
@@ -383,6 +385,8 @@ def simulate(
         run.append_metrics(records)
         totals["bytes"] += sum(r["up_bytes"] + r["down_bytes"] for r in records)
         records = [r for r in records if "iteration" in r]
+        if not records:
+            return
         records_seen.extend(records)
         totals["iterations"] = max(r["iteration"] for r in records) + 1
         if on_progress is not None:
@@ -396,20 +400,24 @@ def simulate(
                 },
             )
 
-    with ray_session(ray_address, namespace, run.log_file, verbose):
-        deployment = deploy(topology, monitors, run_id)
-        training_started = time.perf_counter()
-        outcome: dict[str, Any] = {}
-        controller_meter, controller_clock = Meter(), Stopwatch()
-        if topology.mode == "federated":
-            outcome = run_federated(topology, deployment, run_id, namespace, on_round, run)
-            controller_meter, controller_clock = outcome["meter"], outcome["clock"]
-        else:
-            train_without_flower(deployment, topology, on_round)
-            outcome["training_seconds"] = time.perf_counter() - training_started
-            outcome["detections"] = detect_everywhere(deployment, topology, None)
-            save_checkpoints(run, deployment, topology)
-            outcome["accounts"] = collect_accounts(deployment)
+    try:
+        with ray_session(ray_address, namespace, run.log_file, verbose):
+            deployment = deploy(topology, monitors, run_id)
+            training_started = time.perf_counter()
+            outcome: dict[str, Any] = {}
+            controller_meter, controller_clock = Meter(), Stopwatch()
+            if topology.mode == "federated":
+                outcome = run_federated(topology, deployment, run_id, namespace, on_round, run)
+                controller_meter, controller_clock = outcome["meter"], outcome["clock"]
+            else:
+                train_without_flower(deployment, topology, on_round)
+                outcome["training_seconds"] = time.perf_counter() - training_started
+                outcome["detections"] = detect_everywhere(deployment, topology, None)
+                save_checkpoints(run, deployment, topology)
+                outcome["accounts"] = collect_accounts(deployment)
+    except InputError:  # refused before training (cluster, devices): leave nothing behind
+        run.remove()
+        raise
     model_bytes = sum(a.nbytes for a in GeneratorSide(deployment.shape, topology.model, 0).arrays())
     summary = build_summary(
         topology,
@@ -454,6 +462,7 @@ def run_federated(
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
     initial = GeneratorSide(deployment.shape, model, topology.seed).arrays()
+    cpus = ray.cluster_resources().get("CPU", 1.0)
 
     def after_training(final: list[np.ndarray]) -> None:
         outcome["training_seconds"] = time.perf_counter() - started
@@ -475,12 +484,16 @@ def run_federated(
         initial=initial,
         on_round=lambda round_record: on_round([*collect_records(deployment), round_record]),
         after_training=after_training,
+        on_failure=lambda: on_round(collect_records(deployment)),
     )
     run_simulation(
         server_app=controller_app(federation),
         client_app=slice_app,
         num_supernodes=len(topology.slices),
-        backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}},
+        # One Flower node per slice at once: its ClientApp only waits on the slice's actor.
+        backend_config={
+            "client_resources": {"num_cpus": cpus / len(topology.slices), "num_gpus": 0.0}
+        },
     )
     if federation.error is not None:
         error = federation.error

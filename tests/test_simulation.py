@@ -12,10 +12,14 @@ import torch
 
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import Topology
+from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.errors import InputError
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
+from fedanomaly.models.sides import GanShape
 from fedanomaly.runs.directory import load_checkpoint
 from fedanomaly.simulation import RunFailedError, simulate
+from fedanomaly.tiers.monitor import Monitor
+from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 D = 26  # metrics of synthetic-vnf
 TINY = {
@@ -200,3 +204,50 @@ def test_an_unreachable_ray_address_is_a_clear_error(tmp_path):
         InputError, match=r"--ray-address: cannot reach a Ray cluster at 127.0.0.1:9"
     ):
         simulate(tiny(), tmp_path / "run", "127.0.0.1:9")
+
+
+def test_fedavg_weights_slices_by_their_training_windows(ray_address, tmp_path):
+    """The global model equals an in-process replay of the same rounds averaged with weights Q_s
+    (slice-1 holds two monitors, slice-2 one), and differs from a plain mean."""
+    topology = tiny()
+    simulate(topology, tmp_path / "run", ray_address)
+    federated = final_arrays(tmp_path / "run")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        weighted, plain = (replay_fedavg(topology, weighted) for weighted in (True, False))
+    finally:
+        torch.set_num_threads(threads)
+    for got, want in zip(federated, weighted, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert max(np.abs(g - p).max() for g, p in zip(federated, plain, strict=True)) > 1e-4
+
+
+def replay_fedavg(topology: Topology, weighted: bool) -> list[np.ndarray]:
+    """The federated rounds in this process: slices train L iterations, then G and E averaged."""
+    model = topology.model
+    monitors = prepare_monitors(topology)
+    shape = GanShape.from_config(model, D)
+    managers, sizes = [], []
+    for slice_ in topology.slices:
+        local = [
+            Monitor(m.name, m.windows("train", model.window_length, model.window_stride),
+                    shape, model, topology.seed, None)
+            for m in monitors if m.slice_name == slice_.name
+        ]  # fmt: skip
+        managers.append(
+            SliceManager(slice_.name, shape, model, topology.seed, LocalMonitors(local), None)
+        )
+        sizes.append(sum(len(m.windows) for m in local) if weighted else 1)
+    average: list[np.ndarray] = []
+    for start in range(0, model.iterations, model.local_iterations):
+        for manager in managers:
+            manager.train(start, model.local_iterations)
+        states = [manager.side.arrays() for manager in managers]
+        average = [
+            sum(w * state[k] for w, state in zip(sizes, states, strict=True)) / sum(sizes)
+            for k in range(len(states[0]))
+        ]
+        for manager in managers:
+            manager.side.load_arrays(average)
+    return average

@@ -90,12 +90,21 @@ class GeneratorSide:
     config
         Hyper-parameters.
     seed
-        Seeds the initial weights and the noise.
+        Seeds the initial weights.
     device
         Torch device for G and E.
+    noise_seed
+        Seeds the noise z (default: ``seed``); slices that share initial weights draw their own.
     """
 
-    def __init__(self, shape: GanShape, config: ModelConfig, seed: int, device: str = "cpu"):
+    def __init__(
+        self,
+        shape: GanShape,
+        config: ModelConfig,
+        seed: int,
+        device: str = "cpu",
+        noise_seed: int | None = None,
+    ):
         torch.manual_seed(seed)
         self.shape = shape
         self.device = torch.device(device)
@@ -106,7 +115,9 @@ class GeneratorSide:
         self.generator.to(self.device)
         self.encoder.to(self.device)
         self.optimizers = [adam(self.generator, config), adam(self.encoder, config)]
-        self.noise = torch.Generator(device=self.device).manual_seed(seed)
+        self.noise = torch.Generator(device=self.device).manual_seed(
+            seed if noise_seed is None else noise_seed
+        )
         self.reconstruction_weight = config.reconstruction_weight
         self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,10 @@ class RunDirectory:
         self.path = path
         (path / METRICS).write_text("")
 
+    def remove(self) -> None:
+        """Delete the run directory (for a run refused before it started)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
     @property
     def log_file(self) -> Path:
         """Where Ray's and Flower's own logging goes."""
@@ -84,4 +89,4 @@ class RunDirectory:
 
 def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """A checkpoint written by :meth:`RunDirectory.save_checkpoint`, loaded safely."""
-    return torch.load(path, weights_only=True)
+    return torch.load(path, weights_only=True, map_location="cpu")

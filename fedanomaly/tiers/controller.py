@@ -21,7 +21,6 @@ from flwr.serverapp.strategy import FedAvg
 
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
-from fedanomaly.metering.wire import message_size
 from fedanomaly.tiers.node import named_arrays
 
 SLICE_CONTROLLER = "slice_controller"
@@ -53,11 +52,18 @@ def train_slice(msg: Message, context: Context) -> Message:
     try:
         ray.get(node.load_generator_arrays.remote(msg.content["arrays"].to_numpy_ndarrays()))
         ray.get(node.train_round.remote(start, min(local, total - start)))
-        arrays, samples = ray.get(node.upload_model.remote(SLICE_CONTROLLER))
+        arrays, samples, sent = ray.get(node.upload_model.remote(SLICE_CONTROLLER))
     except ray.exceptions.RayTaskError as error:
         reason = str(error.cause) if getattr(error, "cause", None) else str(error)
         return Message(Error(code=ERROR_CODE, reason=reason), reply_to=msg)
-    metrics = MetricRecord({"num-examples": int(samples), "slice-index": index})
+    metrics = MetricRecord(
+        {
+            "num-examples": int(samples),
+            "slice-index": index,
+            "sent-payload-bytes": sent.payload_bytes,
+            "sent-framing-bytes": sent.framing_bytes,
+        }
+    )
     return Message(RecordDict({"arrays": ArrayRecord(arrays), "metrics": metrics}), reply_to=msg)
 
 
@@ -82,6 +88,7 @@ class MeteredFedAvg(FedAvg):
             min_available_nodes=slices,
             weighted_by_key="num-examples",
         )
+        self.slices = slices
         self.meter = meter
         self.stopwatch = stopwatch
         self.on_round = on_round
@@ -104,14 +111,18 @@ class MeteredFedAvg(FedAvg):
         failed = [r for r in replies if r.has_error()]
         if failed:
             raise SliceFailureError(failed[0].error.reason)
+        if len(replies) != self.slices:
+            raise SliceFailureError(
+                f"only {len(replies)} of {self.slices} slices answered FedAvg round {server_round}"
+            )
         replies.sort(key=lambda r: int(r.content["metrics"]["slice-index"]))
         with self.stopwatch.timing():
             result = super().aggregate_train(server_round, replies)
         received = Traffic()
         for reply in replies:  # what each slice node metered when it sent its reply
-            arrays = named_arrays(reply.content["arrays"].to_numpy_ndarrays())
-            payload, framing = message_size({**arrays, "num_examples": np.array(0, np.int64)})
-            received.add(Traffic(payload, framing, 1))
+            metrics = reply.content["metrics"]
+            sent = (int(metrics["sent-payload-bytes"]), int(metrics["sent-framing-bytes"]), 1)
+            received.add(Traffic(*sent))
         self.on_round(
             {
                 "round": server_round,
@@ -138,6 +149,7 @@ class Federation:
     initial: list[np.ndarray]
     on_round: Callable[[dict[str, int]], None]
     after_training: Callable[[list[np.ndarray]], None]
+    on_failure: Callable[[], None]
     meter: Meter = field(default_factory=Meter)
     stopwatch: Stopwatch = field(default_factory=Stopwatch)
     error: BaseException | None = None
@@ -175,5 +187,6 @@ def controller_app(federation: Federation) -> ServerApp:
             federation.after_training(final)
         except BaseException as error:  # handed to the caller, which re-raises
             federation.error = error
+            federation.on_failure()
 
     return app

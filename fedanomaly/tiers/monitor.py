@@ -44,6 +44,8 @@ class Monitor:
     link
         The link its sends cross (``monitor_slice``, ``monitor_controller``), or ``None`` when
         its generator side is in the same place (standalone, centralized): nothing is metered.
+    label
+        How errors name it (default ``monitor <name>``).
     """
 
     def __init__(
@@ -54,8 +56,10 @@ class Monitor:
         config: ModelConfig,
         seed: int,
         link: str | None,
+        label: str | None = None,
     ) -> None:
         self.name = name
+        self.label = label or f"monitor {name}"
         self.windows = np.ascontiguousarray(windows, dtype=np.float32)
         self.batch_size = config.batch_size
         self.critic = CriticSide(shape, config, seed=seed + stable_hash(name))
@@ -95,7 +99,7 @@ class Monitor:
             critic_loss, eg_loss, feedback = self.critic.train(batch, payload)
             if not (np.isfinite(critic_loss) and np.isfinite(eg_loss)):
                 raise DivergenceError(
-                    f"monitor {self.name}: critic loss {critic_loss:g}, EG loss {eg_loss:g} "
+                    f"{self.label}: critic loss {critic_loss:g}, EG loss {eg_loss:g} "
                     f"at iteration {iteration}"
                 )
             next_batch = self.sample()

@@ -70,7 +70,6 @@ class TierNode:
         self.pending: dict[str, np.ndarray] = {}
         self.manager: SliceManager | None = None
         self.samples = 0
-        self.records: list[IterationRecord] = []
 
     # --- monitors ---------------------------------------------------------------------------
 
@@ -88,7 +87,9 @@ class TierNode:
         windows = np.concatenate(
             [make_windows(p, self.shape.length, self.config.window_stride, name) for p in parts]
         )
-        self.monitors[name] = Monitor(name, windows, self.shape, self.config, self.seed, None)
+        self.monitors[name] = Monitor(
+            name, windows, self.shape, self.config, self.seed, None, "controller (pooled data)"
+        )
 
     def upload_training_data(self, name: str, link: str) -> list[np.ndarray]:
         """A hosted monitor's scaled train parts, sent once over ``link`` (centralized mode)."""
@@ -129,13 +130,16 @@ class TierNode:
 
     def critic_state(self, name: str) -> dict[str, torch.Tensor]:
         """A hosted monitor's critic state dict (for checkpoints)."""
-        return self.monitors[name].critic.critic.state_dict()
+        return {k: v.cpu() for k, v in self.monitors[name].critic.critic.state_dict().items()}
 
     def checkpoint(self) -> dict[str, dict[str, torch.Tensor]]:
         """The hosted G's and E's state dicts."""
         assert self.manager is not None
         side = self.manager.side
-        return {"generator": side.generator.state_dict(), "encoder": side.encoder.state_dict()}
+        return {
+            part: {k: v.cpu() for k, v in module.state_dict().items()}
+            for part, module in (("generator", side.generator), ("encoder", side.encoder))
+        }
 
     # --- slice manager ----------------------------------------------------------------------
 
@@ -161,25 +165,24 @@ class TierNode:
         self.samples = samples
         return device
 
-    def train_round(self, start: int, iterations: int) -> list[IterationRecord]:
-        """Run iterations of Algorithm 1 on the hosted slice manager; records are kept too."""
+    def train_round(self, start: int, iterations: int) -> None:
+        """Run iterations of Algorithm 1 on the hosted slice manager."""
         assert self.manager is not None
-        records = self.manager.train(start, iterations)
-        self.records.extend(records)
-        return records
+        self.manager.train(start, iterations)
 
     def take_records(self) -> list[IterationRecord]:
-        """Records kept since the last call (what a round produced)."""
-        records, self.records = self.records, []
+        """Iteration records since the last call (what a round produced, failed ones too)."""
+        if self.manager is None:
+            return []
+        records, self.manager.records = self.manager.records, []
         return records
 
-    def upload_model(self, link: str) -> tuple[list[np.ndarray], int]:
+    def upload_model(self, link: str) -> tuple[list[np.ndarray], int, Traffic]:
         """G and E and Q_s, sent to the controller over ``link``; metered here."""
         assert self.manager is not None
         arrays = self.manager.side.arrays()
         message = {**named_arrays(arrays), "num_examples": np.array(self.samples, dtype=np.int64)}
-        self.manager.meter.send(link, "up", message)
-        return arrays, self.samples
+        return arrays, self.samples, self.manager.meter.send(link, "up", message)
 
     def generator_arrays(self) -> list[np.ndarray]:
         """The hosted G and E."""

@@ -8,10 +8,11 @@ from typing import Protocol
 import numpy as np
 
 from fedanomaly.config.schema import ModelConfig
+from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
 from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
-from fedanomaly.tiers.monitor import Monitor, StepResult
+from fedanomaly.tiers.monitor import DivergenceError, Monitor, StepResult
 
 
 class MonitorGroup(Protocol):
@@ -58,6 +59,7 @@ class IterationRecord:
     group: str
     critic_loss: float
     eg_loss: float
+    reconstruction: float = 0.0
     up: Traffic = field(default_factory=Traffic)
     down: Traffic = field(default_factory=Traffic)
 
@@ -68,6 +70,7 @@ class IterationRecord:
             "group": self.group,
             "critic_loss": self.critic_loss,
             "eg_loss": self.eg_loss,
+            "reconstruction": self.reconstruction,
             "up_bytes": self.up.total_bytes,
             "down_bytes": self.down.total_bytes,
             "up_messages": self.up.messages,
@@ -85,7 +88,7 @@ class SliceManager:
     shape, config
         Model sizes and hyper-parameters.
     seed
-        Seeds G, E and the noise.
+        Seeds G and E; the noise is seeded by ``seed`` and the group name.
     monitors
         The monitors it exchanges with.
     link
@@ -105,13 +108,13 @@ class SliceManager:
         device: str = "cpu",
     ) -> None:
         self.name = name
-        self.side = GeneratorSide(shape, config, seed, device)
+        self.side = GeneratorSide(shape, config, seed, device, seed + stable_hash(name))
         self.monitors = monitors
         self.link = link
         self.meter = Meter()
         self.stopwatch = Stopwatch()
+        self.records: list[IterationRecord] = []
         self._batches: list[np.ndarray] | None = None
-        self.first_traffic = Traffic()
 
     def send(self, arrays: Arrays) -> Traffic:
         """Meter a message to a monitor (if it crosses a link)."""
@@ -119,19 +122,21 @@ class SliceManager:
             return Traffic()
         return self.meter.send(self.link, "down", arrays)
 
-    def train(self, start: int, iterations: int) -> list[IterationRecord]:
+    def train(self, start: int, iterations: int) -> None:
         """Iterations ``start`` .. ``start + iterations - 1`` of Algorithm 1.
 
         Each iteration: every monitor's batch X_n goes through E and a fresh z_n through G;
         (f_n, z_n, X_bar_n) go to monitor n, which trains its critic K times and answers with
-        its feedback and its next batch; the averaged feedback updates G and E.
+        its feedback and its next batch; the averaged feedback updates G and E. A record per
+        iteration is appended to ``records``.
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's loss, or G's and E's reconstruction, is not finite.
         """
         if self._batches is None:
-            firsts = self.monitors.first_batches()
-            self._batches = [batch for batch, _ in firsts]
-            for _, traffic in firsts:
-                self.first_traffic.add(traffic)
-        records = []
+            self._batches = [batch for batch, _ in self.monitors.first_batches()]
         for iteration in range(start, start + iterations):
             with self.stopwatch.timing():
                 payloads = self.side.propose(self._batches)
@@ -140,19 +145,24 @@ class SliceManager:
                 down.add(self.send(payload))
             results = self.monitors.step(iteration, payloads)
             with self.stopwatch.timing():
-                self.side.update([r.feedback for r in results])
+                reconstruction = self.side.update([r.feedback for r in results])
+            if not np.isfinite(reconstruction):
+                raise DivergenceError(
+                    f"slice manager {self.name}: G and E diverged (reconstruction "
+                    f"{reconstruction:g}) at iteration {iteration}"
+                )
             self._batches = [r.next_batch for r in results]
             up = Traffic()
             for result in results:
                 up.add(result.sent)
-            records.append(
+            self.records.append(
                 IterationRecord(
                     iteration,
                     self.name,
                     float(np.mean([r.critic_loss for r in results])),
                     float(np.mean([r.eg_loss for r in results])),
+                    reconstruction,
                     up,
                     down,
                 )
             )
-        return records
