@@ -61,7 +61,8 @@ def load_module_arrays(arrays: list[np.ndarray], *modules: torch.nn.Module) -> N
     """Load arrays written by :func:`module_arrays` back into the modules."""
     it = iter(arrays)
     for module in modules:
-        state = {name: torch.from_numpy(np.asarray(next(it))) for name in module.state_dict()}
+        # copies: arrays that arrive through Ray are read-only
+        state = {name: torch.tensor(np.asarray(next(it))) for name in module.state_dict()}
         module.load_state_dict(state)
 
 
@@ -203,9 +204,9 @@ class CriticSide:
     def tensors(self, x: np.ndarray, payload: Arrays) -> tuple[torch.Tensor, ...]:
         """(X, f, X_bar, z) as tensors, with empty latent parts without an encoder."""
         x_t = torch.from_numpy(x)
-        x_bar = torch.from_numpy(payload["x_bar"])
+        x_bar = torch.tensor(payload["x_bar"])  # copies: what arrives through Ray is read-only
         if self.shape.variant.bidirectional:
-            return x_t, torch.from_numpy(payload["f"]), x_bar, torch.from_numpy(payload["z"])
+            return x_t, torch.tensor(payload["f"]), x_bar, torch.tensor(payload["z"])
         empty = x_t.new_zeros(len(x_t), 0)
         return x_t, empty, x_bar, empty
 
