@@ -462,6 +462,11 @@ def human_bytes(count: float) -> str:
     return f"{count:.1f} GB"
 
 
+def number(value: float | None) -> str:
+    """Three decimals, or ``n/a`` for an undefined figure."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def summary_tables(summary: dict[str, Any]) -> Group:
     """The closing tables of a run: cost per link and tier, detection overall and per type."""
     links = Table("link", "up", "down", "messages", title="Communication", box=box.SIMPLE_HEAD)
@@ -477,25 +482,54 @@ def summary_tables(summary: dict[str, Any]) -> Group:
             human_bytes(summary["peak_memory_bytes"][tier]),
         )
     detection = summary["detection"]
+    method = detection["threshold_method"]
     quality = Table(
         "anomalies", "precision", "recall", "F1", "accuracy", "AUC-PR",
-        title=f"Detection (threshold eq. 33, mean {detection['threshold']:.3f})",
+        title=f"Detection at the deployable threshold ({method}), means over monitors",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip
     overall = detection["overall"]
     quality.add_row(
-        "all", *(f"{overall[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy", "auc_pr"))
+        "all", *(number(overall[k]) for k in ("precision", "recall", "f1", "accuracy", "auc_pr"))
     )
     for name, entry in detection["by_type"].items():
         quality.add_row(
-            name, *(f"{entry[k]:.3f}" for k in ("precision", "recall", "f1", "accuracy")), ""
+            name, *(number(entry[k]) for k in ("precision", "recall", "f1", "accuracy", "auc_pr"))
         )
+    ranking = Table(
+        "detector", "VUS-PR", "VUS-ROC", "AUC-PR", "AUC-ROC", f"F1 ({method})", "",
+        title=f"Against the controls (VUS window {detection['vus_window']:.0f} steps)",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    keys = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1")
+    ranking.add_row(summary["model"], *(number(overall[k]) for k in keys), "")
+    for name, entry in detection["controls"].items():
+        verdict = {True: "beaten", False: "[red]NOT beaten[/red]", None: ""}[
+            detection["beats_controls"][name]
+        ]
+        ranking.add_row(f"control: {name}", *(number(entry[k]) for k in keys), verdict)
+    thresholds = Table(
+        "threshold", "precision", "recall", "F1", title="F1 by threshold", box=box.SIMPLE_HEAD
+    )
+    for name, entry in detection["by_threshold"].items():
+        label = "oracle (test labels)" if name == "oracle" else f"{name} (deployable)"
+        thresholds.add_row(
+            label,
+            *(number(entry[k]) if k in entry else "" for k in ("precision", "recall", "f1")),
+        )
+    thresholds.add_row(
+        "event-wise F1", "", "", number(overall["event_f1"]), style="dim"
+    )
+    thresholds.add_row(
+        "point-adjusted F1 (legacy)", "", "", number(overall["f1_point_adjusted_legacy"]),
+        style="dim",
+    )  # fmt: skip
     header = (
         f"{summary['mode']} {summary['model']}: {summary['topology']['slices']} slices, "
         f"{summary['topology']['monitors']} monitors, {summary['iterations']} iterations, "
         f"{summary['wall_seconds']:.1f} s"
     )
-    return Group(header, links, tiers, quality)
+    return Group(header, links, tiers, quality, ranking, thresholds)
 
 
 def main() -> None:

@@ -37,8 +37,8 @@ from flwr.simulation import run_simulation
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.data.sources.synthetic import stable_hash
-from fedanomaly.detection.detector import MonitorDetection
 from fedanomaly.errors import InputError
+from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter
 from fedanomaly.models.sides import GanShape, GeneratorSide
@@ -280,7 +280,7 @@ def collect_records(deployment: Deployment) -> list[dict[str, Any]]:
 
 def detect_everywhere(
     deployment: Deployment, topology: Topology, global_model: list[np.ndarray] | None
-) -> dict[str, MonitorDetection]:
+) -> dict[str, MonitorReport]:
     """Send each monitor the G and E it detects with (and the critic, centralized) and score."""
     jobs = {}
     for group_name, group in deployment.groups.items():
@@ -296,7 +296,9 @@ def detect_everywhere(
         else:
             arrays, critic = ray.get(group.send_model.remote(MONITOR_SLICE, "down", len(members)))
         for name in members:
-            jobs[name] = deployment.hosts[name].score.remote(name, arrays, critic)
+            jobs[name] = deployment.hosts[name].score.remote(
+                name, arrays, critic, topology.evaluation
+            )
     return dict(zip(jobs, ray.get(list(jobs.values())), strict=True))
 
 
@@ -434,11 +436,11 @@ def simulate(
         wall_seconds=time.perf_counter() - started,
         training_seconds=outcome["training_seconds"],
     )
-    for name, detection in outcome["detections"].items():
+    for name, report in outcome["detections"].items():
         run.save_scores(
             name,
-            {"scores": detection.scores, "preds": detection.preds,
-             "labels": (detection.types != 0).astype(np.int8), "types": detection.types},
+            {"scores": report.scores, "preds": report.preds,
+             "labels": (report.types != 0).astype(np.int8), "types": report.types},
         )  # fmt: skip
     plot_losses(
         records_seen,

@@ -11,7 +11,7 @@ import torch
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.pipeline import prepare_monitors
-from fedanomaly.detection.detector import detect
+from fedanomaly.detection.detector import model_scores
 from fedanomaly.models.biwgan import (
     VARIANTS,
     Critic,
@@ -193,8 +193,6 @@ def test_every_variant_trains_in_the_split_protocol_and_scores(name):
     )
     assert encoder_moved == VARIANTS[name].bidirectional
     modules = (manager.side.generator, manager.side.encoder, local[0].critic.critic)
-    detection = detect(monitors[0], modules, shape, config)
-    assert (
-        len(detection.scores) == len(monitors[0].vms[0].test)
-        and np.isfinite(detection.scores).all()
-    )
+    scores = model_scores(monitors[0], modules, shape, config)
+    assert len(scores.test) == len(monitors[0].vms[0].test) and np.isfinite(scores.test).all()
+    assert len(scores.train) == len(monitors[0].vms[0].train)

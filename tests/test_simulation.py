@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import average_precision_score, f1_score
 
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import Topology
@@ -138,9 +139,30 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     }
     for tier in ("monitor", "slice_manager", "controller"):
         assert tier in summary["compute_seconds"] and tier in summary["peak_memory_bytes"]
-    overall = summary["detection"]["overall"]
-    assert set(overall) == {"precision", "recall", "f1", "accuracy", "auc_pr"}
+    detection = summary["detection"]
+    overall = detection["overall"]
+    assert set(overall) == {
+        "precision", "recall", "f1", "accuracy", "auc_pr", "auc_roc", "vus_pr", "vus_roc",
+        "event_f1", "f1_oracle", "f1_point_adjusted_legacy",
+    }  # fmt: skip
     assert all(0.0 <= v <= 1.0 for v in overall.values())
+    assert set(detection["controls"]) == {"random", "untrained", "pca", "iforest"}
+    for name, row in detection["controls"].items():
+        assert set(row) == {"vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1"}
+        assert detection["beats_controls"][name] == (overall["vus_pr"] > row["vus_pr"])
+    assert set(detection["by_threshold"]) == {"validation", "pot", "sigma", "oracle"}
+    assert detection["by_threshold"]["oracle"]["f1"] == pytest.approx(overall["f1_oracle"])
+    assert detection["by_threshold"]["validation"]["f1"] == pytest.approx(overall["f1"])
+    recomputed = []
+    for name, figures in detection["per_monitor"].items():
+        saved = np.load(run / f"scores-{name}.npz")
+        np.testing.assert_array_equal(saved["preds"], saved["scores"] > figures["threshold"])
+        assert f1_score(saved["labels"], saved["preds"]) == pytest.approx(figures["f1"])
+        assert average_precision_score(saved["labels"], saved["scores"]) == pytest.approx(
+            figures["auc_pr"]
+        )
+        recomputed.append(f1_score(saved["labels"], saved["preds"]))
+    assert overall["f1"] == pytest.approx(np.mean(recomputed))
     assert set(summary["detection"]["by_type"]) <= {
         "cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion"
     }  # fmt: skip

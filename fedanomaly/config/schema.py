@@ -240,6 +240,34 @@ class ModelConfig(Strict):
         return value
 
 
+# --- evaluation -----------------------------------------------------------------------------
+
+ControlName = Literal["random", "untrained", "pca", "iforest"]
+
+
+class EvaluationConfig(Strict):
+    """How every monitor's test scores are thresholded and measured."""
+
+    threshold: Literal["validation", "pot", "sigma"] = Field(
+        "validation",
+        description="deployable threshold that makes the predictions: validation (eq. 33 on the "
+        "validation part with injected anomalies), pot (peaks over threshold on training "
+        "scores) or sigma (training mean + sigma_beta standard deviations)",
+    )
+    sigma_beta: PositiveFloat = Field(3.0, description="beta of the sigma threshold")
+    pot_risk: float = Field(1e-3, gt=0.0, lt=1.0, description="POT false-alarm probability q")
+    pot_level: float = Field(0.98, gt=0.0, lt=1.0, description="POT initial quantile t")
+    vus_window: Literal["auto"] | PositiveInt = Field(
+        "auto",
+        description="largest VUS buffer length; auto: TSB-AD's period estimate on the first "
+        "metric of the monitor's test part (125 when none is found)",
+    )
+    controls: list[ControlName] = Field(
+        default_factory=lambda: ["random", "untrained", "pca", "iforest"],
+        description="control detectors scored on the same windows",
+    )
+
+
 # --- network ----------------------------------------------------------------------------------
 
 
@@ -339,6 +367,7 @@ class Topology(Strict):
     links: LinksConfig = Field(default_factory=LinksConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     slices: list[SliceConfig] = Field(min_length=1)
 
     @model_validator(mode="after")

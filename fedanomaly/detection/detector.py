@@ -1,67 +1,53 @@
-"""A monitor's detection: score its parts with G, E and its own critic, threshold, predict."""
+"""A monitor's model scores: eq. 28 on its three parts with G, E and its own critic."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.pipeline import MonitorData
-from fedanomaly.detection.scoring import (
-    ScoreScale,
-    midpoint_threshold,
-    steps_from_windows,
-    window_terms,
-)
+from fedanomaly.detection.scoring import ScoreScale, steps_from_windows, window_terms
+from fedanomaly.evaluation.report import PartScores
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.sides import GanShape
 
 
-@dataclass
-class MonitorDetection:
-    """Step scores, the deployable threshold and predictions of one monitor's test part."""
-
-    name: str
-    threshold: float
-    scores: np.ndarray
-    preds: np.ndarray
-    types: np.ndarray
-
-
-def part_scores(
-    data: MonitorData,
-    split: str,
-    modules: tuple[Generator, Encoder, Critic],
-    shape: GanShape,
-    scale: ScoreScale,
-) -> np.ndarray:
-    """Step scores of one part over all the monitor's VMs, concatenated."""
-    scores = []
-    for vm in data.vms:
-        windows = np.lib.stride_tricks.sliding_window_view(
-            vm.part(split).scaled, shape.length, axis=0
+def step_windows(data: MonitorData, split: str, length: int) -> list[np.ndarray]:
+    """Stride-1 windows ``(count, T, d)`` of one part, per VM (views, not copies)."""
+    return [
+        np.lib.stride_tricks.sliding_window_view(vm.part(split).scaled, length, axis=0).transpose(
+            0, 2, 1
         )
-        recon, critic = window_terms(*modules, windows.transpose(0, 2, 1), shape)
-        scores.append(steps_from_windows(scale.combine(recon, critic)))
-    return np.concatenate(scores)
+        for vm in data.vms
+    ]
 
 
-def detect(
+def part_types(data: MonitorData, split: str) -> np.ndarray:
+    """Type codes of one part over all the monitor's VMs, concatenated."""
+    return np.concatenate([vm.part(split).types for vm in data.vms])
+
+
+def model_scores(
     data: MonitorData,
     modules: tuple[Generator, Encoder, Critic],
     shape: GanShape,
     config: ModelConfig,
-) -> MonitorDetection:
-    """Fit the score scale on training windows, the threshold on validation, predict test."""
+) -> PartScores:
+    """Fit the score scale on the training windows, then score every step of the three parts."""
     train = data.windows("train", shape.length, config.window_stride)
     recon, critic = window_terms(*modules, train, shape)
     scale = ScoreScale.fit(recon, critic, config.score_weight, shape.variant.bidirectional)
-    validation = part_scores(data, "validation", modules, shape, scale)
-    validation_types = np.concatenate([vm.validation.types for vm in data.vms])
-    threshold = midpoint_threshold(validation, validation_types)
-    test = part_scores(data, "test", modules, shape, scale)
-    test_types = np.concatenate([vm.test.types for vm in data.vms])
-    return MonitorDetection(
-        data.name, threshold, test, (test > threshold).astype(np.int8), test_types
+
+    def part(split: str) -> np.ndarray:
+        steps = []
+        for windows in step_windows(data, split, shape.length):
+            steps.append(steps_from_windows(scale.combine(*window_terms(*modules, windows, shape))))
+        return np.concatenate(steps)
+
+    return PartScores(
+        part("train"),
+        part("validation"),
+        part_types(data, "validation"),
+        part("test"),
+        part_types(data, "test"),
     )

@@ -1,4 +1,4 @@
-"""The anomaly score of eq. 28 and the validation threshold of eq. 33 (seed 002).
+"""The anomaly score of eq. 28 (seed 002).
 
 For a window X with latent code f = E(X):
 
@@ -13,8 +13,7 @@ stands out), squared and averaged over metrics, per position t. Both terms are t
 standardised with their mean and standard deviation on the training windows before mixing,
 since their scales differ by orders of magnitude. Windows are taken with stride 1, and a step's
 score is the mean over the windows that contain it of A at the step's position, so every step
-of a part gets a score. The threshold is the midpoint of the mean score of normal and of
-anomalous validation steps.
+of a part gets a score. Thresholds are in :mod:`fedanomaly.evaluation.thresholds`.
 """
 
 from __future__ import annotations
@@ -112,16 +111,3 @@ class ScoreScale:
         r = (recon - self.recon_mean) / self.recon_std
         c = (critic - self.critic_mean) / self.critic_std
         return self.gamma * r + (1.0 - self.gamma) * c[:, None]
-
-
-def midpoint_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Eq. 33: (mean score of normal steps + mean score of anomalous steps) / 2.
-
-    Without anomalous validation steps the threshold is the normal mean plus three standard
-    deviations.
-    """
-    normal = scores[labels == 0]
-    anomalous = scores[labels != 0]
-    if anomalous.size == 0:
-        return float(normal.mean() + 3 * normal.std())
-    return float((normal.mean() + anomalous.mean()) / 2)

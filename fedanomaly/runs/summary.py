@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from fedanomaly.config.schema import Topology
+from fedanomaly.data.injection import TYPE_NAMES
 from fedanomaly.data.pipeline import MonitorData
-from fedanomaly.detection.detector import MonitorDetection
-from fedanomaly.detection.metrics import detection_metrics
+from fedanomaly.evaluation.pointwise import binary_metrics, ranking_metrics
+from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import DIRECTIONS, LINKS, Meter
 
@@ -35,7 +36,7 @@ def communication(meter: Meter) -> dict[str, dict[str, int]]:
 def build_summary(
     topology: Topology,
     monitors: list[MonitorData],
-    detections: dict[str, MonitorDetection],
+    detections: dict[str, MonitorReport],
     accounts: dict[str, dict[str, Any]],
     controller_meter: Meter,
     controller_clock: Stopwatch,
@@ -56,19 +57,6 @@ def build_summary(
     memory["controller"] = max(memory["controller"], controller_memory)
 
     order = [m.name for m in monitors]
-    scores = np.concatenate([detections[n].scores for n in order])
-    preds = np.concatenate([detections[n].preds for n in order])
-    types = np.concatenate([detections[n].types for n in order])
-    pooled = detection_metrics(scores, preds, types)
-    per_monitor = {
-        n: {
-            "threshold": detections[n].threshold,
-            **detection_metrics(detections[n].scores, detections[n].preds, detections[n].types)[
-                "overall"
-            ],
-        }
-        for n in order
-    }
     return {
         "mode": topology.mode,
         "model": topology.model.name,
@@ -87,10 +75,72 @@ def build_summary(
         "peak_memory_bytes": memory,
         "wall_seconds": round(wall_seconds, 3),
         "training_seconds": round(training_seconds, 3),
-        "detection": {
-            "threshold": float(np.mean([detections[n].threshold for n in order])),
-            "overall": pooled["overall"],
-            "by_type": pooled["by_type"],
-            "per_monitor": per_monitor,
+        "detection": detection_summary(topology, [detections[n] for n in order]),
+    }
+
+
+def mean_over(rows: list[dict[str, float]]) -> dict[str, float | None]:
+    """Per-key mean over monitors; undefined entries (NaN: no labelled step) are left out, and
+    a key undefined everywhere is ``None`` (``null`` in JSON)."""
+    means: dict[str, float | None] = {}
+    for key in rows[0]:
+        values = np.array([row[key] for row in rows], dtype=np.float64)
+        means[key] = float(np.nanmean(values)) if np.isfinite(values).any() else None
+    return means
+
+
+def by_type(reports: list[MonitorReport]) -> dict[str, dict[str, float]]:
+    """Per anomaly type, pooled over monitors: that type's steps against all normal steps."""
+    types = np.concatenate([r.types for r in reports])
+    preds = np.concatenate([r.preds for r in reports])
+    scores = np.concatenate([r.scores for r in reports])
+    labels = (types != 0).astype(np.int8)
+    result = {}
+    for code in np.unique(types[types != 0]):
+        chosen = (types == 0) | (types == code)
+        result[TYPE_NAMES[code]] = {
+            **binary_metrics(labels[chosen], preds[chosen]),
+            "auc_pr": ranking_metrics(labels[chosen], scores[chosen])["auc_pr"],
+        }
+    return result
+
+
+def beats(model: float | None, control: float | None) -> bool | None:
+    """Whether the model's VUS-PR is above the control's (``None`` where undefined)."""
+    if model is None or control is None:
+        return None
+    return model > control
+
+
+def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[str, Any]:
+    """Means over monitors, per type, per threshold, controls, and each monitor's figures."""
+    overall = mean_over([r.metrics for r in reports])
+    controls = {
+        name: mean_over([r.controls[name] for r in reports])
+        for name in topology.evaluation.controls
+    }
+    thresholds = {
+        method: mean_over([{k: v for k, v in r.thresholds[method].items() if k != "threshold"}
+                           for r in reports])
+        for method in reports[0].thresholds
+    }  # fmt: skip
+    return {
+        "threshold_method": topology.evaluation.threshold,
+        "threshold": float(np.mean([r.threshold for r in reports])),
+        "vus_window": float(np.mean([r.vus_window for r in reports])),
+        "overall": overall,
+        "by_type": by_type(reports),
+        "by_threshold": thresholds,
+        "controls": controls,
+        "beats_controls": {
+            name: beats(overall["vus_pr"], row["vus_pr"]) for name, row in controls.items()
+        },
+        "per_monitor": {
+            r.name: {
+                "threshold": r.threshold,
+                "vus_window": r.vus_window,
+                **{k: None if np.isnan(v) else v for k, v in r.metrics.items()},
+            }
+            for r in reports
         },
     }

@@ -13,13 +13,16 @@ import numpy as np
 import ray
 import torch
 
-from fedanomaly.config.schema import ModelConfig
+from fedanomaly.config.schema import EvaluationConfig, ModelConfig
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.preprocessing import make_windows
-from fedanomaly.detection.detector import MonitorDetection, detect
+from fedanomaly.data.sources.synthetic import stable_hash
+from fedanomaly.detection.controls import control_scores
+from fedanomaly.detection.detector import model_scores
+from fedanomaly.evaluation.report import MonitorReport, evaluate_monitor
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
-from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
+from fedanomaly.models.sides import Arrays, CriticSide, GanShape, GeneratorSide
 from fedanomaly.tiers.monitor import Monitor, StepResult
 from fedanomaly.tiers.slice_manager import IterationRecord, LocalMonitors, SliceManager
 
@@ -117,16 +120,35 @@ class TierNode:
         return results
 
     def score(
-        self, name: str, generator_side: list[np.ndarray], critic: list[np.ndarray] | None
-    ) -> MonitorDetection:
-        """Detection on a hosted monitor with received G and E (and critic, if sent)."""
+        self,
+        name: str,
+        generator_side: list[np.ndarray],
+        critic: list[np.ndarray] | None,
+        evaluation: EvaluationConfig,
+    ) -> MonitorReport:
+        """Score a hosted monitor with received G and E (and critic, if sent) and evaluate it
+        beside the control detectors on the same windows."""
         side = GeneratorSide(self.shape, self.config, self.seed)
         side.load_arrays(generator_side)
         monitor = self.monitors[name]
         if critic is not None:
             monitor.critic.load_arrays(critic)
+        data = self.data[name]
         modules = (side.generator, side.encoder, monitor.critic.critic)
-        return detect(self.data[name], modules, self.shape, self.config)
+        scores = model_scores(data, modules, self.shape, self.config)
+        seed = self.seed + stable_hash(name)
+        controls = {}
+        for control in evaluation.controls:
+            if control == "untrained":
+                initial = GeneratorSide(self.shape, self.config, self.seed)
+                critic_side = CriticSide(self.shape, self.config, seed)
+                untrained = (initial.generator, initial.encoder, critic_side.critic)
+                controls[control] = model_scores(data, untrained, self.shape, self.config)
+            else:
+                controls[control] = control_scores(
+                    control, data, self.shape.length, self.config.window_stride, seed
+                )
+        return evaluate_monitor(name, scores, controls, evaluation, data.vms[0].test.scaled[:, 0])
 
     def critic_state(self, name: str) -> dict[str, torch.Tensor]:
         """A hosted monitor's critic state dict (for checkpoints)."""

@@ -1,0 +1,116 @@
+"""Control detectors scored on the same windows as the model: a result that does not beat them
+means little.
+
+- ``random``: uniform scores, seeded by the run seed and the monitor;
+- ``pca``: squared reconstruction error of flattened training windows projected on the
+  principal components that keep 90 % of their variance, per position;
+- ``iforest``: an Isolation Forest (100 trees) on flattened training windows, the negated
+  ``score_samples`` of a window at every position.
+
+The untrained model (the model's initial weights, scored like the trained one) is the fourth
+control; :meth:`fedanomaly.tiers.node.TierNode.score` builds it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+
+from fedanomaly.data.pipeline import MonitorData
+from fedanomaly.detection.detector import part_types, step_windows
+from fedanomaly.detection.scoring import steps_from_windows
+from fedanomaly.evaluation.report import PartScores
+
+PCA_VARIANCE = 0.9
+FOREST_TREES = 100
+
+
+class WindowDetector(Protocol):
+    """A detector fitted on training windows that scores each window position."""
+
+    def fit(self, windows: np.ndarray) -> None:
+        """Fit on training windows ``(count, T, d)``."""
+
+    def position_scores(self, windows: np.ndarray) -> np.ndarray:
+        """Scores ``(count, T)``."""
+
+
+class PcaDetector:
+    """Reconstruction error on the principal subspace of the training windows."""
+
+    def __init__(self, seed: int) -> None:
+        self.pca = PCA(n_components=PCA_VARIANCE, svd_solver="full", random_state=seed)
+
+    def fit(self, windows: np.ndarray) -> None:
+        self.pca.fit(windows.reshape(len(windows), -1))
+
+    def position_scores(self, windows: np.ndarray) -> np.ndarray:
+        flat = windows.reshape(len(windows), -1)
+        rebuilt = self.pca.inverse_transform(self.pca.transform(flat))
+        return ((flat - rebuilt) ** 2).reshape(windows.shape).mean(axis=2)
+
+
+class ForestDetector:
+    """Isolation Forest on flattened windows."""
+
+    def __init__(self, seed: int) -> None:
+        self.forest = IsolationForest(n_estimators=FOREST_TREES, random_state=seed)
+
+    def fit(self, windows: np.ndarray) -> None:
+        self.forest.fit(windows.reshape(len(windows), -1))
+
+    def position_scores(self, windows: np.ndarray) -> np.ndarray:
+        scores = -self.forest.score_samples(windows.reshape(len(windows), -1))
+        return np.repeat(scores[:, None], windows.shape[1], axis=1)
+
+
+def window_detector_scores(
+    detector: WindowDetector, data: MonitorData, length: int, stride: int
+) -> PartScores:
+    """Fit on the training windows (with ``stride``) and score every step of the three parts."""
+    detector.fit(data.windows("train", length, stride))
+
+    def part(split: str) -> np.ndarray:
+        return np.concatenate(
+            [
+                steps_from_windows(detector.position_scores(np.ascontiguousarray(w)))
+                for w in step_windows(data, split, length)
+            ]
+        )
+
+    return PartScores(
+        part("train"),
+        part("validation"),
+        part_types(data, "validation"),
+        part("test"),
+        part_types(data, "test"),
+    )
+
+
+def random_scores(data: MonitorData, seed: int) -> PartScores:
+    """Uniform scores for every step."""
+    rng = np.random.default_rng(seed)
+
+    def part(split: str) -> np.ndarray:
+        return rng.random(sum(len(vm.part(split)) for vm in data.vms))
+
+    return PartScores(
+        part("train"),
+        part("validation"),
+        part_types(data, "validation"),
+        part("test"),
+        part_types(data, "test"),
+    )
+
+
+def control_scores(
+    name: str, data: MonitorData, length: int, stride: int, seed: int
+) -> PartScores:
+    """Scores of the control ``name`` (``random``, ``pca`` or ``iforest``)."""
+    if name == "random":
+        return random_scores(data, seed)
+    detector: WindowDetector = PcaDetector(seed) if name == "pca" else ForestDetector(seed)
+    return window_detector_scores(detector, data, length, stride)

@@ -1,0 +1,52 @@
+"""Point-wise metrics: each step is a sample, anomalous is the positive class."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+
+def binary_metrics(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
+    """Precision, recall, F1 and accuracy of 0/1 predictions."""
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        labels, preds, average="binary", pos_label=1, zero_division=0
+    )
+    return {
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "accuracy": float(accuracy_score(labels, preds)),
+    }
+
+
+def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUC-ROC and AUC-PR (average precision); NaN where the labels hold one class only."""
+    if labels.min() == labels.max():
+        return {"auc_roc": float("nan"), "auc_pr": float("nan")}
+    return {
+        "auc_roc": float(roc_auc_score(labels, scores)),
+        "auc_pr": float(average_precision_score(labels, scores)),
+    }
+
+
+def oracle_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """The best point-wise F1 over all thresholds on these labels, and that threshold.
+
+    Only for comparison with work that reports it: the threshold is chosen on the labels that
+    are then scored.
+    """
+    if not labels.any():
+        return 0.0, float("inf")
+    precision, recall, cuts = precision_recall_curve(labels, scores)
+    total = precision[:-1] + recall[:-1]
+    f1 = np.divide(
+        2 * precision[:-1] * recall[:-1], total, out=np.zeros_like(total), where=total > 0
+    )
+    best = int(np.argmax(f1))
+    return float(f1[best]), float(cuts[best])

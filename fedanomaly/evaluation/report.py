@@ -1,0 +1,132 @@
+"""Evaluate one monitor: thresholds, then every metric on its test part, for the model and for
+the control detectors scored on the same windows.
+
+Scores arrive per step (:class:`PartScores`); labels are the step types (0 normal). Metrics are
+computed per monitor; a run's overall figures are their means over monitors
+(:func:`fedanomaly.runs.summary.build_summary`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fedanomaly.config.schema import EvaluationConfig
+from fedanomaly.evaluation.pointwise import binary_metrics, oracle_f1, ranking_metrics
+from fedanomaly.evaluation.ranges import (
+    estimate_period,
+    event_f1,
+    point_adjust,
+    volume_under_surface,
+)
+from fedanomaly.evaluation.thresholds import (
+    DEPLOYABLE_THRESHOLDS,
+    pot_threshold,
+    sigma_threshold,
+    validation_threshold,
+)
+
+CONTROL_METRICS = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1")
+
+
+@dataclass(frozen=True)
+class PartScores:
+    """Per-step scores of one detector on a monitor's three parts (its VMs concatenated)."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    validation_types: np.ndarray
+    test: np.ndarray
+    test_types: np.ndarray
+
+    @property
+    def test_labels(self) -> np.ndarray:
+        """1 for an anomalous test step."""
+        return (self.test_types != 0).astype(np.int8)
+
+
+@dataclass
+class MonitorReport:
+    """A monitor's evaluation: its predictions, metrics, thresholds and control rows."""
+
+    name: str
+    threshold: float
+    vus_window: int
+    scores: np.ndarray
+    preds: np.ndarray
+    types: np.ndarray
+    metrics: dict[str, float]
+    thresholds: dict[str, dict[str, float]]
+    controls: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, float]:
+    """The three thresholds fixed without test labels."""
+    return {
+        "validation": validation_threshold(scores.validation, scores.validation_types),
+        "pot": pot_threshold(scores.train, config.pot_risk, config.pot_level),
+        "sigma": sigma_threshold(scores.train, config.sigma_beta),
+    }
+
+
+def part_metrics(
+    scores: PartScores, threshold: float, window: int
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Predictions at ``threshold`` and every metric of the test part."""
+    labels = scores.test_labels
+    preds = (scores.test > threshold).astype(np.int8)
+    volume = volume_under_surface(labels, scores.test, window)
+    metrics = {
+        **binary_metrics(labels, preds),
+        **ranking_metrics(labels, scores.test),
+        "vus_pr": volume.pr,
+        "vus_roc": volume.roc,
+        "event_f1": event_f1(labels, preds),
+        "f1_oracle": oracle_f1(labels, scores.test)[0],
+        "f1_point_adjusted_legacy": binary_metrics(labels, point_adjust(labels, preds))["f1"],
+    }
+    return preds, metrics
+
+
+def evaluate_monitor(
+    name: str,
+    model: PartScores,
+    controls: dict[str, PartScores],
+    config: EvaluationConfig,
+    period_series: np.ndarray,
+) -> MonitorReport:
+    """Threshold and measure the model's scores and each control's on the same test steps.
+
+    Parameters
+    ----------
+    name
+        Monitor name.
+    model
+        The model's step scores.
+    controls
+        Each control detector's step scores.
+    config
+        Threshold choice and VUS window.
+    period_series
+        The series whose period sets the VUS window when ``config.vus_window`` is ``auto``.
+    """
+    window = (
+        estimate_period(period_series) if config.vus_window == "auto" else config.vus_window
+    )
+    thresholds = deployable_thresholds(model, config)
+    chosen = thresholds[config.threshold]
+    preds, metrics = part_metrics(model, chosen, window)
+    by_threshold = {}
+    for method in DEPLOYABLE_THRESHOLDS:
+        at = binary_metrics(model.test_labels, (model.test > thresholds[method]).astype(np.int8))
+        by_threshold[method] = {"threshold": thresholds[method], **at}
+    f1, cut = oracle_f1(model.test_labels, model.test)
+    by_threshold["oracle"] = {"threshold": cut, "f1": f1}
+    rows = {}
+    for control, scores in controls.items():
+        cut = deployable_thresholds(scores, config)[config.threshold]
+        rows[control] = {k: part_metrics(scores, cut, window)[1][k] for k in CONTROL_METRICS}
+    return MonitorReport(
+        name, chosen, window, model.test, preds, model.test_types, metrics, by_threshold, rows
+    )

@@ -1,0 +1,149 @@
+"""The evaluation module: metrics against hand-worked cases and the TSB-AD reference, thresholds
+against closed forms, control detectors, and a monitor's report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedanomaly.config.schema import EvaluationConfig
+from fedanomaly.evaluation.pointwise import binary_metrics, oracle_f1, ranking_metrics
+from fedanomaly.evaluation.ranges import (
+    anomaly_ranges,
+    buffered_segments,
+    estimate_period,
+    event_f1,
+    point_adjust,
+    volume_under_surface,
+)
+from fedanomaly.evaluation.report import PartScores, evaluate_monitor
+from fedanomaly.evaluation.thresholds import pot_threshold, sigma_threshold, validation_threshold
+
+DATA = Path(__file__).parent / "data"
+REFERENCE = json.loads((DATA / "tsb_ad_reference.json").read_text())["cases"]
+ARRAYS = np.load(DATA / "tsb_ad_reference.npz")
+
+
+@pytest.mark.parametrize("case", REFERENCE, ids=lambda c: f"case{c['case']}-window{c['window']}")
+def test_metrics_match_the_tsb_ad_reference_implementation(case):
+    k = case["case"]
+    labels, scores, preds = ARRAYS[f"labels_{k}"], ARRAYS[f"scores_{k}"], ARRAYS[f"preds_{k}"]
+    volume = volume_under_surface(labels, scores, case["window"])
+    assert volume.pr == pytest.approx(case["vus_pr"], abs=1e-12)
+    assert volume.roc == pytest.approx(case["vus_roc"], abs=1e-12)
+    ranking = ranking_metrics(labels, scores)
+    assert ranking["auc_pr"] == pytest.approx(case["auc_pr"], abs=1e-12)
+    assert ranking["auc_roc"] == pytest.approx(case["auc_roc"], abs=1e-12)
+    assert binary_metrics(labels, preds)["f1"] == pytest.approx(case["f1"], abs=1e-12)
+    assert event_f1(labels, preds) == pytest.approx(case["event_f1"], abs=1e-12)
+    adjusted = binary_metrics(labels, point_adjust(labels, preds))["f1"]
+    assert adjusted == pytest.approx(case["point_adjusted_f1"], abs=1e-12)
+    # the reference adds 1e-5 to the F1 denominator
+    assert oracle_f1(labels, scores)[0] == pytest.approx(case["f1_oracle"], abs=1e-4)
+
+
+def test_ranges_and_their_buffered_segments():
+    labels = np.array([0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1])
+    ranges = anomaly_ranges(labels)
+    np.testing.assert_array_equal(ranges, [[1, 2], [6, 6], [11, 11]])
+    # half 2: [0, 4], [4, 8] touch and merge; [9, 11] stays apart (clipped at the end)
+    np.testing.assert_array_equal(buffered_segments(ranges, 2, 12), [[0, 8], [9, 11]])
+    np.testing.assert_array_equal(buffered_segments(ranges, 0, 12), ranges)
+
+
+def test_a_perfect_ranking_has_full_volume_by_hand():
+    # 4 thresholds at ranks 0..3: alarms 1..4, hits 1, 2, 2, 2 -> TPR .5, 1, 1, 1,
+    # precision 1, 1, 2/3, 1/2, FPR 0, 0, .5, 1: both areas are 1
+    volume = volume_under_surface(np.array([0, 1, 1, 0]), np.array([0.1, 0.9, 0.8, 0.2]), 0, 4)
+    assert volume.pr == pytest.approx(1.0) and volume.roc == pytest.approx(1.0)
+    reversed_volume = volume_under_surface(
+        np.array([0, 1, 1, 0]), np.array([0.9, 0.1, 0.2, 0.8]), 0, 4
+    )
+    assert reversed_volume.roc < 0.5
+
+
+def test_volume_without_labels_is_not_a_number():
+    assert np.isnan(volume_under_surface(np.zeros(10), np.arange(10.0), 3).pr)
+
+
+def test_event_f1_and_point_adjustment_by_hand():
+    labels = np.array([0, 1, 1, 1, 0, 0, 1, 1, 0, 0])
+    preds = np.array([0, 0, 1, 1, 0, 0, 0, 0, 0, 1])
+    # one of two ranges found; 2 of 3 predicted steps are anomalous
+    recall, precision = 0.5, 2 / 3
+    assert event_f1(labels, preds) == pytest.approx(2 * recall * precision / (recall + precision))
+    np.testing.assert_array_equal(point_adjust(labels, preds), [0, 1, 1, 1, 0, 0, 0, 0, 0, 1])
+    assert event_f1(labels, np.zeros(10)) == 0.0
+
+
+def test_oracle_f1_by_hand():
+    labels = np.array([0, 0, 1, 1])
+    scores = np.array([0.1, 0.4, 0.35, 0.8])
+    # alarms at >= 0.35: precision 2/3, recall 1 -> 0.8, better than 0.8 alone (2/3)
+    assert oracle_f1(labels, scores) == pytest.approx((0.8, 0.35))
+
+
+def test_period_of_a_sine_and_the_default_without_one():
+    steps = np.arange(5000)
+    rng = np.random.default_rng(0)
+    assert estimate_period(np.sin(2 * np.pi * steps / 48) + 0.05 * rng.normal(size=5000)) == 48
+    assert estimate_period(steps.astype(float)) == 125  # a ramp: no local maximum
+
+
+def test_validation_threshold_is_the_midpoint_of_the_class_means():
+    scores = np.array([1.0, 2.0, 3.0, 10.0, 20.0])
+    assert validation_threshold(scores, np.array([0, 0, 0, 1, 1])) == pytest.approx(8.5)
+    normal = np.array([1.0, 3.0])
+    assert validation_threshold(normal, np.zeros(2)) == pytest.approx(2.0 + 3 * 1.0)
+
+
+def test_sigma_threshold_is_mean_plus_beta_sigma():
+    scores = np.array([1.0, 2.0, 3.0, 4.0])
+    assert sigma_threshold(scores, 2.0) == pytest.approx(2.5 + 2 * np.sqrt(1.25))
+
+
+def test_pot_threshold_recovers_an_exponential_quantile():
+    # Exp(1): P(S > s) = exp(-s), so the score exceeded with probability q is -ln q
+    scores = np.random.default_rng(3).exponential(size=200_000)
+    assert pot_threshold(scores, 1e-4, 0.98) == pytest.approx(-np.log(1e-4), rel=0.05)
+    few = np.arange(100.0)  # 2 excesses over the 98 % quantile: the largest score
+    assert pot_threshold(few, 1e-3, 0.98) == 99.0
+
+
+def scores_for(test: np.ndarray, types: np.ndarray) -> PartScores:
+    rng = np.random.default_rng(1)
+    validation_types = np.zeros(200, dtype=np.int8)
+    validation_types[50:60] = 1
+    return PartScores(
+        train=rng.normal(size=500),
+        validation=rng.normal(size=200) + 6 * (validation_types != 0),
+        validation_types=validation_types,
+        test=test,
+        test_types=types,
+    )
+
+
+def test_a_monitor_report_thresholds_predicts_and_ranks_the_controls():
+    rng = np.random.default_rng(2)
+    types = np.zeros(400, dtype=np.int8)
+    types[100:120] = 2
+    types[300:330] = 3
+    model = scores_for(rng.normal(size=400) + 6 * (types != 0), types)
+    noise = scores_for(rng.normal(size=400), types)
+    config = EvaluationConfig(vus_window=10, controls=["random"])
+    report = evaluate_monitor("vm", model, {"random": noise}, config, np.zeros(10))
+    # eq. 33 midpoint of the validation means (about 0 and 6)
+    expected = validation_threshold(model.validation, model.validation_types)
+    assert report.threshold == pytest.approx(expected) and 2.5 < report.threshold < 3.5
+    np.testing.assert_array_equal(report.preds, (model.test > report.threshold).astype(np.int8))
+    assert report.metrics["f1"] > 0.95 and report.metrics["vus_pr"] > 0.9
+    assert report.controls["random"]["vus_pr"] < 0.3
+    assert report.vus_window == 10
+    assert report.thresholds["oracle"]["f1"] >= report.thresholds["validation"]["f1"]
+    sigma = evaluate_monitor(
+        "vm", model, {}, EvaluationConfig(threshold="sigma", sigma_beta=2.0), np.zeros(10)
+    )
+    assert sigma.threshold == pytest.approx(model.train.mean() + 2 * model.train.std())
