@@ -517,9 +517,7 @@ def summary_tables(summary: dict[str, Any]) -> Group:
             label,
             *(number(entry[k]) if k in entry else "" for k in ("precision", "recall", "f1")),
         )
-    thresholds.add_row(
-        "event-wise F1", "", "", number(overall["event_f1"]), style="dim"
-    )
+    thresholds.add_row("event-wise F1", "", "", number(overall["event_f1"]), style="dim")
     thresholds.add_row(
         "point-adjusted F1 (legacy)", "", "", number(overall["f1_point_adjusted_legacy"]),
         style="dim",

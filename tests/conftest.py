@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from fedanomaly.runs.cluster import local_ray_cluster
 
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 SMD = DATASETS / "smd" / "processed"
@@ -46,29 +46,8 @@ def azure_csv() -> Path:
     return need(AZURE)
 
 
-HOLDER = """
-import sys, ray
-ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-print(ray.get_runtime_context().gcs_address, flush=True)
-sys.stdin.read()
-ray.shutdown()
-"""
-
-
 @pytest.fixture(scope="session")
 def ray_address() -> Iterator[str]:
     """One Ray cluster for the whole test run, held by a helper process; runs join it."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    address = holder.stdout.readline().strip()
-    if not address:
-        holder.kill()
-        pytest.fail("could not start the shared Ray cluster")
-    yield address
-    holder.stdin.close()
-    holder.wait(timeout=60)
+    with local_ray_cluster(cpus=2) as address:
+        yield address

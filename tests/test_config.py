@@ -189,3 +189,13 @@ def test_source_layout_makes_legal_monitor_names(tmp_path):
 def test_a_topology_keeps_its_own_source_without_a_command_line_source():
     topology = resolve_topology(TOPOLOGIES / "small.yaml")
     assert topology.data.source.length == 4320
+
+
+def test_smd_topology_names_every_machine_of_the_dataset_one_slice_per_group(smd_dir):
+    topology = resolve_topology(TOPOLOGIES / "smd.yaml", source=parse_source(f"smd:{smd_dir}"))
+    machines = sorted(p.name.removesuffix("_train.pkl") for p in smd_dir.glob("*_train.pkl"))
+    named = sorted(vm for _, monitor in topology.monitors for vm in monitor.vms)
+    assert named == machines and len(machines) == 19
+    for slice_, monitor in topology.monitors:
+        assert slice_.name == f"group-{monitor.name.split('-')[1]}"
+    assert topology.data.source.path == smd_dir

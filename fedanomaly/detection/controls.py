@@ -106,9 +106,7 @@ def random_scores(data: MonitorData, seed: int) -> PartScores:
     )
 
 
-def control_scores(
-    name: str, data: MonitorData, length: int, stride: int, seed: int
-) -> PartScores:
+def control_scores(name: str, data: MonitorData, length: int, stride: int, seed: int) -> PartScores:
     """Scores of the control ``name`` (``random``, ``pca`` or ``iforest``)."""
     if name == "random":
         return random_scores(data, seed)

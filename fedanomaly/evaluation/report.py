@@ -111,9 +111,7 @@ def evaluate_monitor(
     period_series
         The series whose period sets the VUS window when ``config.vus_window`` is ``auto``.
     """
-    window = (
-        estimate_period(period_series) if config.vus_window == "auto" else config.vus_window
-    )
+    window = estimate_period(period_series) if config.vus_window == "auto" else config.vus_window
     thresholds = deployable_thresholds(model, config)
     chosen = thresholds[config.threshold]
     preds, metrics = part_metrics(model, chosen, window)
