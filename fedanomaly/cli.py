@@ -374,7 +374,10 @@ def simulate(
         str | None, typer.Option(help="centralized, standalone, distributed or federated.")
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="biwgan-gp, or a Fig. 9 baseline: bigan, wgan-gp, wgan, gan.")
+        str | None,
+        typer.Option(
+            help="biwgan-gp, a Fig. 9 baseline (bigan, wgan-gp, wgan, gan), or attae (local model)."
+        ),
     ] = None,
     data: Annotated[
         str | None, typer.Option(help="Data source, TYPE[:PATH][?key=value&...].")
@@ -419,7 +422,7 @@ def simulate(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("D {task.fields[critic]:+.3f}  EG {task.fields[eg]:+.3f}  {task.fields[sent]}"),
+        TextColumn("{task.fields[losses]}  {task.fields[sent]}"),
         TimeRemainingColumn(),
         console=errors,
         transient=as_json,
@@ -428,8 +431,7 @@ def simulate(
         task = progress.add_task(
             f"{chosen.mode} {chosen.model.name}",
             total=chosen.model.iterations,
-            critic=0.0,
-            eg=0.0,
+            losses="",
             sent="0 B",
         )
 
@@ -437,8 +439,7 @@ def simulate(
             progress.update(
                 task,
                 completed=done,
-                critic=latest["critic_loss"],
-                eg=latest["eg_loss"],
+                losses=loss_text(latest),
                 sent=human_bytes(latest["bytes"]),
             )
 
@@ -451,6 +452,13 @@ def simulate(
         return
     console.print(summary_tables(summary))
     console.print(f"run directory: {run_dir}")
+
+
+def loss_text(latest: dict[str, Any]) -> str:
+    """The latest losses for the progress bar: ``D -4.433  EG +4.899`` or ``MSE 0.0123``."""
+    if "loss" in latest:
+        return f"MSE {latest['loss']:.4f}"
+    return f"D {latest['critic_loss']:+.3f}  EG {latest['eg_loss']:+.3f}"
 
 
 def human_bytes(count: float) -> str:

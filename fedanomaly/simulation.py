@@ -41,7 +41,8 @@ from fedanomaly.errors import InputError
 from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter
-from fedanomaly.models.sides import GanShape, GeneratorSide
+from fedanomaly.models.local import build_local_model
+from fedanomaly.models.sides import GanShape, GeneratorSide, module_arrays
 from fedanomaly.runs.directory import RunDirectory, check_free
 from fedanomaly.runs.plots import plot_losses
 from fedanomaly.runs.summary import build_summary
@@ -61,6 +62,7 @@ os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
 MONITOR_SLICE = "monitor_slice"
 MONITOR_CONTROLLER = "monitor_controller"
 SLICE_CONTROLLER = "slice_controller"
+LOSSES = ("critic_loss", "eg_loss", "loss")
 RoundCallback = Callable[[list[dict[str, Any]]], None]
 
 
@@ -78,6 +80,13 @@ class Deployment:
     hosts: dict[str, Any] = field(default_factory=dict)
     tiers: list[tuple[Any, dict[str, str]]] = field(default_factory=list)
     devices: dict[str, str] = field(default_factory=dict)
+
+
+def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
+    """The model every slice starts from: G and E, or a local model's weights."""
+    if topology.model.is_local:
+        return module_arrays(build_local_model(topology.model, shape.metrics, topology.seed))
+    return GeneratorSide(shape, topology.model, topology.seed).arrays()
 
 
 def check_sizes(topology: Topology, monitors: list[MonitorData]) -> None:
@@ -303,15 +312,17 @@ def detect_everywhere(
 
 
 def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topology) -> None:
-    """Global (or per-group) G and E, and every monitor's critic."""
+    """Global (or per-group) G and E and every monitor's critic, or the local model."""
     shared = topology.mode in ("federated", "centralized")
     for group_name, group in deployment.groups.items():
         states = ray.get(group.checkpoint.remote())
         suffix = "" if shared else f"-{group_name}"
-        run.save_checkpoint(f"generator{suffix}", states["generator"])
-        run.save_checkpoint(f"encoder{suffix}", states["encoder"])
+        for part, state in states.items():
+            run.save_checkpoint(f"{part}{suffix}", state)
         if shared:
             break
+    if topology.model.is_local:
+        return
     if topology.mode == "centralized":
         critic = ray.get(deployment.groups["controller"].critic_state.remote("controller"))
         run.save_checkpoint("critic", critic)
@@ -396,8 +407,7 @@ def simulate(
             on_progress(
                 totals["iterations"],
                 {
-                    "critic_loss": float(np.mean([r["critic_loss"] for r in latest])),
-                    "eg_loss": float(np.mean([r["eg_loss"] for r in latest])),
+                    **{k: float(np.mean([r[k] for r in latest])) for k in LOSSES if k in latest[0]},
                     "bytes": totals["bytes"],
                 },
             )
@@ -420,7 +430,7 @@ def simulate(
     except InputError:  # refused before training (cluster, devices): leave nothing behind
         run.remove()
         raise
-    model_bytes = sum(a.nbytes for a in GeneratorSide(deployment.shape, topology.model, 0).arrays())
+    model_bytes = sum(a.nbytes for a in initial_model(deployment.shape, topology))
     summary = build_summary(
         topology,
         monitors,
@@ -463,7 +473,7 @@ def run_federated(
     model = topology.model
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
-    initial = GeneratorSide(deployment.shape, model, topology.seed).arrays()
+    initial = initial_model(deployment.shape, topology)
     cpus = ray.cluster_resources().get("CPU", 1.0)
 
     def after_training(final: list[np.ndarray]) -> None:

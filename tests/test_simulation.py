@@ -16,6 +16,7 @@ from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.errors import InputError
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
+from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape
 from fedanomaly.runs.directory import load_checkpoint
 from fedanomaly.simulation import RunFailedError, simulate
@@ -273,3 +274,40 @@ def replay_fedavg(topology: Topology, weighted: bool) -> list[np.ndarray]:
         for manager in managers:
             manager.side.load_arrays(average)
     return average
+
+
+@pytest.mark.parametrize("mode", ["federated", "distributed", "standalone", "centralized"])
+def test_a_local_model_trains_in_each_mode_with_closed_form_bytes(ray_address, tmp_path, mode):
+    topology = tiny(
+        mode,
+        **{"model.name": "attae", "model.slice_iterations": 1, "model.hidden": {"autoencoder": 8}},
+    )
+    summary = simulate(topology, tmp_path / "run", ray_address)
+    m = topology.model
+    model = build_local_model(m, D, 0)
+    model_bytes = 4 * sum(t.numel() for t in model.state_dict().values())
+    monitors, slices, rounds = 3, 2, m.iterations // m.local_iterations
+    slice_rounds = m.iterations // m.slice_iterations
+    link = summary["communication"]["monitor_slice"]
+    controller = summary["communication"]["slice_controller"]
+    if mode in ("federated", "distributed"):
+        # every slice round each monitor sends its model and sample count up ...
+        assert link["up_messages"] == monitors * slice_rounds
+        assert link["up_payload_bytes"] == monitors * slice_rounds * (model_bytes + 8)
+        # ... and gets an average back before the next one, and the final model at the end
+        # (federated: the initial global model goes down before the first round as well)
+        downs = slice_rounds if mode == "federated" else slice_rounds - 1
+        assert link["down_messages"] == monitors * (downs + 1)
+        assert link["down_payload_bytes"] == monitors * (downs + 1) * model_bytes
+    else:
+        assert link["messages"] == 0
+    if mode == "federated":
+        assert controller["up_payload_bytes"] == rounds * slices * (model_bytes + 8)
+        assert controller["down_payload_bytes"] == (rounds + 1) * slices * model_bytes
+    else:
+        assert controller["messages"] == 0
+    states = [load_checkpoint(p) for p in (tmp_path / "run" / "checkpoints").iterdir()]
+    assert states and all(set(s) == set(model.state_dict()) for s in states)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert all(np.isfinite(r["loss"]) for r in records if "iteration" in r)
+    assert 0.0 <= summary["detection"]["overall"]["vus_pr"] <= 1.0

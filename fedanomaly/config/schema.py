@@ -193,26 +193,42 @@ class DataConfig(Strict):
     injection: InjectionConfig = Field(default_factory=InjectionConfig)
 
 
+LOCAL_MODELS = ("attae",)
+
 # --- model ----------------------------------------------------------------------------------
 
 
 class HiddenSizes(Strict):
-    """Hidden layer sizes of the generator, encoder (two LSTM layers each) and critic."""
+    """Hidden layer sizes of the generator, encoder (two LSTM layers each) and critic, and of
+    the autoencoder's LSTMs (attae)."""
 
     generator: tuple[PositiveInt, PositiveInt] = (32, 32)
     encoder: tuple[PositiveInt, PositiveInt] = (32, 32)
     discriminator: tuple[PositiveInt, PositiveInt] = (128, 64)
+    autoencoder: PositiveInt = 32
 
 
 class ModelConfig(Strict):
     """Model and training hyper-parameters (symbols of seed 002 in brackets)."""
 
-    name: Literal["biwgan-gp", "bigan", "wgan-gp", "wgan", "gan"] = Field(
-        "biwgan-gp", description="biwgan-gp, or a baseline of Fig. 9: bigan, wgan-gp, wgan, gan"
+    name: Literal["biwgan-gp", "bigan", "wgan-gp", "wgan", "gan", "attae"] = Field(
+        "biwgan-gp",
+        description="biwgan-gp, a baseline of Fig. 9 (bigan, wgan-gp, wgan, gan): split models; "
+        "attae (seed 000): a local model",
     )
     iterations: PositiveInt = Field(500, description="training iterations [I]")
     critic_iterations: PositiveInt = Field(5, description="critic steps per G/E step [K]")
     local_iterations: PositiveInt = Field(10, description="iterations between two FedAvg [L]")
+    slice_iterations: PositiveInt = Field(
+        5,
+        description="local models: iterations each monitor trains between two averages at its "
+        "slice manager [L1]; the controller averages every L iterations, L / L1 slice rounds [L2]",
+    )
+    scales: list[PositiveInt] = Field(
+        default_factory=lambda: [4, 8, 16],
+        min_length=1,
+        description="attae: steps seen by each branch of the multi-scale encoder (capped at T)",
+    )
     batch_size: PositiveInt = Field(32, description="windows per batch [M]")
     learning_rate: PositiveFloat = Field(1e-3, description="Adam step size [alpha]")
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
@@ -238,6 +254,19 @@ class ModelConfig(Strict):
         if iterations is not None and value > iterations:
             raise ValueError(f"L={value} is larger than iterations I={iterations}")
         return value
+
+    @field_validator("slice_iterations")
+    @classmethod
+    def _slice_within_local(cls, value: int, info: ValidationInfo) -> int:
+        local = info.data.get("local_iterations")
+        if local is not None and value > local:
+            raise ValueError(f"L1={value} is larger than L={local}")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the whole model trains at each monitor (else it is split across tiers)."""
+        return self.name in LOCAL_MODELS
 
 
 # --- evaluation -----------------------------------------------------------------------------

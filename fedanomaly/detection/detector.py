@@ -1,13 +1,16 @@
-"""A monitor's model scores: eq. 28 on its three parts with G, E and its own critic."""
+"""A monitor's model scores on its three parts: eq. 28 with G, E and its own critic for the
+split GANs, the per-step reconstruction error for a local autoencoder."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.pipeline import MonitorData
-from fedanomaly.detection.scoring import ScoreScale, steps_from_windows, window_terms
+from fedanomaly.detection.scoring import CHUNK, ScoreScale, steps_from_windows, window_terms
 from fedanomaly.evaluation.report import PartScores
+from fedanomaly.models.attae import Attae
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.sides import GanShape
 
@@ -43,6 +46,37 @@ def model_scores(
         for windows in step_windows(data, split, shape.length):
             steps.append(steps_from_windows(scale.combine(*window_terms(*modules, windows, shape))))
         return np.concatenate(steps)
+
+    return PartScores(
+        part("train"),
+        part("validation"),
+        part_types(data, "validation"),
+        part("test"),
+        part_types(data, "test"),
+    )
+
+
+def reconstruction_scores(model: Attae, windows: np.ndarray) -> np.ndarray:
+    """Squared reconstruction error per window and position, averaged over metrics: ``(n, T)``."""
+    scores = []
+    with torch.no_grad():
+        for start in range(0, len(windows), CHUNK):
+            x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
+            scores.append(((x - model(x)) ** 2).mean(dim=2).numpy())
+    return np.concatenate(scores)
+
+
+def local_model_scores(data: MonitorData, model: Attae, length: int) -> PartScores:
+    """ATTAE's score of every step of the three parts: the mean over the windows containing
+    the step of its squared error (averaged over metrics) at the step's position."""
+
+    def part(split: str) -> np.ndarray:
+        return np.concatenate(
+            [
+                steps_from_windows(reconstruction_scores(model, windows))
+                for windows in step_windows(data, split, length)
+            ]
+        )
 
     return PartScores(
         part("train"),

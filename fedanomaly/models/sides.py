@@ -34,12 +34,12 @@ class GanShape:
     metrics: int
     length: int
     latent: int
-    variant: GanVariant
+    variant: GanVariant | None  # None for a local model (no generator, encoder or critic)
 
     @classmethod
     def from_config(cls, config: ModelConfig, metrics: int) -> GanShape:
         """The shape for ``metrics`` columns under a model config."""
-        return cls(metrics, config.window_length, config.latent_size, VARIANTS[config.name])
+        return cls(metrics, config.window_length, config.latent_size, VARIANTS.get(config.name))
 
     @property
     def code(self) -> int:

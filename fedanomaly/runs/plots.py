@@ -9,21 +9,27 @@ from matplotlib.figure import Figure
 
 from fedanomaly.data.plotting import write_figure
 
+LOSS_LABELS = {
+    "critic_loss": "critic (discriminator) loss",
+    "eg_loss": "EG loss",
+    "loss": "reconstruction loss (MSE)",
+}
+
 
 def plot_losses(records: list[dict], out: Path, title: str) -> None:
-    """Critic loss and EG loss against iteration, one line per training group."""
-    figure = Figure(figsize=(11, 4))
-    critic_axis, eg_axis = figure.subplots(1, 2)
+    """Each loss the records carry against iteration, one line per training group."""
+    present = [key for key in LOSS_LABELS if records and key in records[0]]
+    figure = Figure(figsize=(5.5 * max(len(present), 1), 4))
+    axes = figure.subplots(1, max(len(present), 1), squeeze=False)[0]
     groups = sorted({r["group"] for r in records})
-    for group in groups:
-        mine = [r for r in records if r["group"] == group]
-        iterations = np.array([r["iteration"] for r in mine])
-        critic_axis.plot(iterations, [r["critic_loss"] for r in mine], linewidth=0.8, label=group)
-        eg_axis.plot(iterations, [r["eg_loss"] for r in mine], linewidth=0.8, label=group)
-    critic_axis.set(xlabel="iteration", ylabel="critic (discriminator) loss")
-    eg_axis.set(xlabel="iteration", ylabel="EG loss")
-    if len(groups) <= 12:
-        critic_axis.legend(fontsize=7)
+    for axis, key in zip(axes, present, strict=False):
+        for group in groups:
+            mine = [r for r in records if r["group"] == group]
+            iterations = np.array([r["iteration"] for r in mine])
+            axis.plot(iterations, [r[key] for r in mine], linewidth=0.8, label=group)
+        axis.set(xlabel="iteration", ylabel=LOSS_LABELS[key])
+        if len(groups) <= 12:
+            axis.legend(fontsize=7)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     write_figure(figure, out)

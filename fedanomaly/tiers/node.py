@@ -18,11 +18,25 @@ from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.preprocessing import make_windows
 from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.detection.controls import control_scores
-from fedanomaly.detection.detector import model_scores
+from fedanomaly.detection.detector import local_model_scores, model_scores
 from fedanomaly.evaluation.report import MonitorReport, evaluate_monitor
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
-from fedanomaly.models.sides import Arrays, CriticSide, GanShape, GeneratorSide
+from fedanomaly.models.local import LocalLearner, build_local_model
+from fedanomaly.models.sides import (
+    Arrays,
+    CriticSide,
+    GanShape,
+    GeneratorSide,
+    load_module_arrays,
+)
+from fedanomaly.tiers.local_slice import (
+    HostedLearners,
+    LearningMonitor,
+    LocalRound,
+    LocalSliceManager,
+    RemoteLearners,
+)
 from fedanomaly.tiers.monitor import Monitor, StepResult
 from fedanomaly.tiers.slice_manager import IterationRecord, LocalMonitors, SliceManager
 
@@ -69,30 +83,35 @@ class TierNode:
         self.config = config
         self.seed = seed
         self.data: dict[str, MonitorData] = {}
-        self.monitors: dict[str, Monitor] = {}
+        self.monitors: dict[str, Monitor | LearningMonitor] = {}
         self.pending: dict[str, np.ndarray] = {}
-        self.manager: SliceManager | None = None
+        self.manager: SliceManager | LocalSliceManager | None = None
         self.samples = 0
 
     # --- monitors ---------------------------------------------------------------------------
 
+    def hosted_monitor(
+        self, name: str, windows: np.ndarray, link: str | None, label: str | None = None
+    ) -> Monitor | LearningMonitor:
+        """A monitor of the run's kind of model: a critic (split) or a whole model (local)."""
+        if self.config.is_local:
+            learner = LocalLearner(windows, self.config, self.seed, self.seed + stable_hash(name))
+            return LearningMonitor(name, learner, link, label)
+        return Monitor(name, windows, self.shape, self.config, self.seed, link, label)
+
     def add_monitors(self, monitors: list[MonitorData], link: str | None) -> None:
-        """Host monitors with their training windows and critics."""
+        """Host monitors with their training windows and critics (or local models)."""
         for data in monitors:
             windows = data.windows("train", self.shape.length, self.config.window_stride)
             self.data[data.name] = data
-            self.monitors[data.name] = Monitor(
-                data.name, windows, self.shape, self.config, self.seed, link
-            )
+            self.monitors[data.name] = self.hosted_monitor(data.name, windows, link)
 
     def add_pooled_monitor(self, name: str, parts: list[np.ndarray]) -> None:
         """Host one critic on the training windows of uploaded train parts (centralized mode)."""
         windows = np.concatenate(
             [make_windows(p, self.shape.length, self.config.window_stride, name) for p in parts]
         )
-        self.monitors[name] = Monitor(
-            name, windows, self.shape, self.config, self.seed, None, "controller (pooled data)"
-        )
+        self.monitors[name] = self.hosted_monitor(name, windows, None, "controller (pooled data)")
 
     def upload_training_data(self, name: str, link: str) -> list[np.ndarray]:
         """A hosted monitor's scaled train parts, sent once over ``link`` (centralized mode)."""
@@ -122,32 +141,41 @@ class TierNode:
     def score(
         self,
         name: str,
-        generator_side: list[np.ndarray],
+        model: list[np.ndarray],
         critic: list[np.ndarray] | None,
         evaluation: EvaluationConfig,
     ) -> MonitorReport:
-        """Score a hosted monitor with received G and E (and critic, if sent) and evaluate it
-        beside the control detectors on the same windows."""
-        side = GeneratorSide(self.shape, self.config, self.seed)
-        side.load_arrays(generator_side)
-        monitor = self.monitors[name]
-        if critic is not None:
-            monitor.critic.load_arrays(critic)
+        """Score a hosted monitor with the received model (G and E, and a critic if sent, or a
+        whole local model) and evaluate it beside the control detectors on the same windows."""
         data = self.data[name]
-        modules = (side.generator, side.encoder, monitor.critic.critic)
-        scores = model_scores(data, modules, self.shape, self.config)
         seed = self.seed + stable_hash(name)
         controls = {}
         for control in evaluation.controls:
-            if control == "untrained":
-                initial = GeneratorSide(self.shape, self.config, self.seed)
-                critic_side = CriticSide(self.shape, self.config, seed)
-                untrained = (initial.generator, initial.encoder, critic_side.critic)
-                controls[control] = model_scores(data, untrained, self.shape, self.config)
-            else:
+            if control != "untrained":
                 controls[control] = control_scores(
                     control, data, self.shape.length, self.config.window_stride, seed
                 )
+        if self.config.is_local:
+            trained = build_local_model(self.config, self.shape.metrics, self.seed)
+            load_module_arrays(model, trained)
+            scores = local_model_scores(data, trained, self.shape.length)
+            if "untrained" in evaluation.controls:
+                initial = build_local_model(self.config, self.shape.metrics, self.seed)
+                controls["untrained"] = local_model_scores(data, initial, self.shape.length)
+        else:
+            side = GeneratorSide(self.shape, self.config, self.seed)
+            side.load_arrays(model)
+            monitor = self.monitors[name]
+            if critic is not None:
+                monitor.critic.load_arrays(critic)
+            modules = (side.generator, side.encoder, monitor.critic.critic)
+            scores = model_scores(data, modules, self.shape, self.config)
+            if "untrained" in evaluation.controls:
+                initial = GeneratorSide(self.shape, self.config, self.seed)
+                critic_side = CriticSide(self.shape, self.config, seed)
+                untrained = (initial.generator, initial.encoder, critic_side.critic)
+                controls["untrained"] = model_scores(data, untrained, self.shape, self.config)
+        controls = {c: controls[c] for c in evaluation.controls}
         return evaluate_monitor(name, scores, controls, evaluation, data.vms[0].test.scaled[:, 0])
 
     def critic_state(self, name: str) -> dict[str, torch.Tensor]:
@@ -155,12 +183,17 @@ class TierNode:
         return {k: v.cpu() for k, v in self.monitors[name].critic.critic.state_dict().items()}
 
     def checkpoint(self) -> dict[str, dict[str, torch.Tensor]]:
-        """The hosted G's and E's state dicts."""
+        """The hosted G's and E's state dicts, or the local model's (``model``)."""
         assert self.manager is not None
-        side = self.manager.side
+        if isinstance(self.manager, LocalSliceManager):
+            model = build_local_model(self.config, self.shape.metrics, self.seed)
+            load_module_arrays(self.manager.arrays(), model)
+            modules = (("model", model),)
+        else:
+            side = self.manager.side
+            modules = (("generator", side.generator), ("encoder", side.encoder))
         return {
-            part: {k: v.cpu() for k, v in module.state_dict().items()}
-            for part, module in (("generator", side.generator), ("encoder", side.encoder))
+            part: {k: v.cpu() for k, v in module.state_dict().items()} for part, module in modules
         }
 
     # --- slice manager ----------------------------------------------------------------------
@@ -182,10 +215,23 @@ class TierNode:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         hosted = list(self.monitors.values())
+        self.samples = samples
+        if self.config.is_local:
+            learners = RemoteLearners(remote) if remote is not None else HostedLearners(hosted)
+            self.manager = LocalSliceManager(name, self.config, learners, link)
+            return "cpu"
         group = RemoteMonitors(remote) if remote is not None else LocalMonitors(hosted)
         self.manager = SliceManager(name, self.shape, self.config, seed, group, link, device)
-        self.samples = samples
         return device
+
+    def train_learners(self, names: list[str], start: int, iterations: int) -> list[LocalRound]:
+        """A slice round of each named hosted local-model monitor, in the order given."""
+        return [self.monitors[name].train(start, iterations) for name in names]
+
+    def deliver_to_learners(self, names: list[str], arrays: list[np.ndarray]) -> None:
+        """The named hosted local-model monitors take an average."""
+        for name in names:
+            self.monitors[name].receive(arrays)
 
     def train_round(self, start: int, iterations: int) -> None:
         """Run iterations of Algorithm 1 on the hosted slice manager."""
@@ -200,23 +246,28 @@ class TierNode:
         return records
 
     def upload_model(self, link: str) -> tuple[list[np.ndarray], int, Traffic]:
-        """G and E and Q_s, sent to the controller over ``link``; metered here."""
+        """The slice's model (G and E, or the average of its local models) and Q_s, sent to
+        the controller over ``link``; metered here."""
         assert self.manager is not None
-        arrays = self.manager.side.arrays()
+        arrays = self.manager.arrays()
         message = {**named_arrays(arrays), "num_examples": np.array(self.samples, dtype=np.int64)}
         return arrays, self.samples, self.manager.meter.send(link, "up", message)
 
     def generator_arrays(self) -> list[np.ndarray]:
-        """The hosted G and E."""
+        """The hosted model (G and E, or the local model)."""
         assert self.manager is not None
-        return self.manager.side.arrays()
+        return self.manager.arrays()
 
     def send_model(
         self, link: str, direction: str, copies: int, with_critic: str | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-        """G and E (and a hosted critic) sent ``copies`` times over ``link``; metered here."""
+        """The model (and a hosted critic) sent ``copies`` times over ``link``; metered here."""
         assert self.manager is not None
-        arrays = self.manager.side.arrays()
+        arrays = self.manager.arrays()
+        if isinstance(self.manager, LocalSliceManager):
+            self.manager.pending = arrays
+            self.manager.deliver_pending(copies, link)
+            return arrays, None
         critic = self.monitors[with_critic].critic.arrays() if with_critic else None
         message = named_arrays(arrays + (critic or []))
         for _ in range(copies):
@@ -224,9 +275,9 @@ class TierNode:
         return arrays, critic
 
     def load_generator_arrays(self, arrays: list[np.ndarray]) -> None:
-        """Replace the hosted G and E (FedAvg result)."""
+        """Replace the hosted model by the controller's FedAvg result."""
         assert self.manager is not None
-        self.manager.side.load_arrays(arrays)
+        self.manager.load_arrays(arrays)
 
     # --- accounting -------------------------------------------------------------------------
 
@@ -245,6 +296,6 @@ class TierNode:
             accounts["slice_manager"] = {
                 "meter": self.manager.meter,
                 "clock": self.manager.stopwatch,
-                "memory": sum(self.manager.side.memory_bytes().values()),
+                "memory": sum(self.manager.memory_bytes().values()),
             }
         return accounts

@@ -166,3 +166,15 @@ class SliceManager:
                     down,
                 )
             )
+
+    def arrays(self) -> list[np.ndarray]:
+        """G's then E's state (what the controller averages)."""
+        return self.side.arrays()
+
+    def load_arrays(self, arrays: list[np.ndarray]) -> None:
+        """Replace G and E by the controller's FedAvg result."""
+        self.side.load_arrays(arrays)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Parameters and optimizer state of G and E."""
+        return self.side.memory_bytes()

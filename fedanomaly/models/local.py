@@ -1,0 +1,92 @@
+"""A local model's learner: the whole model, its optimizer and a monitor's windows.
+
+"Local" models (ATTAE, later Zoom-CNN) train a complete copy at every VM monitor; copies are
+averaged by sample count at the slice manager every L1 iterations and at the controller every L
+iterations. A learner knows nothing of tiers: it trains, and hands out or takes in its weights
+as numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.models.attae import Attae, reconstruction_loss
+from fedanomaly.models.sides import (
+    adam,
+    load_module_arrays,
+    module_arrays,
+    optimizer_bytes,
+    parameter_bytes,
+)
+
+
+def build_local_model(config: ModelConfig, metrics: int, seed: int) -> Attae:
+    """The local model named by ``config.name``, its weights seeded by ``seed``."""
+    torch.manual_seed(seed)
+    return Attae(
+        metrics,
+        config.window_length,
+        tuple(config.scales),
+        config.hidden.autoencoder,
+        config.latent_size,
+    )
+
+
+class LocalLearner:
+    """A whole model training on one monitor's (or the pooled) windows.
+
+    Parameters
+    ----------
+    windows
+        Training windows ``(count, T, d)``.
+    config
+        Hyper-parameters (batch size M, Adam).
+    model_seed
+        Seeds the initial weights (the same for every copy of a federation).
+    batch_seed
+        Seeds the batch sampling (one per monitor).
+    """
+
+    def __init__(
+        self, windows: np.ndarray, config: ModelConfig, model_seed: int, batch_seed: int
+    ) -> None:
+        self.windows = np.ascontiguousarray(windows, dtype=np.float32)
+        self.batch_size = config.batch_size
+        self.model = build_local_model(config, self.windows.shape[2], model_seed)
+        self.optimizer = adam(self.model, config)
+        self.rng = np.random.default_rng(batch_seed)
+
+    @property
+    def samples(self) -> int:
+        """Training windows held: the FedAvg weight."""
+        return len(self.windows)
+
+    def train(self, iterations: int) -> list[float]:
+        """``iterations`` Adam steps on batches of M windows; the loss of each."""
+        losses = []
+        for _ in range(iterations):
+            chosen = np.sort(self.rng.choice(self.samples, self.batch_size, replace=False))
+            loss = reconstruction_loss(self.model, torch.from_numpy(self.windows[chosen]))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            losses.append(float(loss.detach()))
+        return losses
+
+    def arrays(self) -> list[np.ndarray]:
+        """The model's state as numpy arrays (what is averaged)."""
+        return module_arrays(self.model)
+
+    def load_arrays(self, arrays: list[np.ndarray]) -> None:
+        """Replace the weights by an average; the optimizer state stays."""
+        load_module_arrays(arrays, self.model)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Parameters, optimizer state and resident training data."""
+        return {
+            "parameters": parameter_bytes(self.model),
+            "optimizer": optimizer_bytes(self.optimizer),
+            "data": int(self.windows.nbytes),
+        }

@@ -1,0 +1,259 @@
+"""The "local model" protocol: a whole model at every VM monitor, averaged monitor -> slice
+manager -> controller.
+
+Per slice round, each monitor trains its copy for L1 iterations and sends it up with its sample
+count; the slice manager averages the copies weighted by sample count and the average goes back
+down before the next slice round. The controller's FedAvg every L iterations (L / L1 slice
+rounds) sees the slice's average exactly as it sees a split model's G and E, so the Flower side
+is the same for both kinds of model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import ray
+
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.metering.clock import Stopwatch
+from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.models.local import LocalLearner
+from fedanomaly.tiers.monitor import DivergenceError
+
+
+def named(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Arrays keyed by position, as the wire format names them."""
+    return {f"p{k}": a for k, a in enumerate(arrays)}
+
+
+@dataclass
+class LocalRound:
+    """One monitor's slice round: its losses, its model, and what sending the model cost."""
+
+    losses: list[float]
+    arrays: list[np.ndarray]
+    samples: int
+    sent: Traffic
+
+
+class LearningMonitor:
+    """A VM monitor that trains a whole local model on its windows.
+
+    Parameters
+    ----------
+    name
+        Monitor name.
+    learner
+        Its model, optimizer and windows.
+    link
+        The link its model crosses to the slice manager, or ``None`` where the averaging
+        happens in the same place (standalone, centralized).
+    label
+        How errors name it (default ``monitor <name>``).
+    """
+
+    def __init__(
+        self, name: str, learner: LocalLearner, link: str | None, label: str | None = None
+    ) -> None:
+        self.name = name
+        self.label = label or f"monitor {name}"
+        self.learner = learner
+        self.link = link
+        self.meter = Meter()
+        self.stopwatch = Stopwatch()
+
+    def train(self, start: int, iterations: int) -> LocalRound:
+        """Iterations ``start``.. of local training, then the model sent up.
+
+        Raises
+        ------
+        DivergenceError
+            If a loss is not finite; the message names the monitor and the iteration.
+        """
+        with self.stopwatch.timing():
+            losses = self.learner.train(iterations)
+        for offset, loss in enumerate(losses):
+            if not np.isfinite(loss):
+                raise DivergenceError(
+                    f"{self.label}: reconstruction loss {loss:g} at iteration {start + offset}"
+                )
+        arrays = self.learner.arrays()
+        sent = Traffic()
+        if self.link is not None:
+            message = {**named(arrays), "num_examples": np.array(self.learner.samples)}
+            sent = self.meter.send(self.link, "up", message)
+        return LocalRound(losses, arrays, self.learner.samples, sent)
+
+    def receive(self, arrays: list[np.ndarray]) -> None:
+        """Take the slice's (or the global) average."""
+        self.learner.load_arrays(arrays)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Parameters, optimizer state and resident training data."""
+        return self.learner.memory_bytes()
+
+
+class LearnerGroup(Protocol):
+    """The monitors a local slice manager averages, wherever they run."""
+
+    names: list[str]
+
+    def train(self, start: int, iterations: int) -> list[LocalRound]:
+        """A slice round of every monitor, in ``names`` order."""
+        ...
+
+    def deliver(self, arrays: list[np.ndarray]) -> None:
+        """Every monitor takes ``arrays``."""
+        ...
+
+
+class HostedLearners:
+    """Monitors in the same process as their slice manager."""
+
+    def __init__(self, monitors: list[LearningMonitor]) -> None:
+        self.monitors = monitors
+        self.names = [m.name for m in monitors]
+
+    def train(self, start: int, iterations: int) -> list[LocalRound]:
+        return [m.train(start, iterations) for m in self.monitors]
+
+    def deliver(self, arrays: list[np.ndarray]) -> None:
+        for monitor in self.monitors:
+            monitor.receive(arrays)
+
+
+class RemoteLearners:
+    """Monitors hosted by other nodes, reached through direct Ray actor calls."""
+
+    def __init__(self, hosts: list[tuple[Any, list[str]]]) -> None:
+        self.hosts = hosts
+        self.names = [name for _, names in hosts for name in names]
+
+    def train(self, start: int, iterations: int) -> list[LocalRound]:
+        futures = [
+            host.train_learners.remote(names, start, iterations) for host, names in self.hosts
+        ]
+        return [item for reply in ray.get(futures) for item in reply]
+
+    def deliver(self, arrays: list[np.ndarray]) -> None:
+        reference = ray.put(arrays)
+        ray.get([host.deliver_to_learners.remote(names, reference) for host, names in self.hosts])
+
+
+@dataclass
+class LocalIterationRecord:
+    """The mean reconstruction loss of one iteration in one group, and the traffic of the
+    slice round it closes (up) or opens (down)."""
+
+    iteration: int
+    group: str
+    loss: float
+    up: Traffic = field(default_factory=Traffic)
+    down: Traffic = field(default_factory=Traffic)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "iteration": self.iteration,
+            "group": self.group,
+            "loss": self.loss,
+            "up_bytes": self.up.total_bytes,
+            "down_bytes": self.down.total_bytes,
+            "up_messages": self.up.messages,
+            "down_messages": self.down.messages,
+        }
+
+
+def weighted_average(models: list[list[np.ndarray]], weights: list[int]) -> list[np.ndarray]:
+    """Sample-weighted mean of the models, array by array (FedAvg, eq. 27 of seed 002)."""
+    total = float(sum(weights))
+    return [
+        (sum(w * model[k].astype(np.float64) for w, model in zip(weights, models, strict=True))
+         / total).astype(models[0][k].dtype)
+        for k in range(len(models[0]))
+    ]  # fmt: skip
+
+
+class LocalSliceManager:
+    """Averages its monitors' local models every L1 iterations.
+
+    Parameters
+    ----------
+    name
+        Group name (the slice, the monitor in standalone mode, or the controller).
+    config
+        ``slice_iterations`` (L1).
+    learners
+        The monitors it averages.
+    link
+        The link the average crosses down to the monitors, or ``None`` where they are local.
+    """
+
+    def __init__(
+        self, name: str, config: ModelConfig, learners: LearnerGroup, link: str | None
+    ) -> None:
+        self.name = name
+        self.slice_iterations = config.slice_iterations
+        self.learners = learners
+        self.link = link
+        self.meter = Meter()
+        self.stopwatch = Stopwatch()
+        self.records: list[LocalIterationRecord] = []
+        self.model: list[np.ndarray] = []
+        self.pending: list[np.ndarray] | None = None
+
+    def deliver_pending(self, copies: int | None = None, link: str | None = None) -> Traffic:
+        """Send the model waiting to go down to every monitor (metered per copy)."""
+        sent = Traffic()
+        if self.pending is None:
+            return sent
+        link = link or self.link
+        if link is not None:
+            for _ in range(len(self.learners.names) if copies is None else copies):
+                sent.add(self.meter.send(link, "down", named(self.pending)))
+        self.learners.deliver(self.pending)
+        self.pending = None
+        return sent
+
+    def train(self, start: int, iterations: int) -> None:
+        """Iterations ``start``.. in slice rounds of L1; a record per iteration."""
+        done = 0
+        while done < iterations:
+            count = min(self.slice_iterations, iterations - done)
+            down = self.deliver_pending()
+            rounds = self.learners.train(start + done, count)
+            with self.stopwatch.timing():
+                self.model = weighted_average(
+                    [r.arrays for r in rounds], [r.samples for r in rounds]
+                )
+            if self.link is not None:
+                self.pending = self.model
+            up = Traffic()
+            for one in rounds:
+                up.add(one.sent)
+            for offset in range(count):
+                self.records.append(
+                    LocalIterationRecord(
+                        start + done + offset,
+                        self.name,
+                        float(np.mean([r.losses[offset] for r in rounds])),
+                        up if offset == count - 1 else Traffic(),
+                        down if offset == 0 else Traffic(),
+                    )
+                )
+            done += count
+
+    def arrays(self) -> list[np.ndarray]:
+        """The slice's current average."""
+        return self.model
+
+    def load_arrays(self, arrays: list[np.ndarray]) -> None:
+        """A global average from the controller; it goes down before the next slice round."""
+        self.model = [np.array(a) for a in arrays]
+        self.pending = self.model
+
+    def memory_bytes(self) -> dict[str, int]:
+        """The averaged model it holds."""
+        return {"parameters": int(sum(a.nbytes for a in self.model))}

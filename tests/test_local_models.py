@@ -1,0 +1,109 @@
+"""Local models (ATTAE): the autoencoder, the learner, and slice averaging by sample count."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fedanomaly.config import resolve_topology
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.metering.meter import Traffic
+from fedanomaly.models.attae import Attae
+from fedanomaly.models.local import LocalLearner
+from fedanomaly.tiers.local_slice import (
+    HostedLearners,
+    LearningMonitor,
+    LocalSliceManager,
+    weighted_average,
+)
+
+CONFIG = ModelConfig(
+    name="attae", batch_size=8, window_length=12, latent_size=4, slice_iterations=3,
+    local_iterations=6, iterations=12, scales=[3, 6, 40], hidden={"autoencoder": 8},
+)  # fmt: skip
+
+
+def test_each_branch_sees_only_its_last_steps():
+    model = Attae(metrics=2, length=12, scales=(3, 6, 40), hidden=5, latent=4)
+    assert model.encoder.scales == (3, 6, 12)  # capped at T
+    x = torch.randn(2, 12, 2)
+    changed = x.clone()
+    changed[:, :6] += 5.0  # outside the last 6 steps: branches 3 and 6 cannot see it
+    for scale, branch in zip(model.encoder.scales, model.encoder.branches, strict=True):
+        same = torch.allclose(
+            branch(x[:, -scale:])[0][:, -1], branch(changed[:, -scale:])[0][:, -1]
+        )
+        assert same == (scale <= 6)
+    assert model(x).shape == (2, 12, 2)
+
+
+def test_the_learner_lowers_the_reconstruction_error_of_its_windows():
+    rng = np.random.default_rng(0)
+    steps = np.arange(12)
+    windows = np.stack(
+        [np.stack([np.sin(steps / 2 + p), np.cos(steps / 3 + p)], axis=1) for p in rng.random(200)]
+    ).astype(np.float32)
+    learner = LocalLearner(windows, CONFIG.model_copy(update={"learning_rate": 1e-2}), 0, 1)
+    losses = learner.train(150)
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
+
+
+def test_weighted_average_is_the_sample_weighted_mean():
+    models = [[np.full(3, 1.0, np.float32)], [np.full(3, 4.0, np.float32)]]
+    average = weighted_average(models, [1, 2])
+    np.testing.assert_allclose(average[0], np.full(3, 3.0))
+    assert average[0].dtype == np.float32
+
+
+def test_a_slice_round_averages_by_samples_and_sends_the_average_back_down():
+    rng = np.random.default_rng(1)
+    sizes = (40, 120)
+    still = CONFIG.model_copy(update={"learning_rate": 1e-30})  # weights stay where they start
+    monitors = [
+        LearningMonitor(
+            f"m{k}",
+            LocalLearner(rng.random((n, 12, 2), dtype=np.float32), still, k, k),
+            "monitor_slice",
+        )
+        for k, n in enumerate(sizes)
+    ]
+    initial = [m.learner.arrays() for m in monitors]
+    expected = [
+        (sizes[0] * a.astype(np.float64) + sizes[1] * b) / sum(sizes)
+        for a, b in zip(*initial, strict=True)
+    ]
+    manager = LocalSliceManager("s", still, HostedLearners(monitors), "monitor_slice")
+    manager.train(0, 3)
+    for got, want in zip(manager.arrays(), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert len(manager.records) == 3
+    assert manager.records[-1].up.messages == 2 and manager.records[0].down.messages == 0
+    model_bytes = sum(a.nbytes for a in manager.arrays())
+    assert manager.records[-1].up.payload_bytes == 2 * (model_bytes + 8)  # + the sample count
+    # the average goes back down before the next slice round
+    manager.train(3, 3)
+    assert manager.records[3].down.messages == 2
+    assert manager.records[3].down.payload_bytes == 2 * model_bytes
+    for monitor in monitors:
+        for got, want in zip(monitor.learner.arrays(), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_the_global_model_waits_for_the_next_slice_round():
+    monitors = [
+        LearningMonitor("m", LocalLearner(np.zeros((20, 12, 2), np.float32), CONFIG, 0, 0), "l")
+    ]
+    manager = LocalSliceManager("s", CONFIG, HostedLearners(monitors), "l")
+    manager.train(0, 3)
+    zeros = [np.zeros_like(a) for a in manager.arrays()]
+    manager.load_arrays(zeros)
+    sent = manager.deliver_pending()
+    assert sent.messages == 1 and isinstance(sent, Traffic)
+    assert all(not a.any() for a in monitors[0].learner.arrays())
+    assert manager.deliver_pending().messages == 0
+
+
+def test_attae_is_a_local_model_in_the_schema():
+    topology = resolve_topology(slices=1, monitors=1, settings={"model.name": "attae"})
+    assert topology.model.is_local
+    assert not resolve_topology(slices=1, monitors=1).model.is_local
