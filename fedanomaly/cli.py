@@ -358,6 +358,7 @@ SIMULATE_FLAGS = {
     "model.batch_size": "--batch-size",
     "model.critic_iterations": "--critic-iters",
     "model.local_iterations": "--local-iters",
+    "evaluation.threshold": "--threshold",
     "seed": "--seed",
 }
 
@@ -388,6 +389,10 @@ def simulate(
     local_iters: Annotated[
         int | None, typer.Option(help="Iterations between FedAvg rounds L.")
     ] = None,
+    threshold: Annotated[
+        str | None,
+        typer.Option(help="Deployable threshold: validation (eq. 33), pot, sigma or adaptive."),
+    ] = None,
     seed: Seed = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/<time>-<name>-<mode>).")
@@ -412,6 +417,7 @@ def simulate(
         "model.batch_size": batch_size,
         "model.critic_iterations": critic_iters,
         "model.local_iterations": local_iters,
+        "evaluation.threshold": threshold,
         "seed": seed,
     }
     source = parse_source(data) if data is not None else None

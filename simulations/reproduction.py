@@ -76,18 +76,28 @@ class Runs:
         self.options = options
         self.address = address
 
-    def path(self, mode: str, model: str, iterations: int) -> Path:
+    def path(self, mode: str, model: str, iterations: int, tag: str = "") -> Path:
         """Where the run of these settings lives."""
         source = (self.options.data or "synthetic-vnf").split(":")[0]
-        name = f"{source}-{mode}-{model}-I{iterations}-seed{self.options.seed}"
+        name = f"{source}-{mode}-{model}-I{iterations}{tag}-seed{self.options.seed}"
         return self.options.results / "runs" / name
 
     def summary(
-        self, mode: str, model: str = "biwgan-gp", iterations: int | None = None
+        self,
+        mode: str,
+        model: str = "biwgan-gp",
+        iterations: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[Path, dict[str, Any]]:
-        """The run directory and summary of one setting, training it if needed."""
+        """The run directory and summary of one setting, training it if needed.
+
+        ``extra`` holds further dotted settings (``{"data.injection.intensity": 3.0}``); they
+        name the run directory too.
+        """
         iterations = iterations or self.options.iterations
-        path = self.path(mode, model, iterations)
+        extra = extra or {}
+        tag = "".join(f"-{key.rsplit('.', 1)[-1]}{value}" for key, value in extra.items())
+        path = self.path(mode, model, iterations, tag)
         if (path / "summary.json").exists() and not self.options.fresh:
             return path, json.loads((path / "summary.json").read_text())
         shutil.rmtree(path, ignore_errors=True)
@@ -97,6 +107,7 @@ class Runs:
             "model.name": model,
             "model.iterations": iterations,
             "model.local_iterations": min(10, iterations),
+            **extra,
         }
         source = parse_source(self.options.data) if self.options.data else None
         topology = resolve_topology(TOPOLOGY, source=source, settings=settings)

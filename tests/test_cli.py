@@ -198,6 +198,7 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
             "--local-iters: model.local_iterations: L=9 is larger than iterations I=5",
         ),
         (["--batch-size", "100000"], "model.batch_size (M=100000) is larger than monitor vm-1-1's"),
+        (["--threshold", "median"], "--threshold: evaluation.threshold: Input should be"),
         (
             ["--ray-address", "127.0.0.1:9"],
             "--ray-address: cannot reach a Ray cluster at 127.0.0.1:9",

@@ -20,7 +20,12 @@ from fedanomaly.evaluation.ranges import (
     volume_under_surface,
 )
 from fedanomaly.evaluation.report import PartScores, evaluate_monitor
-from fedanomaly.evaluation.thresholds import pot_threshold, sigma_threshold, validation_threshold
+from fedanomaly.evaluation.thresholds import (
+    adaptive_threshold,
+    pot_threshold,
+    sigma_threshold,
+    validation_threshold,
+)
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "tsb_ad_reference.json").read_text())["cases"]
@@ -113,6 +118,19 @@ def test_pot_threshold_recovers_an_exponential_quantile():
     assert pot_threshold(few, 1e-3, 0.98) == 99.0
 
 
+def test_adaptive_threshold_is_mean_plus_beta_sigma_of_the_past_window():
+    rng = np.random.default_rng(4)
+    history, scores = rng.normal(size=50), rng.normal(size=30)
+    thresholds = adaptive_threshold(history, scores, window=10, beta=2.0)
+    series = np.concatenate([history, scores])
+    for t in range(30):
+        past = series[50 + t - 10 : 50 + t]
+        assert thresholds[t] == pytest.approx(past.mean() + 2.0 * past.std())
+    # after a level shift the threshold follows the new level within one window
+    shifted = adaptive_threshold(np.zeros(20), np.full(40, 5.0), window=10, beta=3.0)
+    assert shifted[0] == pytest.approx(0.0) and shifted[-1] == pytest.approx(5.0)
+
+
 def scores_for(test: np.ndarray, types: np.ndarray) -> PartScores:
     rng = np.random.default_rng(1)
     validation_types = np.zeros(200, dtype=np.int8)
@@ -147,3 +165,9 @@ def test_a_monitor_report_thresholds_predicts_and_ranks_the_controls():
         "vm", model, {}, EvaluationConfig(threshold="sigma", sigma_beta=2.0), np.zeros(10)
     )
     assert sigma.threshold == pytest.approx(model.train.mean() + 2 * model.train.std())
+    adaptive = evaluate_monitor(
+        "vm", model, {}, EvaluationConfig(threshold="adaptive", adaptive_window=50), np.zeros(10)
+    )
+    expected = adaptive_threshold(model.validation, model.test, 50, 3.0)
+    np.testing.assert_array_equal(adaptive.preds, (model.test > expected).astype(np.int8))
+    assert adaptive.threshold == pytest.approx(expected.mean())

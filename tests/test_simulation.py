@@ -151,7 +151,7 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     for name, row in detection["controls"].items():
         assert set(row) == {"vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1"}
         assert detection["beats_controls"][name] == (overall["vus_pr"] > row["vus_pr"])
-    assert set(detection["by_threshold"]) == {"validation", "pot", "sigma", "oracle"}
+    assert set(detection["by_threshold"]) == {"validation", "pot", "sigma", "adaptive", "oracle"}
     assert detection["by_threshold"]["oracle"]["f1"] == pytest.approx(overall["f1_oracle"])
     assert detection["by_threshold"]["validation"]["f1"] == pytest.approx(overall["f1"])
     recomputed = []

@@ -277,13 +277,17 @@ ControlName = Literal["random", "untrained", "pca", "iforest"]
 class EvaluationConfig(Strict):
     """How every monitor's test scores are thresholded and measured."""
 
-    threshold: Literal["validation", "pot", "sigma"] = Field(
+    threshold: Literal["validation", "pot", "sigma", "adaptive"] = Field(
         "validation",
         description="deployable threshold that makes the predictions: validation (eq. 33 on the "
         "validation part with injected anomalies), pot (peaks over threshold on training "
-        "scores) or sigma (training mean + sigma_beta standard deviations)",
+        "scores), sigma (training mean + sigma_beta standard deviations) or adaptive (ATTAE's "
+        "mu_t + sigma_beta * sigma_t over the adaptive_window scores before each step)",
     )
-    sigma_beta: PositiveFloat = Field(3.0, description="beta of the sigma threshold")
+    sigma_beta: PositiveFloat = Field(3.0, description="beta of the sigma and adaptive thresholds")
+    adaptive_window: PositiveInt = Field(
+        100, description="steps of past scores behind the adaptive threshold [w]"
+    )
     pot_risk: float = Field(1e-3, gt=0.0, lt=1.0, description="POT false-alarm probability q")
     pot_level: float = Field(0.98, gt=0.0, lt=1.0, description="POT initial quantile t")
     vus_window: Literal["auto"] | PositiveInt = Field(

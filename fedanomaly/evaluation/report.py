@@ -22,6 +22,7 @@ from fedanomaly.evaluation.ranges import (
 )
 from fedanomaly.evaluation.thresholds import (
     DEPLOYABLE_THRESHOLDS,
+    adaptive_threshold,
     pot_threshold,
     sigma_threshold,
     validation_threshold,
@@ -51,7 +52,7 @@ class MonitorReport:
     """A monitor's evaluation: its predictions, metrics, thresholds and control rows."""
 
     name: str
-    threshold: float
+    threshold: float  # the mean over test steps for a per-step (adaptive) threshold
     vus_window: int
     scores: np.ndarray
     preds: np.ndarray
@@ -61,17 +62,23 @@ class MonitorReport:
     controls: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, float]:
-    """The three thresholds fixed without test labels."""
+Threshold = float | np.ndarray
+
+
+def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, Threshold]:
+    """The thresholds fixed without test labels (``adaptive``: one per test step)."""
     return {
         "validation": validation_threshold(scores.validation, scores.validation_types),
         "pot": pot_threshold(scores.train, config.pot_risk, config.pot_level),
         "sigma": sigma_threshold(scores.train, config.sigma_beta),
+        "adaptive": adaptive_threshold(
+            scores.validation, scores.test, config.adaptive_window, config.sigma_beta
+        ),
     }
 
 
 def part_metrics(
-    scores: PartScores, threshold: float, window: int
+    scores: PartScores, threshold: Threshold, window: int
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Predictions at ``threshold`` and every metric of the test part."""
     labels = scores.test_labels
@@ -118,7 +125,7 @@ def evaluate_monitor(
     by_threshold = {}
     for method in DEPLOYABLE_THRESHOLDS:
         at = binary_metrics(model.test_labels, (model.test > thresholds[method]).astype(np.int8))
-        by_threshold[method] = {"threshold": thresholds[method], **at}
+        by_threshold[method] = {"threshold": float(np.mean(thresholds[method])), **at}
     f1, cut = oracle_f1(model.test_labels, model.test)
     by_threshold["oracle"] = {"threshold": cut, "f1": f1}
     rows = {}
@@ -126,5 +133,13 @@ def evaluate_monitor(
         cut = deployable_thresholds(scores, config)[config.threshold]
         rows[control] = {k: part_metrics(scores, cut, window)[1][k] for k in CONTROL_METRICS}
     return MonitorReport(
-        name, chosen, window, model.test, preds, model.test_types, metrics, by_threshold, rows
+        name,
+        float(np.mean(chosen)),
+        window,
+        model.test,
+        preds,
+        model.test_types,
+        metrics,
+        by_threshold,
+        rows,
     )

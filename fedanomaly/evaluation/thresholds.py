@@ -7,7 +7,10 @@ Deployable thresholds are fixed without the test labels:
 - ``pot``: peaks over threshold on the training scores (Siffer et al., KDD 2017): a generalized
   Pareto law fitted by maximum likelihood to the excesses over the ``level`` quantile gives the
   score exceeded with probability ``risk``;
-- ``sigma``: mean plus ``beta`` standard deviations of the training scores.
+- ``sigma``: mean plus ``beta`` standard deviations of the training scores;
+- ``adaptive``: ATTAE's threshold of seed 000, ``theta_t = mu_t + beta * sigma_t`` with the mean
+  and standard deviation of the ``window`` scores before step t (the validation part's last
+  scores precede the first test steps), so the alarm level follows the load.
 
 The oracle threshold (best F1 on the test labels, :func:`fedanomaly.evaluation.pointwise.oracle_f1`)
 is reported beside them, labelled as such, only for comparison with papers that use it.
@@ -20,8 +23,8 @@ from typing import Literal
 import numpy as np
 from scipy.stats import genpareto
 
-DeployableThreshold = Literal["validation", "pot", "sigma"]
-DEPLOYABLE_THRESHOLDS: tuple[DeployableThreshold, ...] = ("validation", "pot", "sigma")
+DeployableThreshold = Literal["validation", "pot", "sigma", "adaptive"]
+DEPLOYABLE_THRESHOLDS: tuple[DeployableThreshold, ...] = ("validation", "pot", "sigma", "adaptive")
 MIN_EXCESSES = 10
 
 
@@ -71,3 +74,31 @@ def pot_threshold(scores: np.ndarray, risk: float, level: float) -> float:
     if abs(shape) < 1e-8:
         return float(initial - scale * np.log(ratio))
     return float(initial + scale / shape * (ratio**-shape - 1))
+
+
+def adaptive_threshold(
+    history: np.ndarray, scores: np.ndarray, window: int, beta: float
+) -> np.ndarray:
+    """Per-step ``mu_t + beta * sigma_t`` over the ``window`` scores before each step.
+
+    Parameters
+    ----------
+    history
+        Scores that come before ``scores`` (at least one).
+    scores
+        The scores to threshold, in time order.
+    window
+        How many past scores make mu_t and sigma_t.
+    beta
+        Width in standard deviations.
+    """
+    series = np.concatenate([history[-window:], scores]).astype(np.float64)
+    offset = len(series) - len(scores)
+    sums = np.concatenate([[0.0], np.cumsum(series)])
+    squares = np.concatenate([[0.0], np.cumsum(series**2)])
+    ends = offset + np.arange(len(scores))  # the past of step t is series[start:end]
+    starts = np.maximum(ends - window, 0)
+    counts = ends - starts
+    means = (sums[ends] - sums[starts]) / counts
+    variances = np.maximum((squares[ends] - squares[starts]) / counts - means**2, 0.0)
+    return means + beta * np.sqrt(variances)
