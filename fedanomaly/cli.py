@@ -539,7 +539,8 @@ def summary_tables(summary: dict[str, Any]) -> Group:
     header = (
         f"{summary['mode']} {summary['model']}: {summary['topology']['slices']} slices, "
         f"{summary['topology']['monitors']} monitors, {summary['iterations']} iterations, "
-        f"{summary['wall_seconds']:.1f} s"
+        f"{summary['wall_seconds']:.1f} s wall, {summary['simulated_seconds']:.1f} s simulated "
+        f"({summary['simulated']['transfer_seconds']:.1f} s of it on the links)"
     )
     return Group(header, links, tiers, quality, ranking, thresholds)
 

@@ -393,9 +393,11 @@ def simulate(
     namespace = f"fedanomaly-{run_id}"
     totals = {"iterations": 0, "bytes": 0}
     records_seen: list[dict[str, Any]] = []
+    every_record: list[dict[str, Any]] = []
 
     def on_round(records: list[dict[str, Any]]) -> None:
         run.append_metrics(records)
+        every_record.extend(records)
         totals["bytes"] += sum(r["up_bytes"] + r["down_bytes"] for r in records)
         records = [r for r in records if "iteration" in r]
         if not records:
@@ -445,6 +447,7 @@ def simulate(
         else 0,
         wall_seconds=time.perf_counter() - started,
         training_seconds=outcome["training_seconds"],
+        records=every_record,
     )
     for name, report in outcome["detections"].items():
         run.save_scores(

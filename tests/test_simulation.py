@@ -66,8 +66,20 @@ def zeros(*shape: int) -> np.ndarray:
     return np.zeros(shape, dtype=np.float32)
 
 
+LINKS = {
+    "links.monitor_slice": {"bandwidth_mbps": 50.0, "latency_ms": 40.0},
+    "links.slice_controller": {"bandwidth_mbps": 8.0, "latency_ms": 100.0, "jitter_ms": 20.0,
+                               "loss": 0.2},
+}  # fmt: skip
+
+
+def seconds(bytes_: int, bandwidth_mbps: float, latency_ms: float, jitter_ms=0.0, loss=0.0):
+    """Expected transfer time of one message, written out."""
+    return (latency_ms / 1000 + jitter_ms / 2000 + 8 * bytes_ / (bandwidth_mbps * 1e6)) / (1 - loss)
+
+
 def test_federated_bytes_match_the_closed_form(ray_address, tmp_path):
-    topology = tiny()
+    topology = tiny(**LINKS)
     summary = simulate(topology, tmp_path / "run", ray_address)
     m = topology.model
     batch, length, latent, monitors, slices = m.batch_size, m.window_length, m.latent_size, 3, 2
@@ -110,6 +122,27 @@ def test_federated_bytes_match_the_closed_form(ray_address, tmp_path):
     for record in per_round:
         assert record["up_bytes"] == slices * sum(reply)
         assert record["down_bytes"] == slices * sum(model_message)
+
+    # the simulated clock: per iteration one message down and one up (monitors in parallel),
+    # per round one model up and one down (slices in parallel)
+    per_iteration = seconds(sum(down), 50.0, 40.0) + seconds(sum(up), 50.0, 40.0)
+    per_round = seconds(sum(reply), 8.0, 100.0, 20.0, 0.2)
+    per_round += seconds(sum(model_message), 8.0, 100.0, 20.0, 0.2)
+    expected = iterations * per_iteration + rounds * per_round
+    simulated = summary["simulated"]
+    assert simulated["transfer_seconds"] == pytest.approx(expected, rel=1e-5)
+    assert summary["simulated_seconds"] == pytest.approx(
+        simulated["transfer_seconds"] + simulated["compute_seconds"], rel=1e-5
+    )
+    assert 0 < simulated["compute_seconds"] < summary["training_seconds"]
+    # per link: every message one after the other
+    assert link["transfer_seconds"] == pytest.approx(
+        link["messages"] * 0.040 + 8 * (link["up_bytes"] + link["down_bytes"]) / 50e6, rel=1e-5
+    )
+    assert controller["transfer_seconds"] == pytest.approx(
+        (controller["messages"] * 0.110 + 8 * (controller["up_bytes"] + controller["down_bytes"])
+         / 8e6) / 0.8, rel=1e-5
+    )  # fmt: skip
 
 
 def final_arrays(run) -> list[np.ndarray]:
@@ -197,9 +230,15 @@ def test_same_seed_same_numbers(ray_address, tmp_path):
     )
     np.testing.assert_array_equal(first, second)
     assert runs[0]["detection"] == runs[1]["detection"]
-    assert (tmp_path / "run0" / "metrics.jsonl").read_text() == (
-        tmp_path / "run1" / "metrics.jsonl"
-    ).read_text()
+    assert runs[0]["communication"] == runs[1]["communication"]
+    assert runs[0]["simulated"]["transfer_seconds"] == runs[1]["simulated"]["transfer_seconds"]
+
+    def numbers(k: int) -> list[dict]:
+        """metrics.jsonl without the measured compute times."""
+        lines = [json.loads(line) for line in (tmp_path / f"run{k}" / "metrics.jsonl").open()]
+        return [{key: v for key, v in line.items() if key != "compute_seconds"} for line in lines]
+
+    assert numbers(0) == numbers(1)
     assert not np.array_equal(first, other)
 
 

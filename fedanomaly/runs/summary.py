@@ -13,6 +13,7 @@ from fedanomaly.evaluation.pointwise import binary_metrics, ranking_metrics
 from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import DIRECTIONS, LINKS, Meter
+from fedanomaly.runs.timeline import link_transfer_seconds, simulated_time
 
 TIERS = ("monitor", "slice_manager", "controller")
 
@@ -45,8 +46,10 @@ def build_summary(
     rounds: int,
     wall_seconds: float,
     training_seconds: float,
+    records: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The run's summary (documented in the README)."""
+    """The run's summary (documented in the README); ``records`` are the lines of
+    ``metrics.jsonl``."""
     meter = Meter()
     meter.merge(controller_meter)
     for entry in accounts.values():
@@ -57,6 +60,10 @@ def build_summary(
     memory["controller"] = max(memory["controller"], controller_memory)
 
     order = [m.name for m in monitors]
+    traffic = communication(meter)
+    for link, seconds in link_transfer_seconds(traffic, topology).items():
+        traffic[link]["transfer_seconds"] = round(seconds, 6)
+    clock = simulated_time(records, topology, traffic)
     return {
         "mode": topology.mode,
         "model": topology.model.name,
@@ -69,12 +76,17 @@ def build_summary(
         "iterations": topology.model.iterations,
         "fedavg_rounds": rounds,
         "devices": devices,
-        "communication": communication(meter),
+        "communication": traffic,
         "compute_seconds": {tier: round(clocks[tier].cpu_seconds, 4) for tier in TIERS},
         "compute_wall_seconds": {tier: round(clocks[tier].wall_seconds, 4) for tier in TIERS},
         "peak_memory_bytes": memory,
         "wall_seconds": round(wall_seconds, 3),
         "training_seconds": round(training_seconds, 3),
+        "simulated_seconds": round(clock["simulated_seconds"], 6),
+        "simulated": {
+            "compute_seconds": round(clock["compute_seconds"], 6),
+            "transfer_seconds": round(clock["transfer_seconds"], 6),
+        },
         "detection": detection_summary(topology, [detections[n] for n in order]),
     }
 

@@ -36,6 +36,7 @@ class LocalRound:
     arrays: list[np.ndarray]
     samples: int
     sent: Traffic
+    seconds: float = 0.0  # wall time of the local training
 
 
 class LearningMonitor:
@@ -72,8 +73,10 @@ class LearningMonitor:
         DivergenceError
             If a loss is not finite; the message names the monitor and the iteration.
         """
+        before = self.stopwatch.wall_seconds
         with self.stopwatch.timing():
             losses = self.learner.train(iterations)
+        seconds = self.stopwatch.wall_seconds - before
         for offset, loss in enumerate(losses):
             if not np.isfinite(loss):
                 raise DivergenceError(
@@ -84,7 +87,7 @@ class LearningMonitor:
         if self.link is not None:
             message = {**named(arrays), "num_examples": np.array(self.learner.samples)}
             sent = self.meter.send(self.link, "up", message)
-        return LocalRound(losses, arrays, self.learner.samples, sent)
+        return LocalRound(losses, arrays, self.learner.samples, sent, seconds)
 
     def receive(self, arrays: list[np.ndarray]) -> None:
         """Take the slice's (or the global) average."""
@@ -152,6 +155,7 @@ class LocalIterationRecord:
     loss: float
     up: Traffic = field(default_factory=Traffic)
     down: Traffic = field(default_factory=Traffic)
+    compute_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -159,6 +163,7 @@ class LocalIterationRecord:
             "iteration": self.iteration,
             "group": self.group,
             "loss": self.loss,
+            "compute_seconds": self.compute_seconds,
             "up_bytes": self.up.total_bytes,
             "down_bytes": self.down.total_bytes,
             "up_messages": self.up.messages,
@@ -224,12 +229,15 @@ class LocalSliceManager:
             count = min(self.slice_iterations, iterations - done)
             down = self.deliver_pending()
             rounds = self.learners.train(start + done, count)
+            before = self.stopwatch.wall_seconds
             with self.stopwatch.timing():
                 self.model = weighted_average(
                     [r.arrays for r in rounds], [r.samples for r in rounds]
                 )
             if self.link is not None:
                 self.pending = self.model
+            averaging = self.stopwatch.wall_seconds - before
+            slowest = max(r.seconds for r in rounds) / count  # per iteration of the round
             up = Traffic()
             for one in rounds:
                 up.add(one.sent)
@@ -241,6 +249,7 @@ class LocalSliceManager:
                         float(np.mean([r.losses[offset] for r in rounds])),
                         up if offset == count - 1 else Traffic(),
                         down if offset == 0 else Traffic(),
+                        slowest + (averaging if offset == count - 1 else 0.0),
                     )
                 )
             done += count

@@ -26,6 +26,7 @@ class StepResult:
     critic_loss: float
     eg_loss: float
     sent: Traffic
+    seconds: float = 0.0  # wall time of the monitor's computation in this iteration
 
 
 class Monitor:
@@ -95,6 +96,7 @@ class Monitor:
         DivergenceError
             If the critic loss or L_EG is not finite.
         """
+        before = self.stopwatch.wall_seconds
         with self.stopwatch.timing():
             critic_loss, eg_loss, feedback = self.critic.train(batch, payload)
             if not (np.isfinite(critic_loss) and np.isfinite(eg_loss)):
@@ -103,8 +105,9 @@ class Monitor:
                     f"at iteration {iteration}"
                 )
             next_batch = self.sample()
+        seconds = self.stopwatch.wall_seconds - before
         sent = self.send({**feedback, "x": next_batch})
-        return StepResult(feedback, next_batch, critic_loss, eg_loss, sent)
+        return StepResult(feedback, next_batch, critic_loss, eg_loss, sent, seconds)
 
     def memory_bytes(self) -> dict[str, int]:
         """Parameters, optimizer state and resident training data."""

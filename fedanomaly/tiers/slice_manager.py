@@ -62,6 +62,7 @@ class IterationRecord:
     reconstruction: float = 0.0
     up: Traffic = field(default_factory=Traffic)
     down: Traffic = field(default_factory=Traffic)
+    compute_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -71,6 +72,7 @@ class IterationRecord:
             "critic_loss": self.critic_loss,
             "eg_loss": self.eg_loss,
             "reconstruction": self.reconstruction,
+            "compute_seconds": self.compute_seconds,
             "up_bytes": self.up.total_bytes,
             "down_bytes": self.down.total_bytes,
             "up_messages": self.up.messages,
@@ -138,6 +140,7 @@ class SliceManager:
         if self._batches is None:
             self._batches = [batch for batch, _ in self.monitors.first_batches()]
         for iteration in range(start, start + iterations):
+            before = self.stopwatch.wall_seconds
             with self.stopwatch.timing():
                 payloads = self.side.propose(self._batches)
             down = Traffic()
@@ -164,6 +167,8 @@ class SliceManager:
                     reconstruction,
                     up,
                     down,
+                    # the slice's own work, then its slowest monitor's (they work in parallel)
+                    self.stopwatch.wall_seconds - before + max(r.seconds for r in results),
                 )
             )
 
