@@ -483,10 +483,13 @@ def number(value: float | None) -> str:
 
 def summary_tables(summary: dict[str, Any]) -> Group:
     """The closing tables of a run: cost per link and tier, detection overall and per type."""
-    links = Table("link", "up", "down", "messages", title="Communication", box=box.SIMPLE_HEAD)
+    links = Table(
+        "link", "up", "down", "messages", "on the link (s)", title="Communication",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
     for link, entry in summary["communication"].items():
         links.add_row(link, human_bytes(entry["up_bytes"]), human_bytes(entry["down_bytes"]),
-                      str(entry["messages"]))  # fmt: skip
+                      str(entry["messages"]), f"{entry['transfer_seconds']:.2f}")  # fmt: skip
     tiers = Table("tier", "CPU s", "wall s", "peak memory", title="Tiers", box=box.SIMPLE_HEAD)
     for tier in summary["compute_seconds"]:
         tiers.add_row(
