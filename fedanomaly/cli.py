@@ -403,10 +403,17 @@ def simulate(
         typer.Option(help="Join this Ray cluster (host:port or auto) instead of a local one."),
     ] = None,
     verbose: Annotated[bool, typer.Option(help="Show Ray's and Flower's logging too.")] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve live Prometheus metrics on this port.")
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics endpoint binds to.")
+    ] = "127.0.0.1",
 ) -> None:
     """Train across the tiers, detect on every monitor, and report costs and detection."""
     # Ray, Flower and PyTorch load only for this command, so the others start fast.
     from fedanomaly.runs.directory import default_run_dir
+    from fedanomaly.runs.live import LiveMetrics
     from fedanomaly.simulation import RunFailedError, prepare_run
     from fedanomaly.simulation import simulate as run_simulation
 
@@ -424,6 +431,7 @@ def simulate(
     chosen = resolve_topology(topology, slices, monitors, source, settings, SIMULATE_FLAGS)
     run_dir = out or default_run_dir(chosen)
     prepared = prepare_run(chosen, run_dir, ray_address)
+    live = LiveMetrics(chosen, metrics_port, metrics_host) if metrics_port is not None else None
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -450,9 +458,14 @@ def simulate(
             )
 
         try:
-            summary = run_simulation(chosen, run_dir, ray_address, verbose, on_progress, prepared)
+            summary = run_simulation(
+                chosen, run_dir, ray_address, verbose, on_progress, prepared, live
+            )
         except RunFailedError as error:
             raise InputError(f"{error} (run directory kept: {run_dir})") from None
+        finally:
+            if live is not None:
+                live.close()
     if as_json:
         print(json.dumps(summary, indent=2))
         return

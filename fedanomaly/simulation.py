@@ -44,6 +44,7 @@ from fedanomaly.metering.meter import Meter
 from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape, GeneratorSide, module_arrays
 from fedanomaly.runs.directory import RunDirectory, check_free
+from fedanomaly.runs.live import LiveMetrics
 from fedanomaly.runs.plots import plot_losses
 from fedanomaly.runs.summary import build_summary
 from fedanomaly.tiers.controller import (
@@ -354,6 +355,7 @@ def simulate(
     verbose: bool = False,
     on_progress: Callable[[int, dict[str, Any]], None] | None = None,
     monitors: list[MonitorData] | None = None,
+    live: LiveMetrics | None = None,
 ) -> dict[str, Any]:
     """Run one simulation and write its run directory.
 
@@ -371,6 +373,8 @@ def simulate(
         Called after every round with the iterations done and the latest numbers.
     monitors
         The monitors' data from :func:`prepare_run`, if already prepared.
+    live
+        A Prometheus endpoint to keep up to date while the run goes.
 
     Returns
     -------
@@ -398,6 +402,8 @@ def simulate(
     def on_round(records: list[dict[str, Any]]) -> None:
         run.append_metrics(records)
         every_record.extend(records)
+        if live is not None:
+            live.record(records)
         totals["bytes"] += sum(r["up_bytes"] + r["down_bytes"] for r in records)
         records = [r for r in records if "iteration" in r]
         if not records:
@@ -450,6 +456,8 @@ def simulate(
         records=every_record,
     )
     for name, report in outcome["detections"].items():
+        if live is not None:
+            live.detected(name, report.scores, report.preds, report.threshold)
         run.save_scores(
             name,
             {"scores": report.scores, "preds": report.preds,

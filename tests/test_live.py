@@ -1,0 +1,84 @@
+"""Live Prometheus metrics: scraped over HTTP during a real run, and a port already in use."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+
+import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from fedanomaly.cli import app
+from fedanomaly.config import resolve_topology
+from fedanomaly.runs.live import LiveMetrics
+from fedanomaly.simulation import simulate
+
+SMALL = {
+    "data.source.length": 1440,
+    "model.iterations": 6,
+    "model.local_iterations": 2,
+    "model.batch_size": 8,
+    "model.critic_iterations": 1,
+    "model.hidden": {"generator": [8, 8], "encoder": [8, 8], "discriminator": [16, 8]},
+}
+
+
+def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    """Every sample of the endpoint, keyed by name and sorted labels."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_the_endpoint_follows_the_run(ray_address, tmp_path):
+    topology = resolve_topology(slices=2, monitors=3, settings=SMALL)
+    live = LiveMetrics(topology, 0)
+    seen = []
+
+    def on_progress(done: int, latest: dict) -> None:
+        samples = scrape(live.port)  # over HTTP, while the run goes on
+        sent = sum(v for (name, _), v in samples.items() if name == "fedanomaly_bytes_total")
+        seen.append((done, samples[("fedanomaly_iteration", ())], sent, latest["bytes"]))
+
+    try:
+        summary = simulate(topology, tmp_path / "run", ray_address, on_progress=on_progress,
+                           live=live)  # fmt: skip
+        final = scrape(live.port)
+    finally:
+        live.close()
+    assert [s[0] for s in seen] == [2, 4, 6]
+    for done, iteration, sent, expected in seen:
+        assert iteration == done and sent == expected
+    assert final[("fedanomaly_fedavg_round", ())] == 3
+    up = final[("fedanomaly_bytes_total", (("direction", "up"), ("link", "slice_controller")))]
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    rounds = [r for r in lines if "round" in r]
+    assert up == sum(r["up_bytes"] for r in rounds)
+    assert final[("fedanomaly_simulated_seconds", ())] > 0
+    losses = {labels for name, labels in final if name == "fedanomaly_loss"}
+    assert (("group", "slice-1"), ("loss", "critic_loss"), ("tier", "monitor")) in losses
+    for name, figures in summary["detection"]["per_monitor"].items():
+        saved = np.load(tmp_path / "run" / f"scores-{name}.npz")
+        assert final[("fedanomaly_alarms_total", (("monitor", name),))] == saved["preds"].sum()
+        assert final[("fedanomaly_threshold", (("monitor", name),))] == figures["threshold"]
+
+
+def test_a_port_in_use_is_a_clear_error_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["simulate", "--slices", "1", "--monitors", "1", "--metrics-port", str(port)]
+        )
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and f"--metrics-port {port}: cannot serve on 127.0.0.1" in lines[0]
+    assert list(tmp_path.iterdir()) == []
