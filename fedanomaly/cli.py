@@ -37,7 +37,12 @@ app = typer.Typer(
 topology_app = typer.Typer(help="Describe and check slice topologies.", no_args_is_help=True)
 data_app = typer.Typer(help="Look at the data each VM monitor holds.", no_args_is_help=True)
 app.add_typer(topology_app, name="topology")
+bench_app = typer.Typer(
+    help="Sweeps of real short simulations: measured bytes beside the closed form.",
+    no_args_is_help=True,
+)
 app.add_typer(data_app, name="data")
+app.add_typer(bench_app, name="bench")
 
 console = Console(width=None if Console().is_terminal else 160)
 errors = Console(stderr=True)
@@ -559,6 +564,114 @@ def summary_tables(summary: dict[str, Any]) -> Group:
         f"({summary['simulated']['transfer_seconds']:.1f} s of it on the links)"
     )
     return Group(header, links, tiers, quality, ranking, thresholds)
+
+
+def int_list(text: str, option: str) -> list[int]:
+    """``10,20,30`` as integers; a clear error otherwise."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(
+            f"{option}: expected comma-separated whole numbers, got '{text}'"
+        ) from None
+    if not values or min(values) < 1:
+        raise InputError(f"{option}: expected positive whole numbers, got '{text}'")
+    return values
+
+
+Points = Annotated[str | None, typer.Option(help="Comma-separated values of the swept setting.")]
+BenchIterations = Annotated[int, typer.Option(help="Iterations I of every point.")]
+BenchOut = Annotated[Path, typer.Option(help="Output path without suffix (.csv and .png).")]
+RayAddress = Annotated[
+    str | None, typer.Option(help="Join this Ray cluster instead of starting a local one.")
+]
+
+
+def run_sweep(
+    topology: Path | None,
+    slices: int | None,
+    monitors: int | None,
+    key: str,
+    flag: str,
+    values: list[int],
+    settings: dict[str, Any],
+    row: Any,
+    out: Path,
+    title: str,
+    ray_address: str | None,
+) -> None:
+    """Resolve one federated topology per point, simulate each, print and write the results."""
+    from fedanomaly.bench.sweeps import sweep, write_results
+
+    if topology is None and slices is None:
+        slices, monitors = 3, 9
+    points = [
+        resolve_topology(topology, slices, monitors, None,
+                         {**settings, "mode": "federated", key: value}, {key: flag})
+        for value in values
+    ]  # fmt: skip
+    column = key.rsplit(".", 1)[-1]
+    table = Table(
+        column, "up measured", "up closed form", "down measured", "down closed form",
+        "match", title=title, box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+
+    def on_point(entry: dict[str, Any]) -> None:
+        same = entry["up_measured"] == entry["up_closed_form"] and (
+            entry["down_measured"] == entry["down_closed_form"]
+        )
+        table.add_row(
+            str(entry[column]),
+            *(str(entry[k]) for k in ("up_measured", "up_closed_form", "down_measured",
+                                      "down_closed_form")),
+            "yes" if same else "[red]NO[/red]",
+        )  # fmt: skip
+        errors.print(f"{flag} {entry[column]}: done")
+
+    rows = sweep(points, row, ray_address, on_point)
+    csv_path, png_path = write_results(rows, column, out, title)
+    console.print(table)
+    console.print(f"wrote {csv_path} and {png_path}")
+
+
+@bench_app.command("batch")
+@reports_input_errors
+def bench_batch(
+    topology: TopologyFile = None,
+    slices: Slices = None,
+    monitors: Monitors = None,
+    sizes: Points = "10,20,30,40,50",
+    iterations: BenchIterations = 20,
+    out: BenchOut = Path("results/bench-batch"),
+    ray_address: RayAddress = None,
+) -> None:
+    """Monitor <-> slice payload against the batch size M (Fig. 7b of 002)."""
+    from fedanomaly.bench.sweeps import batch_row
+
+    settings = {"model.iterations": iterations, "model.local_iterations": min(10, iterations)}
+    run_sweep(topology, slices, monitors, "model.batch_size", "--sizes",
+              int_list(sizes or "", "--sizes"), settings, batch_row, out,
+              "monitor <-> slice payload (bytes) against M", ray_address)  # fmt: skip
+
+
+@bench_app.command("aggregation")
+@reports_input_errors
+def bench_aggregation(
+    topology: TopologyFile = None,
+    slices: Slices = None,
+    monitors: Monitors = None,
+    local: Points = "10,20,30,40,50",
+    iterations: BenchIterations = 100,
+    out: BenchOut = Path("results/bench-aggregation"),
+    ray_address: RayAddress = None,
+) -> None:
+    """Slice <-> controller payload against L, iterations between FedAvg rounds (Fig. 7c)."""
+    from fedanomaly.bench.sweeps import aggregation_row
+
+    settings = {"model.iterations": iterations}
+    run_sweep(topology, slices, monitors, "model.local_iterations", "--local",
+              int_list(local or "", "--local"), settings, aggregation_row, out,
+              "slice <-> controller payload (bytes) against L", ray_address)  # fmt: skip
 
 
 def main() -> None:

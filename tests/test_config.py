@@ -199,3 +199,10 @@ def test_smd_topology_names_every_machine_of_the_dataset_one_slice_per_group(smd
     for slice_, monitor in topology.monitors:
         assert slice_.name == f"group-{monitor.name.split('-')[1]}"
     assert topology.data.source.path == smd_dir
+
+
+def test_slice_rounds_must_fit_in_a_fedavg_round_for_local_models_only():
+    settings = {"model.iterations": 4, "model.local_iterations": 2, "model.slice_iterations": 5}
+    assert resolve_topology(slices=1, monitors=1, settings=settings).model.slice_iterations == 5
+    with pytest.raises(InputError, match="L1=5 is larger than L=2"):
+        resolve_topology(slices=1, monitors=1, settings={**settings, "model.name": "attae"})

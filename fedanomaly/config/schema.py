@@ -259,7 +259,7 @@ class ModelConfig(Strict):
     @classmethod
     def _slice_within_local(cls, value: int, info: ValidationInfo) -> int:
         local = info.data.get("local_iterations")
-        if local is not None and value > local:
+        if local is not None and value > local and info.data.get("name") in LOCAL_MODELS:
             raise ValueError(f"L1={value} is larger than L={local}")
         return value
 
