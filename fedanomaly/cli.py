@@ -363,6 +363,7 @@ SIMULATE_FLAGS = {
     "model.batch_size": "--batch-size",
     "model.critic_iterations": "--critic-iters",
     "model.local_iterations": "--local-iters",
+    "model.slice_iterations": "--slice-iters",
     "evaluation.threshold": "--threshold",
     "seed": "--seed",
 }
@@ -394,6 +395,10 @@ def simulate(
     local_iters: Annotated[
         int | None, typer.Option(help="Iterations between FedAvg rounds L.")
     ] = None,
+    slice_iters: Annotated[
+        int | None,
+        typer.Option(help="Local models: iterations between two averages at the slice L1."),
+    ] = None,
     threshold: Annotated[
         str | None,
         typer.Option(help="Deployable threshold: validation (eq. 33), pot, sigma or adaptive."),
@@ -409,7 +414,8 @@ def simulate(
     ] = None,
     verbose: Annotated[bool, typer.Option(help="Show Ray's and Flower's logging too.")] = False,
     metrics_port: Annotated[
-        int | None, typer.Option(help="Serve live Prometheus metrics on this port.")
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve live Prometheus metrics on this port."),
     ] = None,
     metrics_host: Annotated[
         str, typer.Option(help="Address the metrics endpoint binds to.")
@@ -429,6 +435,7 @@ def simulate(
         "model.batch_size": batch_size,
         "model.critic_iterations": critic_iters,
         "model.local_iterations": local_iters,
+        "model.slice_iterations": slice_iters,
         "evaluation.threshold": threshold,
         "seed": seed,
     }
@@ -520,7 +527,8 @@ def summary_tables(summary: dict[str, Any]) -> Group:
     method = detection["threshold_method"]
     quality = Table(
         "anomalies", "precision", "recall", "F1", "accuracy", "AUC-PR",
-        title=f"Detection at the deployable threshold ({method}), means over monitors",
+        title=f"Detection at the deployable threshold ({method}): all = means over monitors, "
+        "per type = pooled over monitors",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip
     overall = detection["overall"]
@@ -603,13 +611,19 @@ def run_sweep(
     """Resolve one federated topology per point, simulate each, print and write the results."""
     from fedanomaly.bench.sweeps import sweep, write_results
 
-    if topology is None and slices is None:
+    if topology is None and slices is None and monitors is None:
         slices, monitors = 3, 9
     points = [
         resolve_topology(topology, slices, monitors, None,
-                         {**settings, "mode": "federated", key: value}, {key: flag})
+                         {**settings, "mode": "federated", key: value},
+                         {key: flag, "model.iterations": "--iterations"})
         for value in values
     ]  # fmt: skip
+    if points[0].model.is_local:
+        raise InputError(
+            f"bench: model {points[0].model.name} is a local model; the communication sweeps "
+            "measure the split models' exchange (biwgan-gp and its baselines)"
+        )
     column = key.rsplit(".", 1)[-1]
     table = Table(
         column, "up measured", "up closed form", "down measured", "down closed form",

@@ -291,7 +291,8 @@ def collect_records(deployment: Deployment) -> list[dict[str, Any]]:
 def detect_everywhere(
     deployment: Deployment, topology: Topology, global_model: list[np.ndarray] | None
 ) -> dict[str, MonitorReport]:
-    """Send each monitor the G and E it detects with (and the critic, centralized) and score."""
+    """Send each monitor the model it detects with (G and E, and the critic in centralized
+    mode; or the local model) and score and evaluate it there."""
     jobs = {}
     for group_name, group in deployment.groups.items():
         members = deployment.members[group_name]

@@ -204,5 +204,10 @@ def test_smd_topology_names_every_machine_of_the_dataset_one_slice_per_group(smd
 def test_slice_rounds_must_fit_in_a_fedavg_round_for_local_models_only():
     settings = {"model.iterations": 4, "model.local_iterations": 2, "model.slice_iterations": 5}
     assert resolve_topology(slices=1, monitors=1, settings=settings).model.slice_iterations == 5
-    with pytest.raises(InputError, match="L1=5 is larger than L=2"):
+    with pytest.raises(InputError, match="L1=5 is larger than local_iterations L=2"):
         resolve_topology(slices=1, monitors=1, settings={**settings, "model.name": "attae"})
+    # the default L1 (5) is checked too
+    with pytest.raises(InputError, match="L1=5 is larger than local_iterations L=3"):
+        resolve_topology(
+            slices=1, monitors=1, settings={"model.name": "attae", "model.local_iterations": 3}
+        )

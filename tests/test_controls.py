@@ -47,3 +47,11 @@ def test_every_control_scores_every_step_and_repeats_with_its_seed():
     assert not np.array_equal(
         control_scores("random", data, 8, 4, 5).test, control_scores("random", data, 8, 4, 6).test
     )
+
+
+def test_seeds_beyond_32_bits_are_accepted():
+    topology = resolve_topology(slices=1, monitors=1, settings={"data.source.length": 1440})
+    data = prepare_monitors(topology)[0]
+    for name in ("pca", "iforest"):
+        scores = control_scores(name, data, 8, 4, seed=2**32 + 5)
+        assert np.isfinite(scores.test).all()

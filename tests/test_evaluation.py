@@ -171,3 +171,11 @@ def test_a_monitor_report_thresholds_predicts_and_ranks_the_controls():
     expected = adaptive_threshold(model.validation, model.test, 50, 3.0)
     np.testing.assert_array_equal(adaptive.preds, (model.test > expected).astype(np.int8))
     assert adaptive.threshold == pytest.approx(expected.mean())
+
+
+def test_figures_without_anomalies_are_undefined_not_zero():
+    labels, preds = np.zeros(6, dtype=np.int8), np.array([0, 1, 0, 0, 0, 0])
+    figures = binary_metrics(labels, preds)
+    assert np.isnan(figures["recall"]) and np.isnan(figures["f1"])
+    assert figures["precision"] == 0.0 and figures["accuracy"] == pytest.approx(5 / 6)
+    assert np.isnan(event_f1(labels, preds)) and np.isnan(oracle_f1(labels, np.arange(6.0))[0])

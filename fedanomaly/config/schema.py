@@ -255,13 +255,15 @@ class ModelConfig(Strict):
             raise ValueError(f"L={value} is larger than iterations I={iterations}")
         return value
 
-    @field_validator("slice_iterations")
-    @classmethod
-    def _slice_within_local(cls, value: int, info: ValidationInfo) -> int:
-        local = info.data.get("local_iterations")
-        if local is not None and value > local and info.data.get("name") in LOCAL_MODELS:
-            raise ValueError(f"L1={value} is larger than L={local}")
-        return value
+    @model_validator(mode="after")
+    def _slice_within_local(self) -> ModelConfig:
+        # after validation, so that the default L1 is checked too; split models do not use it
+        if self.name in LOCAL_MODELS and self.slice_iterations > self.local_iterations:
+            raise ValueError(
+                f"slice_iterations L1={self.slice_iterations} is larger than "
+                f"local_iterations L={self.local_iterations}"
+            )
+        return self
 
     @property
     def is_local(self) -> bool:

@@ -1,1 +1,1 @@
-"""Anomaly scores, thresholds and detection metrics."""
+"""Anomaly scores: the model's on every step of a monitor's parts, and the control detectors'."""

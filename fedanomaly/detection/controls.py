@@ -7,8 +7,8 @@ means little.
 - ``iforest``: an Isolation Forest (100 trees) on flattened training windows, the negated
   ``score_samples`` of a window at every position.
 
-The untrained model (the model's initial weights, scored like the trained one) is the fourth
-control; :meth:`fedanomaly.tiers.node.TierNode.score` builds it.
+The untrained model (the model at the initial weights the run's seed gives, scored like the
+trained one) is the fourth control; :meth:`fedanomaly.tiers.node.TierNode.score` builds it.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class PcaDetector:
     """Reconstruction error on the principal subspace of the training windows."""
 
     def __init__(self, seed: int) -> None:
-        self.pca = PCA(n_components=PCA_VARIANCE, svd_solver="full", random_state=seed)
+        self.pca = PCA(n_components=PCA_VARIANCE, svd_solver="full", random_state=seed % 2**32)
 
     def fit(self, windows: np.ndarray) -> None:
         self.pca.fit(windows.reshape(len(windows), -1))
@@ -57,7 +57,7 @@ class ForestDetector:
     """Isolation Forest on flattened windows."""
 
     def __init__(self, seed: int) -> None:
-        self.forest = IsolationForest(n_estimators=FOREST_TREES, random_state=seed)
+        self.forest = IsolationForest(n_estimators=FOREST_TREES, random_state=seed % 2**32)
 
     def fit(self, windows: np.ndarray) -> None:
         self.forest.fit(windows.reshape(len(windows), -1))
@@ -110,5 +110,10 @@ def control_scores(name: str, data: MonitorData, length: int, stride: int, seed:
     """Scores of the control ``name`` (``random``, ``pca`` or ``iforest``)."""
     if name == "random":
         return random_scores(data, seed)
-    detector: WindowDetector = PcaDetector(seed) if name == "pca" else ForestDetector(seed)
-    return window_detector_scores(detector, data, length, stride)
+    detectors: dict[str, type[PcaDetector] | type[ForestDetector]] = {
+        "pca": PcaDetector,
+        "iforest": ForestDetector,
+    }
+    if name not in detectors:
+        raise ValueError(f"unknown control detector '{name}'")
+    return window_detector_scores(detectors[name](seed), data, length, stride)

@@ -13,10 +13,17 @@ from sklearn.metrics import (
 
 
 def binary_metrics(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
-    """Precision, recall, F1 and accuracy of 0/1 predictions."""
+    """Precision, recall, F1 and accuracy of 0/1 predictions.
+
+    Without anomalous steps recall and F1 are undefined (NaN), and precision too without
+    alarms, so that a monitor with nothing to find does not pull means over monitors down.
+    """
     precision, recall, f1, _ = precision_recall_fscore_support(
         labels, preds, average="binary", pos_label=1, zero_division=0
     )
+    if not np.any(labels):
+        recall = f1 = float("nan")
+        precision = 0.0 if np.any(preds) else float("nan")
     return {
         "precision": float(precision),
         "recall": float(recall),
@@ -42,7 +49,7 @@ def oracle_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     are then scored.
     """
     if not labels.any():
-        return 0.0, float("inf")
+        return float("nan"), float("inf")
     precision, recall, cuts = precision_recall_curve(labels, scores)
     total = precision[:-1] + recall[:-1]
     f1 = np.divide(

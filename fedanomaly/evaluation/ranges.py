@@ -113,7 +113,9 @@ def event_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     one of its steps is predicted), precision over predicted steps."""
     ranges = anomaly_ranges(labels)
     preds = np.asarray(preds) != 0
-    if len(ranges) == 0 or not preds.any():
+    if len(ranges) == 0:
+        return float("nan")  # nothing to find: undefined
+    if not preds.any():
         return 0.0
     recall = np.mean([preds[s : e + 1].any() for s, e in ranges])
     precision = float((preds & (np.asarray(labels) != 0)).sum() / preds.sum())

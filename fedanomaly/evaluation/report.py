@@ -68,7 +68,9 @@ Threshold = float | np.ndarray
 def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, Threshold]:
     """The thresholds fixed without test labels (``adaptive``: one per test step)."""
     return {
-        "validation": validation_threshold(scores.validation, scores.validation_types),
+        "validation": validation_threshold(
+            scores.validation, scores.validation_types, config.sigma_beta
+        ),
         "pot": pot_threshold(scores.train, config.pot_risk, config.pot_level),
         "sigma": sigma_threshold(scores.train, config.sigma_beta),
         "adaptive": adaptive_threshold(

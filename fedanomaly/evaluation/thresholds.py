@@ -28,16 +28,16 @@ DEPLOYABLE_THRESHOLDS: tuple[DeployableThreshold, ...] = ("validation", "pot", "
 MIN_EXCESSES = 10
 
 
-def validation_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+def validation_threshold(scores: np.ndarray, labels: np.ndarray, beta: float = 3.0) -> float:
     """Eq. 33: (mean score of normal steps + mean score of anomalous steps) / 2.
 
-    Without anomalous validation steps the threshold is the normal mean plus three standard
+    Without anomalous validation steps the threshold is the normal mean plus ``beta`` standard
     deviations.
     """
     normal = scores[labels == 0]
     anomalous = scores[labels != 0]
     if anomalous.size == 0:
-        return sigma_threshold(normal, 3.0)
+        return sigma_threshold(normal, beta)
     return float((normal.mean() + anomalous.mean()) / 2)
 
 
