@@ -20,8 +20,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 
 from fedanomaly.data.pipeline import MonitorData
-from fedanomaly.detection.detector import part_types, step_windows
-from fedanomaly.detection.scoring import steps_from_windows
+from fedanomaly.detection.detector import scores_by_part, window_part_scores
 from fedanomaly.evaluation.report import PartScores
 
 PCA_VARIANCE = 0.9
@@ -72,37 +71,15 @@ def window_detector_scores(
 ) -> PartScores:
     """Fit on the training windows (with ``stride``) and score every step of the three parts."""
     detector.fit(data.windows("train", length, stride))
-
-    def part(split: str) -> np.ndarray:
-        return np.concatenate(
-            [
-                steps_from_windows(detector.position_scores(np.ascontiguousarray(w)))
-                for w in step_windows(data, split, length)
-            ]
-        )
-
-    return PartScores(
-        part("train"),
-        part("validation"),
-        part_types(data, "validation"),
-        part("test"),
-        part_types(data, "test"),
-    )
+    return window_part_scores(data, length, detector.position_scores)
 
 
 def random_scores(data: MonitorData, seed: int) -> PartScores:
     """Uniform scores for every step."""
     rng = np.random.default_rng(seed)
 
-    def part(split: str) -> np.ndarray:
-        return rng.random(sum(len(vm.part(split)) for vm in data.vms))
-
-    return PartScores(
-        part("train"),
-        part("validation"),
-        part_types(data, "validation"),
-        part("test"),
-        part_types(data, "test"),
+    return scores_by_part(
+        data, lambda split: rng.random(sum(len(vm.part(split)) for vm in data.vms))
     )
 
 

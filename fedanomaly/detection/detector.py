@@ -3,6 +3,8 @@ split GANs, the per-step reconstruction error for a local autoencoder."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -30,6 +32,31 @@ def part_types(data: MonitorData, split: str) -> np.ndarray:
     return np.concatenate([vm.part(split).types for vm in data.vms])
 
 
+def scores_by_part(data: MonitorData, part: Callable[[str], np.ndarray]) -> PartScores:
+    """The scores ``part(split)`` gives for each of the three parts, with their step types."""
+    return PartScores(
+        part("train"),
+        part("validation"),
+        part_types(data, "validation"),
+        part("test"),
+        part_types(data, "test"),
+    )
+
+
+def window_part_scores(
+    data: MonitorData, length: int, position_scores: Callable[[np.ndarray], np.ndarray]
+) -> PartScores:
+    """Every step of the three parts scored from its stride-1 windows: ``position_scores`` maps
+    windows ``(n, T, d)`` to scores ``(n, T)``, averaged per step over the windows holding it."""
+
+    def part(split: str) -> np.ndarray:
+        return np.concatenate(
+            [steps_from_windows(position_scores(w)) for w in step_windows(data, split, length)]
+        )
+
+    return scores_by_part(data, part)
+
+
 def model_scores(
     data: MonitorData,
     modules: tuple[Generator, Encoder, Critic],
@@ -40,19 +67,8 @@ def model_scores(
     train = data.windows("train", shape.length, config.window_stride)
     recon, critic = window_terms(*modules, train, shape)
     scale = ScoreScale.fit(recon, critic, config.score_weight, shape.variant.bidirectional)
-
-    def part(split: str) -> np.ndarray:
-        steps = []
-        for windows in step_windows(data, split, shape.length):
-            steps.append(steps_from_windows(scale.combine(*window_terms(*modules, windows, shape))))
-        return np.concatenate(steps)
-
-    return PartScores(
-        part("train"),
-        part("validation"),
-        part_types(data, "validation"),
-        part("test"),
-        part_types(data, "test"),
+    return window_part_scores(
+        data, shape.length, lambda windows: scale.combine(*window_terms(*modules, windows, shape))
     )
 
 
@@ -69,19 +85,4 @@ def reconstruction_scores(model: Attae, windows: np.ndarray) -> np.ndarray:
 def local_model_scores(data: MonitorData, model: Attae, length: int) -> PartScores:
     """ATTAE's score of every step of the three parts: the mean over the windows containing
     the step of its squared error (averaged over metrics) at the step's position."""
-
-    def part(split: str) -> np.ndarray:
-        return np.concatenate(
-            [
-                steps_from_windows(reconstruction_scores(model, windows))
-                for windows in step_windows(data, split, length)
-            ]
-        )
-
-    return PartScores(
-        part("train"),
-        part("validation"),
-        part_types(data, "validation"),
-        part("test"),
-        part_types(data, "test"),
-    )
+    return window_part_scores(data, length, lambda windows: reconstruction_scores(model, windows))
