@@ -41,6 +41,7 @@ from fedanomaly.errors import InputError
 from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter
+from fedanomaly.metering.wire import positional
 from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape, GeneratorSide, module_arrays
 from fedanomaly.runs.directory import RunDirectory, check_free
@@ -491,9 +492,7 @@ def run_federated(
     def after_training(final: list[np.ndarray]) -> None:
         outcome["training_seconds"] = time.perf_counter() - started
         for _ in deployment.groups:  # the final global model back to every slice (eq. 26)
-            federation.meter.send(
-                SLICE_CONTROLLER, "down", {f"p{k}": a for k, a in enumerate(final)}
-            )
+            federation.meter.send(SLICE_CONTROLLER, "down", positional(final))
         outcome["detections"] = detect_everywhere(deployment, topology, final)
         save_checkpoints(run, deployment, topology)
         outcome["accounts"] = collect_accounts(deployment)

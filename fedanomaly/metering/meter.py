@@ -33,6 +33,16 @@ class Traffic:
         return self.payload_bytes + self.framing_bytes
 
 
+def traffic_fields(up: Traffic, down: Traffic) -> dict[str, int]:
+    """Bytes and messages of a record's two directions, as ``metrics.jsonl`` writes them."""
+    return {
+        "up_bytes": up.total_bytes,
+        "down_bytes": down.total_bytes,
+        "up_messages": up.messages,
+        "down_messages": down.messages,
+    }
+
+
 @dataclass
 class Meter:
     """What one node sent, per (link, direction). ``up`` is towards the controller."""

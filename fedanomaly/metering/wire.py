@@ -26,6 +26,11 @@ def npy_header_bytes(dtype: str, shape: tuple[int, ...]) -> int:
     return len(stream.getvalue())
 
 
+def positional(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """A model's arrays keyed by position (``p0``, ``p1``, ...), as its messages name them."""
+    return {f"p{k}": a for k, a in enumerate(arrays)}
+
+
 def message_size(arrays: Mapping[str, np.ndarray]) -> tuple[int, int]:
     """(payload bytes, framing bytes) of one message carrying ``arrays``."""
     payload = 0

@@ -20,8 +20,8 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from fedanomaly.metering.clock import Stopwatch
-from fedanomaly.metering.meter import Meter, Traffic
-from fedanomaly.tiers.node import named_arrays
+from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
+from fedanomaly.metering.wire import positional
 
 SLICE_CONTROLLER = "slice_controller"
 ERROR_CODE = 4242
@@ -98,7 +98,7 @@ class MeteredFedAvg(FedAvg):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         messages = list(super().configure_train(server_round, arrays, config, grid))
-        payload = named_arrays(arrays.to_numpy_ndarrays())
+        payload = positional(arrays.to_numpy_ndarrays())
         self.sent_down = Traffic()
         for _ in messages:
             self.sent_down.add(self.meter.send(SLICE_CONTROLLER, "down", payload))
@@ -127,10 +127,7 @@ class MeteredFedAvg(FedAvg):
             {
                 "round": server_round,
                 "link": SLICE_CONTROLLER,
-                "up_bytes": received.total_bytes,
-                "down_bytes": self.sent_down.total_bytes,
-                "up_messages": received.messages,
-                "down_messages": self.sent_down.messages,
+                **traffic_fields(received, self.sent_down),
             }
         )
         return result

@@ -18,14 +18,10 @@ import ray
 
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.metering.clock import Stopwatch
-from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
+from fedanomaly.metering.wire import positional
 from fedanomaly.models.local import LocalLearner
 from fedanomaly.tiers.monitor import DivergenceError
-
-
-def named(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Arrays keyed by position, as the wire format names them."""
-    return {f"p{k}": a for k, a in enumerate(arrays)}
 
 
 @dataclass
@@ -85,7 +81,7 @@ class LearningMonitor:
         arrays = self.learner.arrays()
         sent = Traffic()
         if self.link is not None:
-            message = {**named(arrays), "num_examples": np.array(self.learner.samples)}
+            message = {**positional(arrays), "num_examples": np.array(self.learner.samples)}
             sent = self.meter.send(self.link, "up", message)
         return LocalRound(losses, arrays, self.learner.samples, sent, seconds)
 
@@ -164,10 +160,7 @@ class LocalIterationRecord:
             "group": self.group,
             "loss": self.loss,
             "compute_seconds": self.compute_seconds,
-            "up_bytes": self.up.total_bytes,
-            "down_bytes": self.down.total_bytes,
-            "up_messages": self.up.messages,
-            "down_messages": self.down.messages,
+            **traffic_fields(self.up, self.down),
         }
 
 
@@ -217,7 +210,7 @@ class LocalSliceManager:
         link = link or self.link
         if link is not None:
             for _ in range(len(self.learners.names) if copies is None else copies):
-                sent.add(self.meter.send(link, "down", named(self.pending)))
+                sent.add(self.meter.send(link, "down", positional(self.pending)))
         self.learners.deliver(self.pending)
         self.pending = None
         return sent

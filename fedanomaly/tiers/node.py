@@ -22,6 +22,7 @@ from fedanomaly.detection.detector import local_model_scores, model_scores
 from fedanomaly.evaluation.report import MonitorReport, evaluate_monitor
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.metering.wire import positional
 from fedanomaly.models.local import LocalLearner, build_local_model
 from fedanomaly.models.sides import (
     Arrays,
@@ -39,11 +40,6 @@ from fedanomaly.tiers.local_slice import (
 )
 from fedanomaly.tiers.monitor import Monitor, StepResult
 from fedanomaly.tiers.slice_manager import IterationRecord, LocalMonitors, SliceManager
-
-
-def named_arrays(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Arrays keyed by position, as the wire format names them."""
-    return {f"p{k}": a for k, a in enumerate(arrays)}
 
 
 class RemoteMonitors:
@@ -250,7 +246,7 @@ class TierNode:
         the controller over ``link``; metered here."""
         assert self.manager is not None
         arrays = self.manager.arrays()
-        message = {**named_arrays(arrays), "num_examples": np.array(self.samples, dtype=np.int64)}
+        message = {**positional(arrays), "num_examples": np.array(self.samples, dtype=np.int64)}
         return arrays, self.samples, self.manager.meter.send(link, "up", message)
 
     def generator_arrays(self) -> list[np.ndarray]:
@@ -269,7 +265,7 @@ class TierNode:
             self.manager.deliver_pending(copies, link)
             return arrays, None
         critic = self.monitors[with_critic].critic.arrays() if with_critic else None
-        message = named_arrays(arrays + (critic or []))
+        message = positional(arrays + (critic or []))
         for _ in range(copies):
             self.manager.meter.send(link, direction, message)
         return arrays, critic

@@ -10,7 +10,7 @@ import numpy as np
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.metering.clock import Stopwatch
-from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
 from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
 from fedanomaly.tiers.monitor import DivergenceError, Monitor, StepResult
 
@@ -73,10 +73,7 @@ class IterationRecord:
             "eg_loss": self.eg_loss,
             "reconstruction": self.reconstruction,
             "compute_seconds": self.compute_seconds,
-            "up_bytes": self.up.total_bytes,
-            "down_bytes": self.down.total_bytes,
-            "up_messages": self.up.messages,
-            "down_messages": self.down.messages,
+            **traffic_fields(self.up, self.down),
         }
 
 
