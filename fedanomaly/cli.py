@@ -365,6 +365,9 @@ SIMULATE_FLAGS = {
     "model.local_iterations": "--local-iters",
     "model.slice_iterations": "--slice-iters",
     "evaluation.threshold": "--threshold",
+    "payload.feedback": "--precision",
+    "payload.generated": "--precision",
+    "payload.models": "--precision",
     "seed": "--seed",
 }
 
@@ -403,6 +406,13 @@ def simulate(
         str | None,
         typer.Option(help="Deployable threshold: validation (eq. 33), pot, sigma or adaptive."),
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Payload precision of everything that crosses a link: float32, float16 or "
+            "int8 (per kind: the topology's payload section)."
+        ),
+    ] = None,
     seed: Seed = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/<time>-<name>-<mode>).")
@@ -437,6 +447,9 @@ def simulate(
         "model.local_iterations": local_iters,
         "model.slice_iterations": slice_iters,
         "evaluation.threshold": threshold,
+        "payload.feedback": precision,
+        "payload.generated": precision,
+        "payload.models": precision,
         "seed": seed,
     }
     source = parse_source(data) if data is not None else None
@@ -599,9 +612,9 @@ def run_sweep(
     topology: Path | None,
     slices: int | None,
     monitors: int | None,
-    key: str,
+    key: str | tuple[str, ...],
     flag: str,
-    values: list[int],
+    values: list[int] | list[str],
     settings: dict[str, Any],
     row: Any,
     out: Path,
@@ -613,10 +626,11 @@ def run_sweep(
 
     if topology is None and slices is None and monitors is None:
         slices, monitors = 3, 9
+    keys = (key,) if isinstance(key, str) else key
     points = [
         resolve_topology(topology, slices, monitors, None,
-                         {**settings, "mode": "federated", key: value},
-                         {key: flag, "model.iterations": "--iterations"})
+                         {**settings, "mode": "federated", **dict.fromkeys(keys, value)},
+                         {**dict.fromkeys(keys, flag), "model.iterations": "--iterations"})
         for value in values
     ]  # fmt: skip
     if points[0].model.is_local:
@@ -624,7 +638,7 @@ def run_sweep(
             f"bench: model {points[0].model.name} is a local model; the communication sweeps "
             "measure the split models' exchange (biwgan-gp and its baselines)"
         )
-    column = key.rsplit(".", 1)[-1]
+    column = "precision" if len(keys) > 1 else keys[0].rsplit(".", 1)[-1]
     table = Table(
         column, "up measured", "up closed form", "down measured", "down closed form",
         "match", title=title, box=box.SIMPLE_HEAD,
@@ -640,7 +654,10 @@ def run_sweep(
                                       "down_closed_form")),
             "yes" if same else "[red]NO[/red]",
         )  # fmt: skip
-        errors.print(f"{flag} {entry[column]}: done")
+        detection = ""
+        if "vus_pr" in entry:
+            detection = f" (F1 {entry['f1']:.3f}, VUS-PR {entry['vus_pr']:.3f})"
+        errors.print(f"{flag} {entry[column]}: done{detection}")
 
     rows = sweep(points, row, ray_address, on_point)
     csv_path, png_path = write_results(rows, column, out, title)
@@ -686,6 +703,30 @@ def bench_aggregation(
     run_sweep(topology, slices, monitors, "model.local_iterations", "--local",
               int_list(local or "", "--local"), settings, aggregation_row, out,
               "slice <-> controller payload (bytes) against L", ray_address)  # fmt: skip
+
+
+@bench_app.command("precision")
+@reports_input_errors
+def bench_precision(
+    topology: TopologyFile = None,
+    slices: Slices = None,
+    monitors: Monitors = None,
+    precisions: Annotated[
+        str, typer.Option(help="Comma-separated payload precisions.")
+    ] = "float32,float16,int8",
+    iterations: BenchIterations = 100,
+    out: BenchOut = Path("results/bench-precision"),
+    ray_address: RayAddress = None,
+) -> None:
+    """Payload of both links, F1 and VUS-PR against the payload precision of everything that
+    crosses a link (beyond the paper)."""
+    from fedanomaly.bench.sweeps import precision_row
+
+    settings = {"model.iterations": iterations, "model.local_iterations": min(10, iterations)}
+    keys = ("payload.feedback", "payload.generated", "payload.models")
+    run_sweep(topology, slices, monitors, keys, "--precisions",
+              [p.strip() for p in precisions.split(",")], settings, precision_row, out,
+              "payload (bytes, both links) against precision", ray_address)  # fmt: skip
 
 
 def main() -> None:

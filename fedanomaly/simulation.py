@@ -19,9 +19,11 @@ in centralized mode) and the G and E it receives.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
+import re
 import socket
 import time
 import uuid
@@ -41,7 +43,7 @@ from fedanomaly.errors import InputError
 from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter
-from fedanomaly.metering.wire import positional
+from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape, GeneratorSide, module_arrays
 from fedanomaly.runs.directory import RunDirectory, check_free
@@ -52,7 +54,6 @@ from fedanomaly.tiers.controller import (
     Federation,
     SliceFailureError,
     controller_app,
-    slice_actor_name,
     slice_app,
 )
 from fedanomaly.tiers.monitor import DivergenceError
@@ -69,7 +70,23 @@ RoundCallback = Callable[[list[dict[str, Any]]], None]
 
 
 class RunFailedError(Exception):
-    """Training stopped (a diverged monitor); the run directory keeps what was written."""
+    """Training stopped (a diverged monitor, a node out of memory); the run directory keeps
+    what was written."""
+
+
+OUT_OF_MEMORY = "worker(s) were killed due to the node running low on memory"
+
+
+def failure_reason(reason: str) -> str:
+    """A failure in one line: Ray's long out-of-memory report becomes what to change."""
+    if OUT_OF_MEMORY not in reason:
+        return reason
+    used = re.search(r"was ([\d.]+GB / [\d.]+GB)", reason)
+    return (
+        f"a Ray node ran out of memory ({used.group(1) if used else 'memory exhausted'} in use) "
+        "and Ray stopped a worker: put whole slices on fewer actors "
+        "(placement.slices_per_node), or run fewer monitors or shorter data"
+    )
 
 
 @dataclass
@@ -78,6 +95,7 @@ class Deployment:
 
     shape: GanShape
     groups: dict[str, Any] = field(default_factory=dict)
+    actor_names: dict[str, str] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)
     hosts: dict[str, Any] = field(default_factory=dict)
     tiers: list[tuple[Any, dict[str, str]]] = field(default_factory=list)
@@ -172,6 +190,28 @@ def gpu_share(devices: list[str]) -> list[float]:
     return [0.0 if d == "cpu" else share for d in devices]
 
 
+def node_layout(
+    topology: Topology, monitors: list[MonitorData]
+) -> list[tuple[list[str], list[MonitorData]]]:
+    """What each node of monitors holds: (slices whose managers it hosts, its monitors).
+
+    ``placement.slices_per_node`` puts that many whole slices on a node; otherwise a node holds
+    ``placement.monitors_per_node`` monitors of one slice and no slice manager.
+    """
+    by_slice = {s.name: [m for m in monitors if m.slice_name == s.name] for s in topology.slices}
+    per_slices = topology.placement.slices_per_node
+    if per_slices is not None:
+        names = list(by_slice)
+        chunks = [names[k : k + per_slices] for k in range(0, len(names), per_slices)]
+        return [(chunk, [m for name in chunk for m in by_slice[name]]) for chunk in chunks]
+    per_node = topology.placement.monitors_per_node or 1
+    return [
+        ([], mine[first : first + per_node])
+        for mine in by_slice.values()
+        for first in range(0, len(mine), per_node)
+    ]
+
+
 def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Deployment:
     """Create the Ray nodes of the run's mode and place monitors and generator sides on them."""
     shape = GanShape.from_config(topology.model, len(monitors[0].metrics))
@@ -181,70 +221,91 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
     samples = {
         m.name: len(m.windows("train", model.window_length, model.window_stride)) for m in monitors
     }
+    batch_critics = topology.placement.batch_critics
+    numbers = itertools.count()
+    slice_configs = {s.name: s for s in topology.slices}
 
-    def node(name: str, gpus: float = 0.0) -> Any:
+    def node(gpus: float = 0.0) -> tuple[str, Any]:
+        name = f"{run_id}-node-{next(numbers)}"
         options = {"name": name, "num_cpus": 0, "num_gpus": gpus, "max_concurrency": 1}
-        return node_class.options(**options).remote(shape, model, seed)
+        return name, node_class.options(**options).remote(
+            shape, model, seed, batch_critics, topology.payload
+        )
+
+    def host_group(group: str, actor: tuple[str, Any], members: list[str]) -> None:
+        deployment.actor_names[group], deployment.groups[group] = actor
+        deployment.members[group] = members
 
     link = MONITOR_CONTROLLER if mode == "centralized" else MONITOR_SLICE
-    loading = []
-    if mode != "standalone":
-        per_node = topology.placement.monitors_per_node
-        for slice_ in topology.slices:
-            mine = [m for m in monitors if m.slice_name == slice_.name]
-            for first in range(0, len(mine), per_node):
-                hosted = mine[first : first + per_node]
-                host = node(f"{run_id}-monitors-{hosted[0].name}")
-                loading.append(host.add_monitors.remote(hosted, link))
-                for data in hosted:
-                    deployment.hosts[data.name] = host
-                deployment.tiers.append((host, {"monitor": "monitor"}))
-    ray.get(loading)  # every monitor is in place before a slice manager calls it
+    split = mode in ("federated", "distributed")
+    shares = dict(zip(
+        [s.name for s in topology.slices],
+        gpu_share([topology.slice_device(s) for s in topology.slices]) if split else [],
+        strict=False,
+    ))  # fmt: skip
     devices = {}
-    if mode in ("federated", "distributed"):
-        shares = gpu_share([topology.slice_device(s) for s in topology.slices])
-        by_slice: dict[str, list[str]] = {}
-        for monitor in monitors:
-            by_slice.setdefault(monitor.slice_name, []).append(monitor.name)
-        for index, slice_ in enumerate(topology.slices):
-            names = by_slice[slice_.name]
-            group = node(slice_actor_name(run_id, index), shares[index])
-            group_seed = seed if mode == "federated" else seed + stable_hash(slice_.name)
-            devices[slice_.name] = group.add_slice_manager.remote(
+    loading = []
+    for slices, hosted in node_layout(topology, monitors):
+        actor = node(min(1.0, sum(shares.get(name, 0.0) for name in slices)))
+        loading.append(actor[1].add_monitors.remote(hosted, None if mode == "standalone" else link))
+        for data in hosted:
+            deployment.hosts[data.name] = actor[1]
+        roles = {"monitor": "monitor"}
+        if mode == "standalone":  # every monitor is its own group, with its own G and E
+            roles["slice_manager"] = "monitor"
+            for data in hosted:
+                host_group(data.name, actor, [data.name])
+                devices[data.name] = actor[1].add_slice_manager.remote(
+                    data.name, None, None, "cpu", seed + stable_hash(data.name),
+                    samples[data.name], [data.name],
+                )  # fmt: skip
+        elif split and slices:
+            roles["slice_manager"] = "slice_manager"
+            for slice_name in slices:
+                names = [m.name for m in hosted if m.slice_name == slice_name]
+                host_group(slice_name, actor, names)
+                devices[slice_name] = actor[1].add_slice_manager.remote(
+                    slice_name, None, MONITOR_SLICE,
+                    topology.slice_device(slice_configs[slice_name]),
+                    group_seed(topology, slice_name), sum(samples[n] for n in names), names,
+                )  # fmt: skip
+        deployment.tiers.append((actor[1], roles))
+    ray.get(loading)  # every monitor is in place before a slice manager calls it
+    if split and topology.placement.slices_per_node is None:
+        for slice_ in topology.slices:
+            names = [m.name for m in monitors if m.slice_name == slice_.name]
+            actor = node(shares[slice_.name])
+            host_group(slice_.name, actor, names)
+            devices[slice_.name] = actor[1].add_slice_manager.remote(
                 slice_.name, group_by_host(deployment, names), MONITOR_SLICE,
-                topology.slice_device(slice_), group_seed, sum(samples[n] for n in names),
+                topology.slice_device(slice_), group_seed(topology, slice_.name),
+                sum(samples[n] for n in names),
             )  # fmt: skip
-            deployment.groups[slice_.name] = group
-            deployment.members[slice_.name] = names
-            deployment.tiers.append((group, {"slice_manager": "slice_manager"}))
-    elif mode == "standalone":
-        for data in monitors:
-            group = node(f"{run_id}-monitor-{data.name}")
-            group.add_monitors.remote([data], None)
-            devices[data.name] = group.add_slice_manager.remote(
-                data.name, None, None, "cpu", seed + stable_hash(data.name), samples[data.name]
-            )
-            deployment.hosts[data.name] = group
-            deployment.groups[data.name] = group
-            deployment.members[data.name] = [data.name]
-            deployment.tiers.append((group, {"monitor": "monitor", "slice_manager": "monitor"}))
-    else:  # centralized
+            deployment.tiers.append((actor[1], {"slice_manager": "slice_manager"}))
+    elif mode == "centralized":
         uploads = [
             deployment.hosts[m.name].upload_training_data.remote(m.name, link) for m in monitors
         ]
         parts = [part for upload in ray.get(uploads) for part in upload]
-        controller = node(f"{run_id}-controller", gpu_share([topology.device])[0])
-        controller.add_pooled_monitor.remote("controller", parts)
-        devices["controller"] = controller.add_slice_manager.remote(
+        actor = node(gpu_share([topology.device])[0])
+        actor[1].add_pooled_monitor.remote("controller", parts)
+        host_group("controller", actor, [m.name for m in monitors])
+        devices["controller"] = actor[1].add_slice_manager.remote(
             "controller", None, None, topology.device, seed, sum(samples.values())
         )
-        deployment.groups["controller"] = controller
-        deployment.members["controller"] = [m.name for m in monitors]
         deployment.tiers.append(
-            (controller, {"monitor": "controller", "slice_manager": "controller"})
+            (actor[1], {"monitor": "controller", "slice_manager": "controller"})
         )
     deployment.devices = dict(zip(devices, ray.get(list(devices.values())), strict=True))
     return deployment
+
+
+def group_seed(topology: Topology, slice_name: str) -> int:
+    """The seed of a slice's G and E: shared in federated mode (FedAvg starts from one model),
+    the slice's own otherwise."""
+    if topology.mode == "federated":
+        return topology.seed
+    return topology.seed + stable_hash(slice_name)
 
 
 def group_by_host(deployment: Deployment, names: list[str]) -> list[tuple[Any, list[str]]]:
@@ -259,7 +320,7 @@ def group_by_host(deployment: Deployment, names: list[str]) -> list[tuple[Any, l
     return groups
 
 
-def unwrap(error: ray.exceptions.RayTaskError) -> BaseException:
+def unwrap(error: ray.exceptions.RayError) -> BaseException:
     """The exception a Ray actor method raised."""
     return getattr(error, "cause", None) or error
 
@@ -271,21 +332,21 @@ def train_without_flower(
     model = topology.model
     for start in range(0, model.iterations, model.local_iterations):
         count = min(model.local_iterations, model.iterations - start)
-        groups = list(deployment.groups.values())
+        groups = deployment.groups.items()
         try:
-            ray.get([g.train_round.remote(start, count) for g in groups])
-        except ray.exceptions.RayTaskError as error:
+            ray.get([node.train_round.remote(name, start, count) for name, node in groups])
+        except ray.exceptions.RayError as error:
             cause = unwrap(error)
-            if isinstance(cause, DivergenceError):
+            if isinstance(cause, DivergenceError | ray.exceptions.OutOfMemoryError):
                 on_round(collect_records(deployment))  # keep the records of the failed round
-                raise RunFailedError(str(cause)) from None
+                raise RunFailedError(failure_reason(str(cause))) from None
             raise
         on_round(collect_records(deployment))
 
 
 def collect_records(deployment: Deployment) -> list[dict[str, Any]]:
     """Iteration records the groups kept since the last round, in group order."""
-    replies = ray.get([g.take_records.remote() for g in deployment.groups.values()])
+    replies = ray.get([node.take_records.remote(name) for name, node in deployment.groups.items()])
     return [record.as_dict() for reply in replies for record in reply]
 
 
@@ -298,15 +359,19 @@ def detect_everywhere(
     for group_name, group in deployment.groups.items():
         members = deployment.members[group_name]
         if topology.mode == "federated":
-            ray.get(group.load_generator_arrays.remote(global_model))
+            ray.get(group.load_generator_arrays.remote(group_name, global_model))
         if topology.mode == "standalone":
-            arrays, critic = ray.get(group.generator_arrays.remote()), None
+            arrays, critic = ray.get(group.generator_arrays.remote(group_name)), None
         elif topology.mode == "centralized":
             arrays, critic = ray.get(
-                group.send_model.remote(MONITOR_CONTROLLER, "down", len(members), "controller")
+                group.send_model.remote(
+                    group_name, MONITOR_CONTROLLER, "down", len(members), "controller"
+                )
             )
         else:
-            arrays, critic = ray.get(group.send_model.remote(MONITOR_SLICE, "down", len(members)))
+            arrays, critic = ray.get(
+                group.send_model.remote(group_name, MONITOR_SLICE, "down", len(members))
+            )
         for name in members:
             jobs[name] = deployment.hosts[name].score.remote(
                 name, arrays, critic, topology.evaluation
@@ -318,7 +383,7 @@ def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topolo
     """Global (or per-group) G and E and every monitor's critic, or the local model."""
     shared = topology.mode in ("federated", "centralized")
     for group_name, group in deployment.groups.items():
-        states = ray.get(group.checkpoint.remote())
+        states = ray.get(group.checkpoint.remote(group_name))
         suffix = "" if shared else f"-{group_name}"
         for part, state in states.items():
             run.save_checkpoint(f"{part}{suffix}", state)
@@ -344,7 +409,7 @@ def prepare_run(topology: Topology, out: Path, ray_address: str | None = None) -
         earlier run, or an unreachable Ray address.
     """
     check_free(out)
-    monitors = prepare_monitors(topology)
+    monitors = [monitor.for_training() for monitor in prepare_monitors(topology)]
     check_sizes(topology, monitors)
     check_reachable(ray_address)
     return monitors
@@ -440,6 +505,8 @@ def simulate(
     except InputError:  # refused before training (cluster, devices): leave nothing behind
         run.remove()
         raise
+    except ray.exceptions.OutOfMemoryError as error:
+        raise RunFailedError(failure_reason(str(error))) from None
     model_bytes = sum(a.nbytes for a in initial_model(deployment.shape, topology))
     summary = build_summary(
         topology,
@@ -488,23 +555,29 @@ def run_federated(
     started = time.perf_counter()
     initial = initial_model(deployment.shape, topology)
     cpus = ray.cluster_resources().get("CPU", 1.0)
+    slice_nodes = len(set(deployment.actor_names.values()))
 
     def after_training(final: list[np.ndarray]) -> None:
         outcome["training_seconds"] = time.perf_counter() - started
+        received = final
         for _ in deployment.groups:  # the final global model back to every slice (eq. 26)
-            federation.meter.send(SLICE_CONTROLLER, "down", positional(final))
-        outcome["detections"] = detect_everywhere(deployment, topology, final)
+            arrived, _ = federation.meter.transmit(
+                SLICE_CONTROLLER, "down", positional(final), topology.payload.models
+            )
+            received = from_positional(arrived, len(final))
+        outcome["detections"] = detect_everywhere(deployment, topology, received)
         save_checkpoints(run, deployment, topology)
         outcome["accounts"] = collect_accounts(deployment)
 
     federation = Federation(
-        run_id=run_id,
         namespace=namespace,
-        slices=len(topology.slices),
+        slice_names=[s.name for s in topology.slices],
+        slice_nodes=[deployment.actor_names[s.name] for s in topology.slices],
         rounds=math.ceil(model.iterations / model.local_iterations),
         iterations=model.iterations,
         local_iterations=model.local_iterations,
         initial=initial,
+        precision=topology.payload.models,
         on_round=lambda round_record: on_round([*collect_records(deployment), round_record]),
         after_training=after_training,
         on_failure=lambda: on_round(collect_records(deployment)),
@@ -513,15 +586,14 @@ def run_federated(
         server_app=controller_app(federation),
         client_app=slice_app,
         num_supernodes=len(topology.slices),
-        # One Flower node per slice at once: its ClientApp only waits on the slice's actor.
-        backend_config={
-            "client_resources": {"num_cpus": cpus / len(topology.slices), "num_gpus": 0.0}
-        },
+        # As many Flower workers as nodes hosting slices: a ClientApp only waits on its slice's
+        # node, and slices that share a node train one after the other anyway.
+        backend_config={"client_resources": {"num_cpus": cpus / slice_nodes, "num_gpus": 0.0}},
     )
     if federation.error is not None:
         error = federation.error
-        if isinstance(error, SliceFailureError):
-            raise RunFailedError(str(error)) from None
+        if isinstance(error, SliceFailureError | ray.exceptions.OutOfMemoryError):
+            raise RunFailedError(failure_reason(str(error))) from None
         raise error
     if "detections" not in outcome:
         raise RunFailedError("the Flower simulation ended before training finished (see run.log)")

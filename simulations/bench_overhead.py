@@ -22,7 +22,7 @@ from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.models.sides import GanShape
 from fedanomaly.simulation import simulate
-from fedanomaly.tiers.monitor import Monitor
+from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 
@@ -46,7 +46,14 @@ def in_process(topology: Topology) -> list[float]:
             for m in mine
         ]
         managers.append(
-            SliceManager(slice_.name, shape, model, topology.seed, LocalMonitors(local), None)
+            SliceManager(
+                slice_.name,
+                shape,
+                model,
+                topology.seed,
+                LocalMonitors(CoLocatedMonitors(local, batched=True)),
+                None,
+            )
         )
         weights.append(sum(len(m.windows) for m in local))
     ends = []

@@ -22,7 +22,7 @@ from fedanomaly.models.biwgan import (
     gradient_penalty,
 )
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
-from fedanomaly.tiers.monitor import Monitor
+from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 B, T, D, L = 6, 8, 5, 3
@@ -68,8 +68,8 @@ def test_gradient_penalty_uses_one_epsilon_per_sample_for_window_and_latent():
     torch.manual_seed(7)
     critic = Critic(L, D, T, (11, 4))
     x, f, x_bar, z = batch(1)
-    penalty = gradient_penalty(critic, x, f, x_bar, z, torch.Generator().manual_seed(9))
     epsilon = torch.rand(B, generator=torch.Generator().manual_seed(9))
+    penalty = gradient_penalty(critic, x, f, x_bar, z, epsilon.unsqueeze(1))
     norms = []
     for m in range(B):
         x_hat = (epsilon[m] * x[m] + (1 - epsilon[m]) * x_bar[m]).unsqueeze(0).requires_grad_(True)
@@ -176,7 +176,8 @@ def test_every_variant_trains_in_the_split_protocol_and_scores(name):
         Monitor(m.name, m.windows("train", T_DEFAULT, config.window_stride), shape, config, 0, None)
         for m in monitors
     ]
-    manager = SliceManager("s", shape, config, 0, LocalMonitors(local), None)
+    group = LocalMonitors(CoLocatedMonitors(local, batched=False))
+    manager = SliceManager("s", shape, config, 0, group, None)
     before = [
         p.detach().clone()
         for p in (*manager.side.generator.parameters(), *manager.side.encoder.parameters())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fedanomaly.config import load_topology, parse_source, resolve_topology
 from fedanomaly.config.schema import CsvConfig, SmdConfig, SyntheticVnfConfig
@@ -110,11 +111,24 @@ def test_balanced_topology_keeps_the_file_settings():
             r"slices\[0\].monitors\[0\] names its own vms or source, which data.partition: split",
         ),
         ("name: x", r"slices: Field required"),
+        (
+            f"{ONE}\nplacement: {{monitors_per_node: 4, slices_per_node: 2}}",
+            r"placement: .*set monitors_per_node or slices_per_node, not both",
+        ),
     ],
 )
 def test_schema_errors_name_the_file_yaml_path_and_value(tmp_path, text, message):
     with pytest.raises(InputError, match=message):
         load_topology(write(tmp_path, text))
+
+
+def test_a_resolved_placement_reloads_as_written(tmp_path):
+    """config.yaml spells out every default; a slices_per_node layout must load back."""
+    for placement in ("{slices_per_node: 2}", "{}"):
+        topology = load_topology(write(tmp_path, f"{ONE}\nplacement: {placement}"))
+        dumped = yaml.safe_dump(topology.model_dump(mode="json"))
+        assert load_topology(write(tmp_path, dumped)).placement == topology.placement
+    assert topology.placement.monitors_per_node == 3
 
 
 def test_broken_yaml_names_line(tmp_path):

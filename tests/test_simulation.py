@@ -19,8 +19,8 @@ from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape
 from fedanomaly.runs.directory import load_checkpoint
-from fedanomaly.simulation import RunFailedError, simulate
-from fedanomaly.tiers.monitor import Monitor
+from fedanomaly.simulation import RunFailedError, failure_reason, simulate
+from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 D = 26  # metrics of synthetic-vnf
@@ -78,8 +78,16 @@ def seconds(bytes_: int, bandwidth_mbps: float, latency_ms: float, jitter_ms=0.0
     return (latency_ms / 1000 + jitter_ms / 2000 + 8 * bytes_ / (bandwidth_mbps * 1e6)) / (1 - loss)
 
 
-def test_federated_bytes_match_the_closed_form(ray_address, tmp_path):
-    topology = tiny(**LINKS)
+PLACEMENTS = [
+    {},  # a node per slice manager, the monitors of a slice on nodes of their own
+    {"placement.slices_per_node": 2},  # both slices and all their monitors on one node
+]
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS, ids=["spread", "one-node"])
+def test_federated_bytes_match_the_closed_form(ray_address, tmp_path, placement):
+    """Placement changes processes, not messages: the same bytes either way."""
+    topology = tiny(**LINKS, **placement)
     summary = simulate(topology, tmp_path / "run", ray_address)
     m = topology.model
     batch, length, latent, monitors, slices = m.batch_size, m.window_length, m.latent_size, 3, 2
@@ -268,10 +276,11 @@ def test_an_unreachable_ray_address_is_a_clear_error(tmp_path):
         simulate(tiny(), tmp_path / "run", "127.0.0.1:9")
 
 
-def test_fedavg_weights_slices_by_their_training_windows(ray_address, tmp_path):
+@pytest.mark.parametrize("placement", PLACEMENTS, ids=["spread", "one-node"])
+def test_fedavg_weights_slices_by_their_training_windows(ray_address, tmp_path, placement):
     """The global model equals an in-process replay of the same rounds averaged with weights Q_s
     (slice-1 holds two monitors, slice-2 one), and differs from a plain mean."""
-    topology = tiny()
+    topology = tiny(**placement)
     simulate(topology, tmp_path / "run", ray_address)
     federated = final_arrays(tmp_path / "run")
     threads = torch.get_num_threads()
@@ -298,7 +307,14 @@ def replay_fedavg(topology: Topology, weighted: bool) -> list[np.ndarray]:
             for m in monitors if m.slice_name == slice_.name
         ]  # fmt: skip
         managers.append(
-            SliceManager(slice_.name, shape, model, topology.seed, LocalMonitors(local), None)
+            SliceManager(
+                slice_.name,
+                shape,
+                model,
+                topology.seed,
+                LocalMonitors(CoLocatedMonitors(local, batched=True)),
+                None,
+            )
         )
         sizes.append(sum(len(m.windows) for m in local) if weighted else 1)
     average: list[np.ndarray] = []
@@ -350,3 +366,15 @@ def test_a_local_model_trains_in_each_mode_with_closed_form_bytes(ray_address, t
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert all(np.isfinite(r["loss"]) for r in records if "iteration" in r)
     assert 0.0 <= summary["detection"]["overall"]["vus_pr"] <= 1.0
+
+
+def test_ray_out_of_memory_becomes_one_line_saying_what_to_change():
+    ray_report = (
+        "1 worker(s) were killed due to the node running low on memory. Memory on the node "
+        "(IP: 192.0.2.2, ID: f6ce) was 22.37GB / 23.54GB (0.950412), which exceeds the memory "
+        "usage threshold of 0.950000; Object store memory usage: [- objects spillable: 30]"
+    )
+    reason = failure_reason(ray_report)
+    assert "22.37GB / 23.54GB" in reason and "placement.slices_per_node" in reason
+    assert "\n" not in reason and "Object store" not in reason
+    assert failure_reason("monitor vm-1 diverged") == "monitor vm-1 diverged"

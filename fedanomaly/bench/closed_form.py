@@ -1,32 +1,50 @@
 """Closed forms of what a split model's run sends (seed 002, Algorithm 1 and 2).
 
-Payloads are float32 arrays: per monitor and iteration up ``dL/dX_bar`` and the next batch
-(``M x T x d`` each) and ``dL/df`` (``M x l``), down ``f`` and ``z`` (``M x l``) and ``X_bar``
-(``M x T x d``). Per FedAvg round and slice G and E go up with the sample count (int64) and come
-back down; after training the global model goes down once more.
+Payloads are arrays of values at the payload precision (4 bytes for float32, 2 for float16, 1
+for int8, which adds one float32 scale per tensor): per monitor and iteration up ``dL/dX_bar``
+and the next batch (``M x T x d`` each) and ``dL/df`` (``M x l``), down ``f`` and ``z``
+(``M x l``) and ``X_bar`` (``M x T x d``). Per FedAvg round and slice G and E go up with the
+sample count (int64) and come back down; after training the global model goes down once more.
 """
 
 from __future__ import annotations
 
 import math
 
+from fedanomaly.metering.precision import Precision
+
 FLOAT_BYTES = 4
 COUNT_BYTES = 8
+VALUE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "int8": 1}
 
 
-def iteration_payload(batch: int, length: int, metrics: int, latent: int) -> tuple[int, int]:
-    """(up, down) payload bytes of one monitor's exchange in one iteration."""
+def tensors_bytes(values: int, tensors: int, precision: Precision = "float32") -> int:
+    """Payload of ``tensors`` float arrays holding ``values`` values in all."""
+    scales = FLOAT_BYTES * tensors if precision == "int8" else 0
+    return VALUE_BYTES[precision] * values + scales
+
+
+def iteration_payload(
+    batch: int, length: int, metrics: int, latent: int, precision: Precision = "float32"
+) -> tuple[int, int]:
+    """(up, down) payload bytes of one monitor's exchange in one iteration (three arrays
+    each way)."""
     window = batch * length * metrics
-    up = FLOAT_BYTES * (2 * window + batch * latent)
-    down = FLOAT_BYTES * (window + 2 * batch * latent)
+    up = tensors_bytes(2 * window + batch * latent, 3, precision)
+    down = tensors_bytes(window + 2 * batch * latent, 3, precision)
     return up, down
 
 
 def fedavg_payload(
-    parameters: int, slices: int, iterations: int, local_iterations: int
+    parameters: int,
+    slices: int,
+    iterations: int,
+    local_iterations: int,
+    precision: Precision = "float32",
+    tensors: int = 0,
 ) -> tuple[int, int]:
-    """(up, down) payload bytes over the slice-controller link of a whole federated run."""
+    """(up, down) payload bytes over the slice-controller link of a whole federated run; G and
+    E are ``parameters`` values in ``tensors`` arrays."""
     rounds = math.ceil(iterations / local_iterations)
-    up = rounds * slices * (FLOAT_BYTES * parameters + COUNT_BYTES)
-    down = (rounds + 1) * slices * FLOAT_BYTES * parameters
-    return up, down
+    model = tensors_bytes(parameters, tensors, precision)
+    return rounds * slices * (model + COUNT_BYTES), (rounds + 1) * slices * model

@@ -3,7 +3,8 @@ on one shared Ray cluster, its metered payload beside the closed form.
 
 - ``batch``: monitor <-> slice payload against the batch size M (Fig. 7b);
 - ``aggregation``: slice <-> controller payload against L, the iterations between two FedAvg
-  rounds (Fig. 7c).
+  rounds (Fig. 7c);
+- ``precision``: the payload of both links, F1 and VUS-PR against the payload precision.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from fedanomaly.bench.closed_form import FLOAT_BYTES, fedavg_payload, iteration_payload
+from fedanomaly.bench.closed_form import fedavg_payload, iteration_payload, tensors_bytes
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.plotting import write_figure
 from fedanomaly.models.sides import GanShape, GeneratorSide
@@ -37,18 +38,22 @@ def cluster_address(ray_address: str | None) -> Iterator[str]:
         yield address
 
 
-def model_parameters(topology: Topology, metrics: int) -> int:
-    """Float count of G and E."""
+def model_size(topology: Topology, metrics: int) -> tuple[int, int]:
+    """Value count and tensor count of G and E."""
     shape = GanShape.from_config(topology.model, metrics)
-    return sum(a.size for a in GeneratorSide(shape, topology.model, 0).arrays())
+    arrays = GeneratorSide(shape, topology.model, 0).arrays()
+    return sum(a.size for a in arrays), len(arrays)
 
 
 def batch_row(topology: Topology, summary: dict[str, Any], metrics: int) -> Row:
     """Monitor <-> slice payload of one run, measured and closed form."""
     m, monitors = topology.model, summary["topology"]["monitors"]
-    up, down = iteration_payload(m.batch_size, m.window_length, metrics, m.latent_size)
-    first = FLOAT_BYTES * m.batch_size * m.window_length * metrics  # each monitor's first batch
-    deployed = FLOAT_BYTES * model_parameters(topology, metrics)  # G and E for detection
+    generated, feedback = topology.payload.generated, topology.payload.feedback
+    up = iteration_payload(m.batch_size, m.window_length, metrics, m.latent_size, feedback)[0]
+    down = iteration_payload(m.batch_size, m.window_length, metrics, m.latent_size, generated)[1]
+    # each monitor's first batch, and G and E sent to it for detection
+    first = tensors_bytes(m.batch_size * m.window_length * metrics, 1, feedback)
+    deployed = tensors_bytes(*model_size(topology, metrics), topology.payload.models)
     link = summary["communication"]["monitor_slice"]
     return {
         "batch_size": m.batch_size,
@@ -64,9 +69,11 @@ def batch_row(topology: Topology, summary: dict[str, Any], metrics: int) -> Row:
 def aggregation_row(topology: Topology, summary: dict[str, Any], metrics: int) -> Row:
     """Slice <-> controller payload of one run, measured and closed form."""
     m = topology.model
+    values, tensors = model_size(topology, metrics)
     up, down = fedavg_payload(
-        model_parameters(topology, metrics), len(topology.slices), m.iterations, m.local_iterations
-    )
+        values, len(topology.slices), m.iterations, m.local_iterations,
+        topology.payload.models, tensors,
+    )  # fmt: skip
     link = summary["communication"]["slice_controller"]
     return {
         "local_iterations": m.local_iterations,
@@ -74,6 +81,21 @@ def aggregation_row(topology: Topology, summary: dict[str, Any], metrics: int) -
         "up_closed_form": up,
         "down_measured": link["down_payload_bytes"],
         "down_closed_form": down,
+    }
+
+
+def precision_row(topology: Topology, summary: dict[str, Any], metrics: int) -> Row:
+    """Both links' payload of one run at one precision, measured and closed form, with the
+    detection it reached."""
+    link = batch_row(topology, summary, metrics)
+    fedavg = aggregation_row(topology, summary, metrics)
+    overall = summary["detection"]["overall"]
+    return {
+        "precision": topology.payload.models,
+        **{k: link[k] + fedavg[k] for k in link if k.endswith(("_measured", "_closed_form"))},
+        "f1": overall["f1"],
+        "vus_pr": overall["vus_pr"],
+        "auc_pr": overall["auc_pr"],
     }
 
 

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from fedanomaly.data.metrics import Family
+from fedanomaly.metering.precision import Precision
 
 PAPER_002_TYPES = ("cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion")
 PAPER_000_TYPES = ("sudden_spike", "periodic_drift", "resource_jitter")
@@ -276,6 +277,21 @@ class ModelConfig(Strict):
 ControlName = Literal["random", "untrained", "pca", "iforest"]
 
 
+class PayloadConfig(Strict):
+    """Precision of what crosses each tier (beyond the paper): ``float32``, ``float16``, or
+    ``int8`` with a per-tensor scale. The sender's own copy keeps full precision."""
+
+    feedback: Precision = Field(
+        "float32", description="monitor -> slice manager: dL/dX_bar, dL/df and the next batch X"
+    )
+    generated: Precision = Field(
+        "float32", description="slice manager -> monitor: f = E(X), z and X_bar = G(z)"
+    )
+    models: Precision = Field(
+        "float32", description="models between tiers, both ways (G and E, local models)"
+    )
+
+
 class EvaluationConfig(Strict):
     """How every monitor's test scores are thresholded and measured."""
 
@@ -381,13 +397,38 @@ class ControllerConfig(Strict):
 
 
 class PlacementConfig(Strict):
-    """How monitors map onto Ray actors (processes); the protocol and metering do not change."""
+    """How monitors and slice managers map onto Ray actors (processes); the protocol and the
+    metering do not change, only the number of processes."""
 
-    monitors_per_node: PositiveInt = Field(
-        3,
-        description="monitors of one slice that share a Ray actor; each keeps its own data, "
-        "critic and meter, and every exchange with its slice manager still crosses the link",
+    monitors_per_node: PositiveInt | None = Field(
+        None,
+        description="monitors of one slice that share a Ray actor (3 unless slices_per_node is "
+        "set); each keeps its own data, critic and meter, and every exchange with its slice "
+        "manager still crosses the link",
     )
+    slices_per_node: PositiveInt | None = Field(
+        None,
+        description="if set, this many slices share a Ray actor, each slice manager with all "
+        "its monitors (for large topologies: a few processes instead of one per slice); "
+        "replaces monitors_per_node",
+    )
+    batch_critics: bool = Field(
+        True,
+        description="the critics of monitors that share an actor train as one batched "
+        "computation (stacked parameters, torch.func); each keeps its own weights, optimizer "
+        "state and random draws, so only floating-point rounding differs",
+    )
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> PlacementConfig:
+        if self.slices_per_node is not None and self.monitors_per_node is not None:
+            raise ValueError(
+                "set monitors_per_node or slices_per_node, not both: with slices_per_node each "
+                "actor holds whole slices"
+            )
+        if self.slices_per_node is None and self.monitors_per_node is None:
+            self.monitors_per_node = 3
+        return self
 
 
 class Topology(Strict):
@@ -402,6 +443,7 @@ class Topology(Strict):
     links: LinksConfig = Field(default_factory=LinksConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
+    payload: PayloadConfig = Field(default_factory=PayloadConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     slices: list[SliceConfig] = Field(min_length=1)
 

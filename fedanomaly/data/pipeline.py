@@ -8,6 +8,7 @@ no window spans two parts.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,8 @@ class PartData:
     Attributes
     ----------
     raw
-        Values in the source's units, anomalies included, shape ``(steps, metrics)``.
+        Values in the source's units, anomalies included, shape ``(steps, metrics)``;
+        ``None`` in data prepared for training (:meth:`MonitorData.for_training`).
     scaled
         The same values mapped by the train part's min-max scaler, float32.
     types
@@ -48,7 +50,7 @@ class PartData:
         Source timestamps, if the source has them.
     """
 
-    raw: np.ndarray
+    raw: np.ndarray | None
     scaled: np.ndarray
     types: np.ndarray
     events: tuple[InjectedAnomaly, ...]
@@ -60,7 +62,7 @@ class PartData:
         return (self.types != 0).astype(np.int8)
 
     def __len__(self) -> int:
-        return int(self.raw.shape[0])
+        return int(self.scaled.shape[0])
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,12 @@ class VMData:
         """The part named ``split``."""
         return getattr(self, split)
 
+    def for_training(self) -> VMData:
+        """The VM without its values in source units (training and detection use the scaled
+        values only)."""
+        parts = {s: dataclasses.replace(self.part(s), raw=None) for s in SPLITS}
+        return dataclasses.replace(self, **parts)
+
 
 @dataclass(frozen=True)
 class MonitorData:
@@ -93,19 +101,24 @@ class MonitorData:
         """Column specs (the same for all VMs of a monitor)."""
         return self.vms[0].metrics
 
+    def for_training(self) -> MonitorData:
+        """The monitor's data without values in source units: what a simulation holds and
+        ships to its nodes (a third of the memory of the full data)."""
+        return dataclasses.replace(self, vms=tuple(vm.for_training() for vm in self.vms))
+
     def windows(self, split: str, length: int, stride: int) -> np.ndarray:
-        """Scaled windows of one part over all VMs, shape ``(count, length, metrics)``."""
-        return np.concatenate(
-            [
-                make_windows(
-                    vm.part(split).scaled,
-                    length,
-                    stride,
-                    f"monitor {self.name}, VM {vm.name}, {split} part",
-                )
-                for vm in self.vms
-            ]
-        )
+        """Scaled windows of one part over all VMs, shape ``(count, length, metrics)``: a
+        read-only view of the part for a single VM, a copy over several."""
+        windows = [
+            make_windows(
+                vm.part(split).scaled,
+                length,
+                stride,
+                f"monitor {self.name}, VM {vm.name}, {split} part",
+            )
+            for vm in self.vms
+        ]
+        return windows[0] if len(windows) == 1 else np.concatenate(windows)
 
 
 def injected_splits(config: DataConfig, has_real_test_labels: bool) -> tuple[str, ...]:

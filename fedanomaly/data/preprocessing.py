@@ -89,3 +89,11 @@ def make_windows(values: np.ndarray, length: int, stride: int, where: str) -> np
         )
     view = np.lib.stride_tricks.sliding_window_view(values, length, axis=0)
     return view[::stride].transpose(0, 2, 1)
+
+
+def resident_bytes(array: np.ndarray) -> int:
+    """Bytes an array holds in memory: those of the array it views (windows from
+    :func:`make_windows` hold their part once, not once per window)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return int(array.nbytes)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fedanomaly.metering.precision import Precision, decode, encode
 from fedanomaly.metering.wire import message_size
 
 LINKS = ("monitor_slice", "slice_controller", "monitor_controller")
@@ -55,6 +56,18 @@ class Meter:
         sent = Traffic(payload, framing, 1)
         self.counts.setdefault((link, direction), Traffic()).add(sent)
         return sent
+
+    def transmit(
+        self,
+        link: str,
+        direction: str,
+        arrays: Mapping[str, np.ndarray],
+        precision: Precision = "float32",
+    ) -> tuple[dict[str, np.ndarray], Traffic]:
+        """Send ``arrays`` at a payload precision: count the encoded message and return what
+        the receiver decodes, with the message's size."""
+        wire = encode(arrays, precision)
+        return decode(wire, precision), self.send(link, direction, wire)
 
     def merge(self, other: Meter) -> None:
         """Add another node's counts."""

@@ -31,6 +31,11 @@ def positional(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
     return {f"p{k}": a for k, a in enumerate(arrays)}
 
 
+def from_positional(arrays: Mapping[str, np.ndarray], count: int) -> list[np.ndarray]:
+    """The model arrays of a message written with :func:`positional`, in order."""
+    return [arrays[f"p{k}"] for k in range(count)]
+
+
 def message_size(arrays: Mapping[str, np.ndarray]) -> tuple[int, int]:
     """(payload bytes, framing bytes) of one message carrying ``arrays``."""
     payload = 0

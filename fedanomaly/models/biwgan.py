@@ -14,6 +14,7 @@ BiGAN) are variants of the same modules: without the encoder the critic sees an 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -106,54 +107,61 @@ VARIANTS: dict[str, GanVariant] = {
 WEIGHT_CLIP = 0.01
 
 
+CriticFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def gradient_penalty(
-    critic: Critic,
+    critic: CriticFunction,
     x: torch.Tensor,
     f: torch.Tensor,
     x_bar: torch.Tensor,
     z: torch.Tensor,
-    generator: torch.Generator | None = None,
+    epsilon: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean of ``(||grad D(X_hat, z_hat)||_2 - 1)^2`` on the joint interpolate (eq. 16).
 
-    One epsilon per sample, shared by the window and the latent part, drawn from ``generator``
-    (each critic owns one, so the draws do not depend on what else runs in the process).
+    One epsilon per sample, shared by the window and the latent part: ``epsilon`` of shape
+    ``(..., M, 1)`` (each critic draws its own, so the draws do not depend on what else runs
+    in the process), or uniform draws when it is ``None``. Leading dimensions before the batch
+    dimension M are independent critics evaluated at once (see :mod:`critic_bank`); the
+    result has those dimensions.
     """
-    epsilon = torch.rand(x.shape[0], 1, generator=generator, device=x.device, dtype=x.dtype)
-    x_hat = (epsilon.unsqueeze(2) * x + (1 - epsilon.unsqueeze(2)) * x_bar).requires_grad_(True)
+    if epsilon is None:
+        epsilon = torch.rand(*x.shape[:-2], 1, device=x.device, dtype=x.dtype)
+    x_hat = (epsilon.unsqueeze(-1) * x + (1 - epsilon.unsqueeze(-1)) * x_bar).requires_grad_(True)
     z_hat = (epsilon * f + (1 - epsilon) * z).requires_grad_(True)
     value = critic(x_hat, z_hat)
     grad_x, grad_z = torch.autograd.grad(value.sum(), (x_hat, z_hat), create_graph=True)
-    norm = torch.cat([grad_x.flatten(1), grad_z], dim=1).norm(2, dim=1)
-    return ((norm - 1) ** 2).mean()
+    norm = torch.cat([grad_x.flatten(-2), grad_z], dim=-1).norm(2, dim=-1)
+    return ((norm - 1) ** 2).mean(-1)
 
 
 def critic_loss(
-    critic: Critic,
+    critic: CriticFunction,
     x: torch.Tensor,
     f: torch.Tensor,
     x_bar: torch.Tensor,
     z: torch.Tensor,
     penalty_weight: float,
     variant: GanVariant = VARIANTS["biwgan-gp"],
-    generator: torch.Generator | None = None,
+    epsilon: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The critic's loss on one batch.
+    """The critic's loss on one batch (a loss per critic where leading dimensions stack them).
 
     Wasserstein (eq. 16): ``-(D(X, f) - D(X_bar, z)) + eta * GP``; logistic: the binary
     cross-entropy with real pairs labelled 1 and generated pairs 0. Batch means throughout.
     """
     real, fake = critic(x, f), critic(x_bar, z)
     if not variant.wasserstein:
-        return functional.softplus(-real).mean() + functional.softplus(fake).mean()
-    loss = -(real.mean() - fake.mean())
+        return functional.softplus(-real).mean(-1) + functional.softplus(fake).mean(-1)
+    loss = -(real.mean(-1) - fake.mean(-1))
     if variant.penalty == "gp":
-        loss = loss + penalty_weight * gradient_penalty(critic, x, f, x_bar, z, generator)
+        loss = loss + penalty_weight * gradient_penalty(critic, x, f, x_bar, z, epsilon)
     return loss
 
 
 def eg_loss(
-    critic: Critic,
+    critic: CriticFunction,
     x: torch.Tensor,
     f: torch.Tensor,
     x_bar: torch.Tensor,
@@ -164,12 +172,12 @@ def eg_loss(
     Wasserstein critic; for a logistic one, the cross-entropy with the labels swapped."""
     real, fake = critic(x, f), critic(x_bar, z)
     if variant.wasserstein:
-        return real.mean() - fake.mean()
-    return functional.softplus(real).mean() + functional.softplus(-fake).mean()
+        return real.mean(-1) - fake.mean(-1)
+    return functional.softplus(real).mean(-1) + functional.softplus(-fake).mean(-1)
 
 
 def eg_feedback(
-    critic: Critic,
+    critic: CriticFunction,
     x: torch.Tensor,
     f: torch.Tensor,
     x_bar: torch.Tensor,
@@ -181,13 +189,14 @@ def eg_feedback(
     Returns
     -------
     tuple
-        ``L_EG``, its gradient with respect to ``f`` (the part of e_n that E needs) and with
-        respect to ``X_bar`` (the part of g_n that G needs).
+        ``L_EG`` (one per critic where leading dimensions stack critics), its gradient with
+        respect to ``f`` (the part of e_n that E needs) and with respect to ``X_bar`` (the part
+        of g_n that G needs).
     """
     f = f.detach().requires_grad_(True)
     x_bar = x_bar.detach().requires_grad_(True)
     loss = eg_loss(critic, x, f, x_bar, z, variant)
-    grad_f, grad_x_bar = torch.autograd.grad(loss, (f, x_bar), allow_unused=True)
+    grad_f, grad_x_bar = torch.autograd.grad(loss.sum(), (f, x_bar), allow_unused=True)
     if grad_f is None:
         grad_f = torch.zeros_like(f)
-    return float(loss.detach()), grad_f, grad_x_bar
+    return loss.detach(), grad_f, grad_x_bar

@@ -7,7 +7,9 @@ side at each VM monitor (Algorithm 1 of seed 002).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +25,9 @@ from fedanomaly.models.biwgan import (
     critic_loss,
     eg_feedback,
 )
+
+if TYPE_CHECKING:
+    from fedanomaly.models.critic_bank import CriticBank
 
 Arrays = dict[str, np.ndarray]
 
@@ -190,6 +195,21 @@ class GeneratorSide:
         }
 
 
+def clip_weights(parameters: Iterable[torch.Tensor]) -> None:
+    """WGAN's weight clipping, in place."""
+    with torch.no_grad():
+        for p in parameters:
+            p.clamp_(-WEIGHT_CLIP, WEIGHT_CLIP)
+
+
+def feedback_arrays(grad_f: torch.Tensor, grad_x_bar: torch.Tensor, variant: GanVariant) -> Arrays:
+    """The feedback message: ``g`` = dL_EG/dX_bar and, with an encoder, ``e`` = dL_EG/df."""
+    feedback = {"g": grad_x_bar.numpy()}
+    if variant.bidirectional:
+        feedback["e"] = grad_f.numpy()
+    return feedback
+
+
 class CriticSide:
     """A monitor's critic D_n and its optimizer: K critic steps, then the feedback."""
 
@@ -200,6 +220,7 @@ class CriticSide:
         self.critic = Critic(shape.code, shape.metrics, shape.length, config.hidden.discriminator)
         self.optimizer = adam(self.critic, config)
         self.epsilon = torch.Generator().manual_seed(seed)
+        self.bank: CriticBank | None = None  # set when stacked with co-located critics
 
     def tensors(self, x: np.ndarray, payload: Arrays) -> tuple[torch.Tensor, ...]:
         """(X, f, X_bar, z) as tensors, with empty latent parts without an encoder."""
@@ -209,6 +230,13 @@ class CriticSide:
             return x_t, torch.tensor(payload["f"]), x_bar, torch.tensor(payload["z"])
         empty = x_t.new_zeros(len(x_t), 0)
         return x_t, empty, x_bar, empty
+
+    def draw_epsilon(self, batch_size: int) -> torch.Tensor | None:
+        """The gradient penalty's interpolation weights for one critic step (``None`` without
+        a penalty), drawn from this critic's own generator."""
+        if self.shape.variant.penalty != "gp":
+            return None
+        return torch.rand(batch_size, 1, generator=self.epsilon)
 
     def train(self, x: np.ndarray, payload: Arrays) -> tuple[float, float, Arrays]:
         """K critic steps on one batch, then L_EG's gradients (eq. 16-21).
@@ -224,20 +252,16 @@ class CriticSide:
         loss = torch.zeros(())
         for _ in range(self.config.critic_iterations):
             self.optimizer.zero_grad(set_to_none=True)
+            epsilon = self.draw_epsilon(len(x_t))
             loss = critic_loss(
-                self.critic, x_t, f, x_bar, z, self.config.gradient_penalty, variant, self.epsilon
+                self.critic, x_t, f, x_bar, z, self.config.gradient_penalty, variant, epsilon
             )
             loss.backward()
             self.optimizer.step()
             if variant.penalty == "clip":
-                with torch.no_grad():
-                    for p in self.critic.parameters():
-                        p.clamp_(-WEIGHT_CLIP, WEIGHT_CLIP)
+                clip_weights(self.critic.parameters())
         eg, grad_f, grad_x_bar = eg_feedback(self.critic, x_t, f, x_bar, z, variant)
-        feedback = {"g": grad_x_bar.numpy()}
-        if variant.bidirectional:
-            feedback["e"] = grad_f.numpy()
-        return float(loss.detach()), eg, feedback
+        return float(loss.detach()), float(eg), feedback_arrays(grad_f, grad_x_bar, variant)
 
     def arrays(self) -> list[np.ndarray]:
         """The critic's state as numpy arrays."""
@@ -249,7 +273,8 @@ class CriticSide:
 
     def memory_bytes(self) -> dict[str, int]:
         """Parameters and optimizer state held."""
-        return {
-            "parameters": parameter_bytes(self.critic),
-            "optimizer": optimizer_bytes(self.optimizer),
-        }
+        if self.bank is not None:
+            optimizer = self.bank.optimizer_bytes_per_critic()
+        else:
+            optimizer = optimizer_bytes(self.optimizer)
+        return {"parameters": parameter_bytes(self.critic), "optimizer": optimizer}

@@ -21,15 +21,11 @@ from flwr.serverapp.strategy import FedAvg
 
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
-from fedanomaly.metering.wire import positional
+from fedanomaly.metering.precision import Precision
+from fedanomaly.metering.wire import from_positional, positional
 
 SLICE_CONTROLLER = "slice_controller"
 ERROR_CODE = 4242
-
-
-def slice_actor_name(run_id: str, index: int) -> str:
-    """Ray name of the node that hosts slice ``index`` of a run."""
-    return f"{run_id}-slice-{index}"
 
 
 class SliceFailureError(Exception):
@@ -46,14 +42,14 @@ def train_slice(msg: Message, context: Context) -> Message:
     config = msg.content["config"]
     local, total = int(config["local-iterations"]), int(config["iterations"])
     start = (int(config["server-round"]) - 1) * local
-    node = ray.get_actor(
-        slice_actor_name(str(config["run-id"]), index), namespace=str(config["namespace"])
-    )
+    group = str(config["slice-names"][index])
+    node = ray.get_actor(str(config["slice-nodes"][index]), namespace=str(config["namespace"]))
     try:
-        ray.get(node.load_generator_arrays.remote(msg.content["arrays"].to_numpy_ndarrays()))
-        ray.get(node.train_round.remote(start, min(local, total - start)))
-        arrays, samples, sent = ray.get(node.upload_model.remote(SLICE_CONTROLLER))
-    except ray.exceptions.RayTaskError as error:
+        arrays = msg.content["arrays"].to_numpy_ndarrays()
+        ray.get(node.load_generator_arrays.remote(group, arrays))
+        ray.get(node.train_round.remote(group, start, min(local, total - start)))
+        arrays, samples, sent = ray.get(node.upload_model.remote(group, SLICE_CONTROLLER))
+    except ray.exceptions.RayError as error:  # a diverged monitor, a node out of memory
         reason = str(error.cause) if getattr(error, "cause", None) else str(error)
         return Message(Error(code=ERROR_CODE, reason=reason), reply_to=msg)
     metrics = MetricRecord(
@@ -68,7 +64,8 @@ def train_slice(msg: Message, context: Context) -> Message:
 
 
 class MeteredFedAvg(FedAvg):
-    """Flower's FedAvg with two hooks: meter the controller's sends, report each round.
+    """Flower's FedAvg with two hooks: meter the controller's sends (at the payload precision
+    of models, each slice getting the model as decoded), report each round.
 
     Replies are aggregated in slice order, so the same seed gives the same global model
     whatever order the slices finish in.
@@ -80,6 +77,7 @@ class MeteredFedAvg(FedAvg):
         meter: Meter,
         stopwatch: Stopwatch,
         on_round: Callable[[dict[str, int]], None],
+        precision: Precision = "float32",
     ) -> None:
         super().__init__(
             fraction_train=1.0,
@@ -92,16 +90,21 @@ class MeteredFedAvg(FedAvg):
         self.meter = meter
         self.stopwatch = stopwatch
         self.on_round = on_round
+        self.precision = precision
         self.sent_down = Traffic()
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         messages = list(super().configure_train(server_round, arrays, config, grid))
-        payload = positional(arrays.to_numpy_ndarrays())
+        model = arrays.to_numpy_ndarrays()
         self.sent_down = Traffic()
-        for _ in messages:
-            self.sent_down.add(self.meter.send(SLICE_CONTROLLER, "down", payload))
+        for message in messages:  # each slice gets the model as decoded at the precision
+            received, sent = self.meter.transmit(
+                SLICE_CONTROLLER, "down", positional(model), self.precision
+            )
+            message.content["arrays"] = ArrayRecord(from_positional(received, len(model)))
+            self.sent_down.add(sent)
         return messages
 
     def aggregate_train(
@@ -137,13 +140,14 @@ class MeteredFedAvg(FedAvg):
 class Federation:
     """What the ServerApp needs from the run, and what it leaves for it."""
 
-    run_id: str
     namespace: str
-    slices: int
+    slice_names: list[str]
+    slice_nodes: list[str]  # Ray name of the node that hosts each slice
     rounds: int
     iterations: int
     local_iterations: int
     initial: list[np.ndarray]
+    precision: Precision  # of the models it sends (payload.models)
     on_round: Callable[[dict[str, int]], None]
     after_training: Callable[[list[np.ndarray]], None]
     on_failure: Callable[[], None]
@@ -163,12 +167,17 @@ def controller_app(federation: Federation) -> ServerApp:
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         strategy = MeteredFedAvg(
-            federation.slices, federation.meter, federation.stopwatch, federation.on_round
+            len(federation.slice_names),
+            federation.meter,
+            federation.stopwatch,
+            federation.on_round,
+            federation.precision,
         )
         config = ConfigRecord(
             {
-                "run-id": federation.run_id,
                 "namespace": federation.namespace,
+                "slice-names": federation.slice_names,
+                "slice-nodes": federation.slice_nodes,
                 "iterations": federation.iterations,
                 "local-iterations": federation.local_iterations,
             }

@@ -19,7 +19,8 @@ import ray
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
-from fedanomaly.metering.wire import positional
+from fedanomaly.metering.precision import Precision
+from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.local import LocalLearner
 from fedanomaly.tiers.monitor import DivergenceError
 
@@ -49,15 +50,23 @@ class LearningMonitor:
         happens in the same place (standalone, centralized).
     label
         How errors name it (default ``monitor <name>``).
+    precision
+        Payload precision of the model it sends (``payload.models``).
     """
 
     def __init__(
-        self, name: str, learner: LocalLearner, link: str | None, label: str | None = None
+        self,
+        name: str,
+        learner: LocalLearner,
+        link: str | None,
+        label: str | None = None,
+        precision: Precision = "float32",
     ) -> None:
         self.name = name
         self.label = label or f"monitor {name}"
         self.learner = learner
         self.link = link
+        self.precision = precision
         self.meter = Meter()
         self.stopwatch = Stopwatch()
 
@@ -82,7 +91,8 @@ class LearningMonitor:
         sent = Traffic()
         if self.link is not None:
             message = {**positional(arrays), "num_examples": np.array(self.learner.samples)}
-            sent = self.meter.send(self.link, "up", message)
+            received, sent = self.meter.transmit(self.link, "up", message, self.precision)
+            arrays = from_positional(received, len(arrays))
         return LocalRound(losses, arrays, self.learner.samples, sent, seconds)
 
     def receive(self, arrays: list[np.ndarray]) -> None:
@@ -187,15 +197,23 @@ class LocalSliceManager:
         The monitors it averages.
     link
         The link the average crosses down to the monitors, or ``None`` where they are local.
+    precision
+        Payload precision of the average it sends (``payload.models``).
     """
 
     def __init__(
-        self, name: str, config: ModelConfig, learners: LearnerGroup, link: str | None
+        self,
+        name: str,
+        config: ModelConfig,
+        learners: LearnerGroup,
+        link: str | None,
+        precision: Precision = "float32",
     ) -> None:
         self.name = name
         self.slice_iterations = config.slice_iterations
         self.learners = learners
         self.link = link
+        self.precision = precision
         self.meter = Meter()
         self.stopwatch = Stopwatch()
         self.records: list[LocalIterationRecord] = []
@@ -208,10 +226,15 @@ class LocalSliceManager:
         if self.pending is None:
             return sent
         link = link or self.link
+        arrays = self.pending
         if link is not None:
             for _ in range(len(self.learners.names) if copies is None else copies):
-                sent.add(self.meter.send(link, "down", positional(self.pending)))
-        self.learners.deliver(self.pending)
+                received, one = self.meter.transmit(
+                    link, "down", positional(self.pending), self.precision
+                )
+                arrays = from_positional(received, len(self.pending))
+                sent.add(one)
+        self.learners.deliver(arrays)
         self.pending = None
         return sent
 

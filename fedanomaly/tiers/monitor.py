@@ -7,9 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fedanomaly.config.schema import ModelConfig
+from fedanomaly.data.preprocessing import resident_bytes
 from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
+from fedanomaly.metering.precision import Precision
+from fedanomaly.models.critic_bank import CriticBank, CriticOutcome
 from fedanomaly.models.sides import Arrays, CriticSide, GanShape
 
 
@@ -21,8 +24,8 @@ class DivergenceError(Exception):
 class StepResult:
     """What a monitor returns after one iteration, and what it cost to send."""
 
-    feedback: Arrays
-    next_batch: np.ndarray
+    feedback: Arrays  # as the slice manager receives it (at the feedback precision)
+    next_batch: np.ndarray  # likewise; the monitor keeps its own full-precision copy
     critic_loss: float
     eg_loss: float
     sent: Traffic
@@ -47,6 +50,8 @@ class Monitor:
         its generator side is in the same place (standalone, centralized): nothing is metered.
     label
         How errors name it (default ``monitor <name>``).
+    precision
+        Payload precision of what it sends (``payload.feedback``).
     """
 
     def __init__(
@@ -58,22 +63,26 @@ class Monitor:
         seed: int,
         link: str | None,
         label: str | None = None,
+        precision: Precision = "float32",
     ) -> None:
         self.name = name
         self.label = label or f"monitor {name}"
-        self.windows = np.ascontiguousarray(windows, dtype=np.float32)
+        self.windows = windows  # may be a read-only view of the scaled train part
         self.batch_size = config.batch_size
         self.critic = CriticSide(shape, config, seed=seed + stable_hash(name))
         self.rng = np.random.default_rng([seed, stable_hash(name)])
         self.link = link
+        self.precision = precision
         self.meter = Meter()
         self.stopwatch = Stopwatch()
+        self.batch: np.ndarray | None = None  # the batch of the coming iteration
 
-    def send(self, arrays: Arrays) -> Traffic:
-        """Meter a message towards the generator side (if it crosses a link)."""
+    def send(self, arrays: Arrays) -> tuple[Arrays, Traffic]:
+        """A message towards the generator side: what arrives, and its metered size (nothing
+        is metered or encoded when no link is crossed)."""
         if self.link is None:
-            return Traffic()
-        return self.meter.send(self.link, "up", arrays)
+            return dict(arrays), Traffic()
+        return self.meter.transmit(self.link, "up", arrays, self.precision)
 
     def sample(self) -> np.ndarray:
         """M windows drawn without replacement from the training windows."""
@@ -81,12 +90,14 @@ class Monitor:
         return self.windows[np.sort(chosen)]
 
     def first_batch(self) -> tuple[np.ndarray, Traffic]:
-        """The batch of the first iteration, and what sending it cost."""
-        batch = self.sample()
-        return batch, self.send({"x": batch})
+        """The batch of the first iteration as the slice manager receives it, and what sending
+        it cost."""
+        self.batch = self.sample()
+        received, sent = self.send({"x": self.batch})
+        return received["x"], sent
 
-    def step(self, iteration: int, batch: np.ndarray, payload: Arrays) -> StepResult:
-        """K critic steps on ``batch`` against the generator side's ``payload``, then feedback.
+    def step(self, iteration: int, payload: Arrays) -> StepResult:
+        """K critic steps on its batch against the generator side's ``payload``, then feedback.
 
         The batch for the next iteration travels with the feedback, so one message per
         iteration and direction crosses the link.
@@ -98,17 +109,74 @@ class Monitor:
         """
         before = self.stopwatch.wall_seconds
         with self.stopwatch.timing():
-            critic_loss, eg_loss, feedback = self.critic.train(batch, payload)
-            if not (np.isfinite(critic_loss) and np.isfinite(eg_loss)):
-                raise DivergenceError(
-                    f"{self.label}: critic loss {critic_loss:g}, EG loss {eg_loss:g} "
-                    f"at iteration {iteration}"
-                )
-            next_batch = self.sample()
-        seconds = self.stopwatch.wall_seconds - before
-        sent = self.send({**feedback, "x": next_batch})
-        return StepResult(feedback, next_batch, critic_loss, eg_loss, sent, seconds)
+            outcome = self.critic.train(self.batch, payload)
+        return self.finish(iteration, outcome, self.stopwatch.wall_seconds - before)
+
+    def finish(self, iteration: int, outcome: CriticOutcome, seconds: float) -> StepResult:
+        """Check the critic's outcome, draw the next batch and send it with the feedback.
+
+        ``seconds`` is the wall time the critic steps took (this monitor's share when they
+        ran batched with co-located critics).
+
+        Raises
+        ------
+        DivergenceError
+            If the critic loss or L_EG is not finite.
+        """
+        critic_loss, eg_loss, feedback = outcome
+        if not (np.isfinite(critic_loss) and np.isfinite(eg_loss)):
+            raise DivergenceError(
+                f"{self.label}: critic loss {critic_loss:g}, EG loss {eg_loss:g} "
+                f"at iteration {iteration}"
+            )
+        before = self.stopwatch.wall_seconds
+        with self.stopwatch.timing():
+            self.batch = self.sample()
+        seconds += self.stopwatch.wall_seconds - before
+        received, sent = self.send({**feedback, "x": self.batch})
+        next_batch = received.pop("x")
+        return StepResult(received, next_batch, critic_loss, eg_loss, sent, seconds)
 
     def memory_bytes(self) -> dict[str, int]:
         """Parameters, optimizer state and resident training data."""
-        return {**self.critic.memory_bytes(), "data": int(self.windows.nbytes)}
+        return {**self.critic.memory_bytes(), "data": resident_bytes(self.windows)}
+
+
+class CoLocatedMonitors:
+    """Monitors of one process that step together; their critics run as one batch.
+
+    Parameters
+    ----------
+    monitors
+        The monitors, in the order their payloads come.
+    batched
+        Stack the critics into a :class:`CriticBank` (with more than one monitor); otherwise
+        each critic trains on its own, one after the other.
+    """
+
+    def __init__(self, monitors: list[Monitor], batched: bool) -> None:
+        self.monitors = monitors
+        self.bank = None
+        if batched and len(monitors) > 1:
+            self.bank = CriticBank([m.critic for m in monitors])
+
+    def first_batches(self) -> list[tuple[np.ndarray, Traffic]]:
+        """Every monitor's first batch (as received) and what sending it cost."""
+        return [m.first_batch() for m in self.monitors]
+
+    def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
+        """One iteration of every monitor; a batched step's time is shared out equally."""
+        if self.bank is None:
+            return [
+                m.step(iteration, payload)
+                for m, payload in zip(self.monitors, payloads, strict=True)
+            ]
+        watch = Stopwatch()
+        with watch.timing():
+            outcomes = self.bank.train([m.batch for m in self.monitors], payloads)
+        share = Stopwatch(watch.cpu_seconds / len(self.bank), watch.wall_seconds / len(self.bank))
+        results = []
+        for monitor, outcome in zip(self.monitors, outcomes, strict=True):
+            monitor.stopwatch.add(share)
+            results.append(monitor.finish(iteration, outcome, share.wall_seconds))
+        return results

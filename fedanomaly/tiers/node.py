@@ -1,8 +1,11 @@
-"""A Ray actor of the simulation: it hosts monitors, a slice manager, or both.
+"""A Ray actor of the simulation: it hosts monitors, slice managers, or both.
 
-Placement decides what a node hosts: one monitor per node by default, a slice manager per
-slice; in standalone mode a monitor and its own generator side share a node, in centralized
-mode the controller's node holds the pooled data with one critic.
+Placement decides what a node hosts: by default ``placement.monitors_per_node`` monitors of a
+slice per node and a node per slice manager; with ``placement.slices_per_node`` that many slice
+managers share a node with all their monitors. In standalone mode a monitor and its own
+generator side share a node, in centralized mode the controller's node holds the pooled data
+with one critic. The critics of the monitors a node steps together run as one batch
+(``placement.batch_critics``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 import ray
 import torch
 
-from fedanomaly.config.schema import EvaluationConfig, ModelConfig
+from fedanomaly.config.schema import EvaluationConfig, ModelConfig, PayloadConfig
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.preprocessing import make_windows
 from fedanomaly.data.sources.synthetic import stable_hash
@@ -22,7 +25,7 @@ from fedanomaly.detection.detector import local_model_scores, model_scores
 from fedanomaly.evaluation.report import MonitorReport, evaluate_monitor
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
-from fedanomaly.metering.wire import positional
+from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.local import LocalLearner, build_local_model
 from fedanomaly.models.sides import (
     Arrays,
@@ -38,7 +41,7 @@ from fedanomaly.tiers.local_slice import (
     LocalSliceManager,
     RemoteLearners,
 )
-from fedanomaly.tiers.monitor import Monitor, StepResult
+from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor, StepResult
 from fedanomaly.tiers.slice_manager import IterationRecord, LocalMonitors, SliceManager
 
 
@@ -71,18 +74,31 @@ class TierNode:
         Model sizes and hyper-parameters.
     seed
         Run seed.
+    batch_critics
+        Train the critics of monitors that step together as one batch.
+    payload
+        Precision of what its monitors and slice managers send.
     """
 
-    def __init__(self, shape: GanShape, config: ModelConfig, seed: int) -> None:
+    def __init__(
+        self,
+        shape: GanShape,
+        config: ModelConfig,
+        seed: int,
+        batch_critics: bool = True,
+        payload: PayloadConfig | None = None,
+    ) -> None:
         torch.set_num_threads(1)
         self.shape = shape
         self.config = config
         self.seed = seed
+        self.batch_critics = batch_critics
+        self.payload = payload or PayloadConfig()
         self.data: dict[str, MonitorData] = {}
         self.monitors: dict[str, Monitor | LearningMonitor] = {}
-        self.pending: dict[str, np.ndarray] = {}
-        self.manager: SliceManager | LocalSliceManager | None = None
-        self.samples = 0
+        self.stepping: dict[tuple[str, ...], CoLocatedMonitors] = {}
+        self.managers: dict[str, SliceManager | LocalSliceManager] = {}
+        self.samples: dict[str, int] = {}
 
     # --- monitors ---------------------------------------------------------------------------
 
@@ -92,8 +108,10 @@ class TierNode:
         """A monitor of the run's kind of model: a critic (split) or a whole model (local)."""
         if self.config.is_local:
             learner = LocalLearner(windows, self.config, self.seed, self.seed + stable_hash(name))
-            return LearningMonitor(name, learner, link, label)
-        return Monitor(name, windows, self.shape, self.config, self.seed, link, label)
+            return LearningMonitor(name, learner, link, label, self.payload.models)
+        return Monitor(
+            name, windows, self.shape, self.config, self.seed, link, label, self.payload.feedback
+        )
 
     def add_monitors(self, monitors: list[MonitorData], link: str | None) -> None:
         """Host monitors with their training windows and critics (or local models)."""
@@ -118,21 +136,19 @@ class TierNode:
 
     def first_batches(self, names: list[str]) -> list[tuple[np.ndarray, Traffic]]:
         """First batches of the named hosted monitors."""
-        replies = []
-        for name in names:
-            batch, sent = self.monitors[name].first_batch()
-            self.pending[name] = batch
-            replies.append((batch, sent))
-        return replies
+        return self.co_located(names).first_batches()
+
+    def co_located(self, names: list[str]) -> CoLocatedMonitors:
+        """The named hosted monitors as one group that steps together (made on first use)."""
+        key = tuple(names)
+        if key not in self.stepping:
+            monitors = [self.monitors[name] for name in names]
+            self.stepping[key] = CoLocatedMonitors(monitors, self.batch_critics)
+        return self.stepping[key]
 
     def step(self, iteration: int, payloads: dict[str, Arrays]) -> list[StepResult]:
         """One iteration of each named hosted monitor, in the order given."""
-        results = []
-        for name, payload in payloads.items():
-            result = self.monitors[name].step(iteration, self.pending[name], payload)
-            self.pending[name] = result.next_batch
-            results.append(result)
-        return results
+        return self.co_located(list(payloads)).step(iteration, list(payloads.values()))
 
     def score(
         self,
@@ -178,15 +194,15 @@ class TierNode:
         """A hosted monitor's critic state dict (for checkpoints)."""
         return {k: v.cpu() for k, v in self.monitors[name].critic.critic.state_dict().items()}
 
-    def checkpoint(self) -> dict[str, dict[str, torch.Tensor]]:
-        """The hosted G's and E's state dicts, or the local model's (``model``)."""
-        assert self.manager is not None
-        if isinstance(self.manager, LocalSliceManager):
+    def checkpoint(self, group: str) -> dict[str, dict[str, torch.Tensor]]:
+        """A hosted group's G and E state dicts, or its local model's (``model``)."""
+        manager = self.managers[group]
+        if isinstance(manager, LocalSliceManager):
             model = build_local_model(self.config, self.shape.metrics, self.seed)
-            load_module_arrays(self.manager.arrays(), model)
+            load_module_arrays(manager.arrays(), model)
             modules = (("model", model),)
         else:
-            side = self.manager.side
+            side = manager.side
             modules = (("generator", side.generator), ("encoder", side.encoder))
         return {
             part: {k: v.cpu() for k, v in module.state_dict().items()} for part, module in modules
@@ -202,22 +218,31 @@ class TierNode:
         device: str,
         seed: int,
         samples: int,
+        hosted: list[str] | None = None,
     ) -> str:
-        """Host a generator side training with remote monitors, or with the hosted ones.
+        """Host a generator side (group ``name``) training with remote monitors, or with hosted
+        ones: ``hosted`` names them (default: every hosted monitor).
 
         ``samples`` is the group's training-set size Q_s, FedAvg's weight. Returns the torch
         device that G and E were placed on (``auto`` becomes ``cuda`` where one is visible).
         """
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        hosted = list(self.monitors.values())
-        self.samples = samples
+        mine = [self.monitors[n] for n in (hosted if hosted is not None else self.monitors)]
+        self.samples[name] = samples
         if self.config.is_local:
-            learners = RemoteLearners(remote) if remote is not None else HostedLearners(hosted)
-            self.manager = LocalSliceManager(name, self.config, learners, link)
+            learners = RemoteLearners(remote) if remote is not None else HostedLearners(mine)
+            self.managers[name] = LocalSliceManager(
+                name, self.config, learners, link, self.payload.models
+            )
             return "cpu"
-        group = RemoteMonitors(remote) if remote is not None else LocalMonitors(hosted)
-        self.manager = SliceManager(name, self.shape, self.config, seed, group, link, device)
+        if remote is not None:
+            group: RemoteMonitors | LocalMonitors = RemoteMonitors(remote)
+        else:
+            group = LocalMonitors(CoLocatedMonitors(mine, self.batch_critics))
+        self.managers[name] = SliceManager(
+            name, self.shape, self.config, seed, group, link, device, self.payload.generated
+        )
         return device
 
     def train_learners(self, names: list[str], start: int, iterations: int) -> list[LocalRound]:
@@ -229,51 +254,52 @@ class TierNode:
         for name in names:
             self.monitors[name].receive(arrays)
 
-    def train_round(self, start: int, iterations: int) -> None:
-        """Run iterations of Algorithm 1 on the hosted slice manager."""
-        assert self.manager is not None
-        self.manager.train(start, iterations)
+    def train_round(self, group: str, start: int, iterations: int) -> None:
+        """Run iterations of Algorithm 1 (or slice rounds of a local model) in a hosted group."""
+        self.managers[group].train(start, iterations)
 
-    def take_records(self) -> list[IterationRecord]:
-        """Iteration records since the last call (what a round produced, failed ones too)."""
-        if self.manager is None:
-            return []
-        records, self.manager.records = self.manager.records, []
+    def take_records(self, group: str) -> list[IterationRecord]:
+        """A hosted group's iteration records since the last call (failed rounds' too)."""
+        manager = self.managers[group]
+        records, manager.records = manager.records, []
         return records
 
-    def upload_model(self, link: str) -> tuple[list[np.ndarray], int, Traffic]:
-        """The slice's model (G and E, or the average of its local models) and Q_s, sent to
-        the controller over ``link``; metered here."""
-        assert self.manager is not None
-        arrays = self.manager.arrays()
-        message = {**positional(arrays), "num_examples": np.array(self.samples, dtype=np.int64)}
-        return arrays, self.samples, self.manager.meter.send(link, "up", message)
+    def upload_model(self, group: str, link: str) -> tuple[list[np.ndarray], int, Traffic]:
+        """A hosted group's model (G and E, or the average of its local models) and Q_s, sent
+        to the controller over ``link``; metered here."""
+        manager = self.managers[group]
+        arrays = manager.arrays()
+        samples = self.samples[group]
+        message = {**positional(arrays), "num_examples": np.array(samples, dtype=np.int64)}
+        received, sent = manager.meter.transmit(link, "up", message, self.payload.models)
+        return from_positional(received, len(arrays)), samples, sent
 
-    def generator_arrays(self) -> list[np.ndarray]:
-        """The hosted model (G and E, or the local model)."""
-        assert self.manager is not None
-        return self.manager.arrays()
+    def generator_arrays(self, group: str) -> list[np.ndarray]:
+        """A hosted group's model (G and E, or the local model)."""
+        return self.managers[group].arrays()
 
     def send_model(
-        self, link: str, direction: str, copies: int, with_critic: str | None = None
+        self, group: str, link: str, direction: str, copies: int, with_critic: str | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-        """The model (and a hosted critic) sent ``copies`` times over ``link``; metered here."""
-        assert self.manager is not None
-        arrays = self.manager.arrays()
-        if isinstance(self.manager, LocalSliceManager):
-            self.manager.pending = arrays
-            self.manager.deliver_pending(copies, link)
+        """A hosted group's model (and a hosted critic) sent ``copies`` times over ``link``;
+        metered here."""
+        manager = self.managers[group]
+        arrays = manager.arrays()
+        if isinstance(manager, LocalSliceManager):
+            manager.pending = arrays
+            manager.deliver_pending(copies, link)
             return arrays, None
-        critic = self.monitors[with_critic].critic.arrays() if with_critic else None
-        message = positional(arrays + (critic or []))
+        critic = self.monitors[with_critic].critic.arrays() if with_critic else []
+        message = positional(arrays + critic)
+        received = message
         for _ in range(copies):
-            self.manager.meter.send(link, direction, message)
-        return arrays, critic
+            received, _ = manager.meter.transmit(link, direction, message, self.payload.models)
+        both = from_positional(received, len(message))
+        return both[: len(arrays)], both[len(arrays) :] or None
 
-    def load_generator_arrays(self, arrays: list[np.ndarray]) -> None:
-        """Replace the hosted model by the controller's FedAvg result."""
-        assert self.manager is not None
-        self.manager.load_arrays(arrays)
+    def load_generator_arrays(self, group: str, arrays: list[np.ndarray]) -> None:
+        """Replace a hosted group's model by the controller's FedAvg result."""
+        self.managers[group].load_arrays(arrays)
 
     # --- accounting -------------------------------------------------------------------------
 
@@ -288,10 +314,14 @@ class TierNode:
         accounts: dict[str, Any] = {
             "monitor": {"meter": monitor_meter, "clock": monitor_clock, "memory": peak_monitor}
         }
-        if self.manager is not None:
+        if self.managers:
+            manager_meter, manager_clock = Meter(), Stopwatch()
+            for manager in self.managers.values():
+                manager_meter.merge(manager.meter)
+                manager_clock.add(manager.stopwatch)
             accounts["slice_manager"] = {
-                "meter": self.manager.meter,
-                "clock": self.manager.stopwatch,
-                "memory": sum(self.manager.memory_bytes().values()),
+                "meter": manager_meter,
+                "clock": manager_clock,
+                "memory": max(sum(m.memory_bytes().values()) for m in self.managers.values()),
             }
         return accounts

@@ -11,8 +11,9 @@ from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
+from fedanomaly.metering.precision import Precision
 from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
-from fedanomaly.tiers.monitor import DivergenceError, Monitor, StepResult
+from fedanomaly.tiers.monitor import CoLocatedMonitors, DivergenceError, StepResult
 
 
 class MonitorGroup(Protocol):
@@ -30,25 +31,18 @@ class MonitorGroup(Protocol):
 
 
 class LocalMonitors:
-    """Monitors in the same process as their generator side (standalone, centralized)."""
+    """Monitors in the same process as their generator side (standalone, centralized, or
+    slices placed with their monitors)."""
 
-    def __init__(self, monitors: list[Monitor]) -> None:
+    def __init__(self, monitors: CoLocatedMonitors) -> None:
         self.monitors = monitors
-        self.names = [m.name for m in monitors]
-        self._batches: list[np.ndarray] = []
+        self.names = [m.name for m in monitors.monitors]
 
     def first_batches(self) -> list[tuple[np.ndarray, Traffic]]:
-        firsts = [m.first_batch() for m in self.monitors]
-        self._batches = [batch for batch, _ in firsts]
-        return firsts
+        return self.monitors.first_batches()
 
     def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
-        results = [
-            m.step(iteration, batch, payload)
-            for m, batch, payload in zip(self.monitors, self._batches, payloads, strict=True)
-        ]
-        self._batches = [r.next_batch for r in results]
-        return results
+        return self.monitors.step(iteration, payloads)
 
 
 @dataclass
@@ -94,6 +88,8 @@ class SliceManager:
         The link its sends cross, or ``None`` when its monitors are local.
     device
         Torch device for G and E.
+    precision
+        Payload precision of what it sends its monitors (``payload.generated``).
     """
 
     def __init__(
@@ -105,21 +101,24 @@ class SliceManager:
         monitors: MonitorGroup,
         link: str | None,
         device: str = "cpu",
+        precision: Precision = "float32",
     ) -> None:
         self.name = name
         self.side = GeneratorSide(shape, config, seed, device, seed + stable_hash(name))
         self.monitors = monitors
         self.link = link
+        self.precision = precision
         self.meter = Meter()
         self.stopwatch = Stopwatch()
         self.records: list[IterationRecord] = []
         self._batches: list[np.ndarray] | None = None
 
-    def send(self, arrays: Arrays) -> Traffic:
-        """Meter a message to a monitor (if it crosses a link)."""
+    def send(self, arrays: Arrays) -> tuple[Arrays, Traffic]:
+        """A message to a monitor: what arrives, and its metered size (nothing is metered or
+        encoded when no link is crossed)."""
         if self.link is None:
-            return Traffic()
-        return self.meter.send(self.link, "down", arrays)
+            return dict(arrays), Traffic()
+        return self.meter.transmit(self.link, "down", arrays, self.precision)
 
     def train(self, start: int, iterations: int) -> None:
         """Iterations ``start`` .. ``start + iterations - 1`` of Algorithm 1.
@@ -141,9 +140,12 @@ class SliceManager:
             with self.stopwatch.timing():
                 payloads = self.side.propose(self._batches)
             down = Traffic()
+            received = []
             for payload in payloads:
-                down.add(self.send(payload))
-            results = self.monitors.step(iteration, payloads)
+                arrived, sent = self.send(payload)
+                received.append(arrived)
+                down.add(sent)
+            results = self.monitors.step(iteration, received)
             with self.stopwatch.timing():
                 reconstruction = self.side.update([r.feedback for r in results])
             if not np.isfinite(reconstruction):
