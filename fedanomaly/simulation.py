@@ -141,7 +141,7 @@ def ray_session(
     try:
         try:
             ray.init(
-                address=address,
+                address=address or "local",  # not a cluster `ray start` left running
                 namespace=namespace,
                 include_dashboard=False,
                 log_to_driver=verbose,

@@ -48,6 +48,7 @@ def azure_csv() -> Path:
 
 @pytest.fixture(scope="session")
 def ray_address() -> Iterator[str]:
-    """One Ray cluster for the whole test run, held by a helper process; runs join it."""
+    """One Ray cluster for the whole test run, started with ``ray start --head``; runs join it
+    through ``--ray-address`` as they would join a real cluster."""
     with local_ray_cluster(cpus=2) as address:
         yield address

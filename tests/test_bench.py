@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from fedanomaly.bench.closed_form import fedavg_payload, iteration_payload
 from fedanomaly.cli import app
 
+MODES = ["centralized", "standalone", "distributed", "federated"]
 SMALL = {
     "name": "bench",
     "model": {
@@ -66,7 +68,71 @@ def test_aggregation_sweep_matches_the_closed_form(tmp_path, ray_address):
     assert int(rows[0]["up_measured"]) == 2 * int(rows[1]["up_measured"])  # twice the rounds
 
 
-def test_a_bad_list_is_a_clear_error():
-    result = CliRunner().invoke(app, ["bench", "batch", "--sizes", "ten"])
+def test_memory_sweep_over_the_four_modes(tmp_path, ray_address):
+    rows = sweep(tmp_path, ray_address, "memory", "--lengths", "1440,2880", "--iterations", "2")
+    assert [r["mode"] for r in rows] == [m for m in MODES for _ in range(2)]
+    for row in rows:
+        assert row["up_measured"] == row["up_closed_form"]
+        assert row["down_measured"] == row["down_closed_form"]
+    by_mode = {m: [r for r in rows if r["mode"] == m] for m in MODES}
+    assert all(int(r["up_measured"]) == 0 for r in by_mode["standalone"])
+    for mode, (short, long) in by_mode.items():
+        assert int(long["training_windows"]) > int(short["training_windows"])
+        resident = "controller_memory_mb" if mode == "centralized" else "monitor_memory_mb"
+        assert float(long[resident]) > float(short[resident]), mode
+    # centralized: the training data go up once, so its upload doubles with the data
+    central = by_mode["centralized"]
+    assert int(central[1]["up_measured"]) == 2 * int(central[0]["up_measured"])
+
+
+def test_time_sweep_reports_cpu_time_per_mode(tmp_path, ray_address):
+    rows = sweep(
+        tmp_path, ray_address, "time", "--iterations", "2,4", "--modes", "standalone,federated"
+    )
+    assert [(r["mode"], int(r["iterations"])) for r in rows] == [
+        ("standalone", 2), ("standalone", 4), ("federated", 2), ("federated", 4),
+    ]  # fmt: skip
+    for row in rows:
+        assert row["up_measured"] == row["up_closed_form"]
+        assert row["down_measured"] == row["down_closed_form"]
+        tiers = sum(
+            float(row[f"{t}_cpu_seconds"]) for t in ("monitor", "slice_manager", "controller")
+        )
+        assert float(row["cpu_seconds"]) == pytest.approx(tiers, abs=1e-3)
+        assert float(row["monitor_cpu_seconds"]) > 0
+
+
+def test_scale_sweep_over_sizes(tmp_path, ray_address):
+    rows = sweep(tmp_path, ray_address, "scale", "--sizes", "1x2,2x4", "--iterations", "2")
+    assert [(int(r["slices"]), int(r["monitors"])) for r in rows] == [(1, 2), (2, 4)]
+    for row in rows:
+        assert row["up_measured"] == row["up_closed_form"]
+        assert row["down_measured"] == row["down_closed_form"]
+        assert float(row["iterations_per_second"]) > 0
+
+
+def test_precision_sweep_saves_bytes(tmp_path, ray_address):
+    rows = sweep(
+        tmp_path, ray_address, "precision", "--precisions", "float32,int8", "--iterations", "2"
+    )
+    assert [r["precision"] for r in rows] == ["float32", "int8"]
+    for row in rows:
+        assert row["up_measured"] == row["up_closed_form"]
+        assert row["down_measured"] == row["down_closed_form"]
+        assert 0 <= float(row["f1"]) <= 1
+    assert int(rows[1]["up_measured"]) < int(rows[0]["up_measured"]) / 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["batch", "--sizes", "ten"], "--sizes: expected comma-separated whole numbers, got 'ten'"),
+        (["scale", "--sizes", "3by9"], "--sizes: expected SLICESxMONITORS such as 3x9, got '3by9'"),
+        (["time", "--modes", "orbital"], "--modes: mode: Input should be 'centralized'"),
+        (["memory", "--lengths", "0"], "--lengths: expected positive whole numbers, got '0'"),
+    ],
+)
+def test_a_bad_list_is_a_clear_error(args, message):
+    result = CliRunner().invoke(app, ["bench", *args])
     assert result.exit_code == 2
-    assert "--sizes: expected comma-separated whole numbers, got 'ten'" in result.output
+    assert message in result.output

@@ -1,31 +1,65 @@
-"""The communication sweeps of Fig. 7 (seed 002), each point a real short federated simulation
-on one shared Ray cluster, its metered payload beside the closed form.
+"""The sweeps of Fig. 7 (seed 002) and beyond, each point a real short simulation on one shared
+Ray cluster, its metered payload beside the closed form.
 
 - ``batch``: monitor <-> slice payload against the batch size M (Fig. 7b);
 - ``aggregation``: slice <-> controller payload against L, the iterations between two FedAvg
   rounds (Fig. 7c);
-- ``precision``: the payload of both links, F1 and VUS-PR against the payload precision.
+- ``time``: computation time per tier against the iterations I, four modes (Fig. 7a);
+- ``memory``: peak memory per tier against the training-set size, four modes (Fig. 7d);
+- ``precision``: the payload of every link, F1 and VUS-PR against the payload precision;
+- ``scale``: iterations per second and payload against the number of slices and monitors.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
-from fedanomaly.bench.closed_form import fedavg_payload, iteration_payload, tensors_bytes
+from fedanomaly.bench.closed_form import (
+    FLOAT_BYTES,
+    fedavg_payload,
+    iteration_payload,
+    tensors_bytes,
+)
 from fedanomaly.config.schema import Topology
+from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.plotting import write_figure
-from fedanomaly.models.sides import GanShape, GeneratorSide
+from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 from fedanomaly.runs.cluster import local_ray_cluster
-from fedanomaly.simulation import prepare_run, simulate
+from fedanomaly.simulation import (
+    MONITOR_CONTROLLER,
+    MONITOR_SLICE,
+    SLICE_CONTROLLER,
+    prepare_run,
+    simulate,
+)
 
 Row = dict[str, Any]
+RowMaker = Callable[[Topology, dict[str, Any], list[MonitorData]], Row]
+LINKS = (MONITOR_SLICE, SLICE_CONTROLLER, MONITOR_CONTROLLER)
+TIERS = ("monitor", "slice_manager", "controller")
+PAYLOAD_COLUMNS = ("up_measured", "up_closed_form", "down_measured", "down_closed_form")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One plot of a sweep's figure: ``columns`` of the rows against the swept value."""
+
+    ylabel: str
+    columns: tuple[str, ...]
+    scale: float = 1.0
+
+
+PAYLOAD_PANEL = Panel("payload (kB)", PAYLOAD_COLUMNS, 1e-3)
 
 
 @contextmanager
@@ -38,70 +72,148 @@ def cluster_address(ray_address: str | None) -> Iterator[str]:
         yield address
 
 
-def model_size(topology: Topology, metrics: int) -> tuple[int, int]:
-    """Value count and tensor count of G and E."""
+def model_size(topology: Topology, metrics: int, side: type = GeneratorSide) -> tuple[int, int]:
+    """Value count and tensor count of G and E (or of a critic, with ``CriticSide``)."""
     shape = GanShape.from_config(topology.model, metrics)
-    arrays = GeneratorSide(shape, topology.model, 0).arrays()
+    arrays = side(shape, topology.model, 0).arrays()
     return sum(a.size for a in arrays), len(arrays)
 
 
-def batch_row(topology: Topology, summary: dict[str, Any], metrics: int) -> Row:
+def expected_payload(topology: Topology, monitors: list[MonitorData]) -> dict[str, list[int]]:
+    """Closed-form (up, down) payload bytes per link of a whole run in the topology's mode.
+
+    Split modes: per monitor its first batch, then per iteration the exchange of
+    :func:`iteration_payload`, and G and E sent to it for detection; federated adds the FedAvg
+    rounds of :func:`fedavg_payload`. Centralized: every monitor's training data up once (float32
+    values), and G, E and the critic down to every monitor. Standalone: nothing.
+    """
+    m, payload, count = topology.model, topology.payload, len(monitors)
+    metrics = len(monitors[0].metrics)
+    expected = {link: [0, 0] for link in LINKS}
+    if topology.mode in ("distributed", "federated"):
+        up, down = iteration_payload(
+            m.batch_size, m.window_length, metrics, m.latent_size, payload.feedback
+        )
+        down = iteration_payload(
+            m.batch_size, m.window_length, metrics, m.latent_size, payload.generated
+        )[1]
+        first = tensors_bytes(m.batch_size * m.window_length * metrics, 1, payload.feedback)
+        deployed = tensors_bytes(*model_size(topology, metrics), payload.models)
+        expected[MONITOR_SLICE] = [count * (first + m.iterations * up),
+                                   count * (m.iterations * down + deployed)]  # fmt: skip
+    if topology.mode == "federated":
+        values, tensors = model_size(topology, metrics)
+        expected[SLICE_CONTROLLER] = list(fedavg_payload(
+            values, len(topology.slices), m.iterations, m.local_iterations, payload.models,
+            tensors,
+        ))  # fmt: skip
+    if topology.mode == "centralized":
+        values = sum(vm.train.scaled.size for monitor in monitors for vm in monitor.vms)
+        generator, critic = model_size(topology, metrics), model_size(topology, metrics, CriticSide)
+        model = tensors_bytes(generator[0] + critic[0], generator[1] + critic[1], payload.models)
+        expected[MONITOR_CONTROLLER] = [FLOAT_BYTES * values, count * model]
+    return expected
+
+
+def payload_columns(
+    topology: Topology,
+    summary: dict[str, Any],
+    monitors: list[MonitorData],
+    links: tuple[str, ...] = LINKS,
+) -> Row:
+    """Measured and closed-form payload, up and down, summed over ``links``."""
+    expected = expected_payload(topology, monitors)
+    measured = summary["communication"]
+    return {
+        "up_measured": sum(measured[link]["up_payload_bytes"] for link in links),
+        "up_closed_form": sum(expected[link][0] for link in links),
+        "down_measured": sum(measured[link]["down_payload_bytes"] for link in links),
+        "down_closed_form": sum(expected[link][1] for link in links),
+    }
+
+
+def batch_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
     """Monitor <-> slice payload of one run, measured and closed form."""
-    m, monitors = topology.model, summary["topology"]["monitors"]
-    generated, feedback = topology.payload.generated, topology.payload.feedback
-    up = iteration_payload(m.batch_size, m.window_length, metrics, m.latent_size, feedback)[0]
-    down = iteration_payload(m.batch_size, m.window_length, metrics, m.latent_size, generated)[1]
-    # each monitor's first batch, and G and E sent to it for detection
-    first = tensors_bytes(m.batch_size * m.window_length * metrics, 1, feedback)
-    deployed = tensors_bytes(*model_size(topology, metrics), topology.payload.models)
-    link = summary["communication"]["monitor_slice"]
+    m, payload, metrics = topology.model, topology.payload, len(monitors[0].metrics)
+    sizes = (m.batch_size, m.window_length, metrics, m.latent_size)
+    up = iteration_payload(*sizes, payload.feedback)[0]
+    down = iteration_payload(*sizes, payload.generated)[1]
     return {
         "batch_size": m.batch_size,
         "up_per_iteration": up,
         "down_per_iteration": down,
-        "up_measured": link["up_payload_bytes"],
-        "up_closed_form": monitors * (first + m.iterations * up),
-        "down_measured": link["down_payload_bytes"],
-        "down_closed_form": monitors * (m.iterations * down + deployed),
+        **payload_columns(topology, summary, monitors, (MONITOR_SLICE,)),
     }
 
 
-def aggregation_row(topology: Topology, summary: dict[str, Any], metrics: int) -> Row:
+def aggregation_row(
+    topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]
+) -> Row:
     """Slice <-> controller payload of one run, measured and closed form."""
-    m = topology.model
-    values, tensors = model_size(topology, metrics)
-    up, down = fedavg_payload(
-        values, len(topology.slices), m.iterations, m.local_iterations,
-        topology.payload.models, tensors,
-    )  # fmt: skip
-    link = summary["communication"]["slice_controller"]
     return {
-        "local_iterations": m.local_iterations,
-        "up_measured": link["up_payload_bytes"],
-        "up_closed_form": up,
-        "down_measured": link["down_payload_bytes"],
-        "down_closed_form": down,
+        "local_iterations": topology.model.local_iterations,
+        **payload_columns(topology, summary, monitors, (SLICE_CONTROLLER,)),
     }
 
 
-def precision_row(topology: Topology, summary: dict[str, Any], metrics: int) -> Row:
-    """Both links' payload of one run at one precision, measured and closed form, with the
+def precision_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
+    """Every link's payload of one run at one precision, measured and closed form, with the
     detection it reached."""
-    link = batch_row(topology, summary, metrics)
-    fedavg = aggregation_row(topology, summary, metrics)
     overall = summary["detection"]["overall"]
     return {
         "precision": topology.payload.models,
-        **{k: link[k] + fedavg[k] for k in link if k.endswith(("_measured", "_closed_form"))},
+        **payload_columns(topology, summary, monitors),
         "f1": overall["f1"],
         "vus_pr": overall["vus_pr"],
         "auc_pr": overall["auc_pr"],
     }
 
 
+def time_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
+    """Computation time per tier (CPU seconds) of one run, with its payload."""
+    per_tier = {f"{tier}_cpu_seconds": summary["compute_seconds"][tier] for tier in TIERS}
+    return {
+        "mode": topology.mode,
+        "iterations": topology.model.iterations,
+        **per_tier,
+        "cpu_seconds": round(sum(per_tier.values()), 4),
+        "training_seconds": summary["training_seconds"],
+        "simulated_seconds": summary["simulated_seconds"],
+        **payload_columns(topology, summary, monitors),
+    }
+
+
+def memory_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
+    """Peak memory per tier of one run against its training-set size, with its payload."""
+    m = topology.model
+    windows = [len(d.windows("train", m.window_length, m.window_stride)) for d in monitors]
+    memory = summary["peak_memory_bytes"]
+    return {
+        "mode": topology.mode,
+        "training_windows": int(np.mean(windows)),
+        **{f"{tier}_memory_mb": round(memory[tier] / 1e6, 4) for tier in TIERS},
+        **payload_columns(topology, summary, monitors),
+    }
+
+
+def scale_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
+    """Speed and payload of one run against its number of slices and monitors."""
+    seconds = summary["training_seconds"]
+    return {
+        "size": f"{len(topology.slices)}x{len(monitors)}",
+        "slices": len(topology.slices),
+        "monitors": len(monitors),
+        "iterations_per_second": round(topology.model.iterations / seconds, 4),
+        "ms_per_iteration_and_monitor": round(
+            1e3 * seconds / topology.model.iterations / len(monitors), 4
+        ),
+        **payload_columns(topology, summary, monitors),
+    }
+
+
 def sweep(
     topologies: list[Topology],
-    row: Callable[[Topology, dict[str, Any], int], Row],
+    row: RowMaker,
     ray_address: str | None,
     on_point: Callable[[Row], None],
 ) -> list[Row]:
@@ -112,34 +224,41 @@ def sweep(
             out = Path(scratch) / f"point-{index}"
             monitors = prepare_run(topology, out, address)
             summary = simulate(topology, out, address, monitors=monitors)
-            rows.append(row(topology, summary, len(monitors[0].metrics)))
+            rows.append(row(topology, summary, monitors))
             on_point(rows[-1])
     return rows
 
 
-def write_results(rows: list[Row], x: str, out: Path, title: str) -> tuple[Path, Path]:
-    """``<out>.csv`` and ``<out>.png``: measured and closed-form payload against ``x``."""
+def write_results(
+    rows: list[Row], x: str, out: Path, title: str, panels: list[Panel]
+) -> tuple[Path, Path]:
+    """``<out>.csv`` (every column) and ``<out>.png`` (one plot per panel against ``x``, a line
+    per mode where the rows carry one; closed forms drawn as lines, measurements as dots)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     table = out.with_suffix(".csv")
     with table.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    figure = Figure(figsize=(7, 4))
-    axis = figure.subplots()
-    xs = [r[x] for r in rows]
-    for direction in ("up", "down"):
-        axis.plot(
-            xs, [r[f"{direction}_measured"] / 1e3 for r in rows], "o", label=f"{direction} measured"
-        )
-        axis.plot(
-            xs,
-            [r[f"{direction}_closed_form"] / 1e3 for r in rows],
-            "-",
-            label=f"{direction} closed form",
-        )
-    axis.set(xlabel=x, ylabel="payload (kB)", title=title)
-    axis.legend()
+    groups: dict[str, list[Row]] = {}
+    for entry in rows:
+        groups.setdefault(entry.get("mode", ""), []).append(entry)
+    columns = min(len(panels), 2)
+    figure = Figure(figsize=(6 * columns, 4 * math.ceil(len(panels) / columns)))
+    axes = figure.subplots(math.ceil(len(panels) / columns), columns, squeeze=False).ravel()
+    for axis, panel in zip(axes, panels, strict=False):
+        for group, members in groups.items():
+            for column in panel.columns:
+                style = "-" if column.endswith("_closed_form") else "o" if (
+                    column.endswith("_measured")) else "o-"  # fmt: skip
+                label = " ".join(filter(None, [group, column.replace("_", " ")]))
+                values = [r[column] * panel.scale for r in members]
+                axis.plot([r[x] for r in members], values, style, label=label)
+        axis.set(xlabel=x.replace("_", " "), ylabel=panel.ylabel)
+        axis.legend(fontsize="x-small")
+    for axis in axes[len(panels) :]:
+        axis.set_visible(False)
+    figure.suptitle(title)
     figure.tight_layout()
     picture = out.with_suffix(".png")
     write_figure(figure, picture)

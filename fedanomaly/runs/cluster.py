@@ -1,49 +1,82 @@
-"""A local Ray cluster held by a helper process, so that many runs can join one Ray session
-(test suites, benchmark sweeps) instead of each starting and stopping its own."""
+"""A local Ray cluster started with ``ray start --head``, so that many runs can join one Ray
+session (test suites, benchmark sweeps) the way they join a real cluster with
+``--ray-address``."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
-HOLDER = """
-import sys, ray
-ray.init(num_cpus={cpus}, include_dashboard=False, logging_level="ERROR")
-print(ray.get_runtime_context().gcs_address, flush=True)
-sys.stdin.read()
-ray.shutdown()
-"""
+ADDRESS_LINE = re.compile(r"ray start --address='([^']+)'")
+START_TIMEOUT_S = 120.0
 
 
 class ClusterStartError(RuntimeError):
-    """The helper process did not report a Ray address."""
+    """``ray start --head`` did not report a cluster address."""
+
+
+def head_command(cpus: int | None) -> list[str]:
+    """The ``ray start --head`` command line of a blocking head node on a free port."""
+    command = [
+        sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--port", "0",
+        "--include-dashboard", "false", "--disable-usage-stats", "--block",
+    ]  # fmt: skip
+    if cpus is not None:
+        command += ["--num-cpus", str(cpus)]
+    return command
+
+
+def wait_for_address(head: subprocess.Popen[bytes], log: Path) -> str:
+    """The ``host:port`` the head node prints once it is up."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        match = ADDRESS_LINE.search(log.read_text(errors="replace"))
+        if match:
+            return match[1]
+        if head.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise ClusterStartError(
+        f"ray start --head did not start a cluster:\n{log.read_text(errors='replace')[-2000:]}"
+    )
 
 
 @contextlib.contextmanager
 def local_ray_cluster(cpus: int | None = None) -> Iterator[str]:
-    """Start a local Ray cluster in a helper process and yield its address (``host:port``).
+    """Start a Ray head node with ``ray start --head --block`` and yield its address
+    (``host:port``); stop it (SIGTERM, which ends its Ray processes) on exit.
 
     Parameters
     ----------
     cpus
         CPUs the cluster offers; ``None`` lets Ray count the machine's.
+
+    Raises
+    ------
+    ClusterStartError
+        If the head node does not come up within two minutes.
     """
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER.format(cpus=cpus)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert holder.stdin is not None and holder.stdout is not None
-    address = holder.stdout.readline().strip()
-    if not address:
-        holder.kill()
-        raise ClusterStartError("the local Ray cluster did not start")
-    try:
-        yield address
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
+    with tempfile.TemporaryDirectory(prefix="fedanomaly-ray-") as scratch:
+        log = Path(scratch) / "ray-start.log"
+        with log.open("wb") as output:
+            head = subprocess.Popen(
+                head_command(cpus),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            yield wait_for_address(head, log)
+        finally:
+            head.terminate()
+            try:
+                head.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                head.kill()
+                head.wait()
