@@ -243,6 +243,9 @@ class ModelConfig(Strict):
         description="weight of the slice manager's own L1 cycle term |X - G(E(X))| added to the "
         "EG objective (not in the paper; 0 trains G and E from the monitors' feedback alone)",
     )
+    feature_matching_weight: NonNegativeFloat = Field(
+        1.0, description="CMSF-GAN (fedanomaly generate): feature-matching weight [lambda_fm]"
+    )
     latent_size: PositiveInt = Field(16, description="latent size [l]")
     window_length: PositiveInt = Field(16, description="steps per window [T]")
     window_stride: PositiveInt = Field(4, description="steps between two training windows")

@@ -1,0 +1,165 @@
+"""``fedanomaly generate``: train CMSF-GAN on a topology's monitors and generate anomalous
+windows of a requested type, with the quality of what it generates.
+
+The generator side and one critic side per monitor exchange what they would exchange across
+the tiers (typed fakes down, dL_G/dX' up), in one process: each monitor's critic sees only its
+own typed windows, the generator only the critics' feedback.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fedanomaly.config.schema import Topology
+from fedanomaly.data.pipeline import MonitorData, prepare_monitors
+from fedanomaly.data.sources.synthetic import stable_hash
+from fedanomaly.data.typed_windows import typed_windows
+from fedanomaly.errors import InputError
+from fedanomaly.evaluation.generation import GenerationQuality, generation_quality
+from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide
+
+#: Real typed windows per type and monitor that its critic trains on.
+TRAIN_PER_TYPE = 64
+#: Real and generated windows per type for the quality measures.
+EVALUATION_PER_TYPE = 200
+
+IterationCallback = Callable[[int, float, float], None]
+
+
+@dataclass(frozen=True)
+class GeneratedAnomalies:
+    """What ``generate`` produced: the windows, their type, and how good they are."""
+
+    windows: np.ndarray
+    type_name: str
+    metrics: list[str]
+    quality: GenerationQuality
+    iterations: int
+    training_seconds: float
+
+
+def check_type(topology: Topology, type_name: str) -> int:
+    """The index of ``type_name`` among the topology's injected types.
+
+    Raises
+    ------
+    InputError
+        If the topology does not inject that type.
+    """
+    types = list(topology.data.injection.types)
+    if type_name not in types:
+        raise InputError(
+            f"--type: {type_name} is not among the injected types of this topology "
+            f"({', '.join(types)}; set data.injection.types)"
+        )
+    return types.index(type_name)
+
+
+def train_cmsf(
+    topology: Topology,
+    monitors: list[MonitorData],
+    on_iteration: IterationCallback | None = None,
+) -> CmsfGeneratorSide:
+    """CMSF-GAN trained against one critic per monitor for ``model.iterations`` iterations.
+
+    Raises
+    ------
+    InputError
+        If a loss turns NaN (naming the monitor and iteration).
+    """
+    m, seed = topology.model, topology.seed
+    types = len(topology.data.injection.types)
+    critics = []
+    for monitor in monitors:
+        rng = np.random.default_rng([seed, stable_hash(monitor.name), 1])
+        windows, codes = typed_windows(
+            monitor, topology.data.injection, m.window_length, TRAIN_PER_TYPE, rng
+        )
+        critics.append(CmsfCriticSide(
+            windows, codes, types, m.hidden.discriminator[-1], m.learning_rate, m.betas,
+            m.critic_iterations, m.feature_matching_weight, seed + stable_hash(monitor.name),
+        ))  # fmt: skip
+    generator = CmsfGeneratorSide(
+        types, len(monitors[0].metrics), m.window_length, m.latent_size,
+        m.hidden.generator[-1], m.learning_rate, m.betas, seed,
+    )  # fmt: skip
+    for iteration in range(m.iterations):
+        payloads = generator.propose([m.batch_size] * len(critics))
+        results = [critic.train(p) for critic, p in zip(critics, payloads, strict=True)]
+        for monitor, (d_loss, g_loss, _) in zip(monitors, results, strict=True):
+            if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
+                raise InputError(f"monitor {monitor.name}: CMSF-GAN loss is NaN at iteration "
+                                 f"{iteration}")  # fmt: skip
+        generator.update([feedback for _, _, feedback in results])
+        if on_iteration is not None:
+            on_iteration(iteration + 1, float(np.mean([r[0] for r in results])),
+                         float(np.mean([r[1] for r in results])))  # fmt: skip
+    return generator
+
+
+def generate_anomalies(
+    topology: Topology,
+    type_name: str,
+    count: int,
+    on_iteration: IterationCallback | None = None,
+) -> GeneratedAnomalies:
+    """Train CMSF-GAN on the topology's monitors, generate ``count`` windows of ``type_name``
+    and measure generation quality over every type against held-out real typed windows."""
+    code = check_type(topology, type_name)
+    monitors = [monitor.for_training() for monitor in prepare_monitors(topology)]
+    started = time.perf_counter()
+    generator = train_cmsf(topology, monitors, on_iteration)
+    seconds = time.perf_counter() - started
+    injection, length, seed = topology.data.injection, topology.model.window_length, topology.seed
+    per_monitor = -(-EVALUATION_PER_TYPE // len(monitors))
+    held_out = [
+        typed_windows(m, injection, length, per_monitor,
+                      np.random.default_rng([seed, stable_hash(m.name), 2]))
+        for m in monitors
+    ]  # fmt: skip
+    real = np.concatenate([w for w, _ in held_out])
+    real_codes = np.concatenate([c for _, c in held_out])
+    requested = np.repeat(np.arange(len(injection.types)), EVALUATION_PER_TYPE)
+    quality = generation_quality(
+        real, real_codes, generator.generate(requested), requested, list(injection.types), seed
+    )
+    return GeneratedAnomalies(
+        windows=generator.generate(np.full(count, code, dtype=np.int64)),
+        type_name=type_name,
+        metrics=[metric.name for metric in monitors[0].metrics],
+        quality=quality,
+        iterations=topology.model.iterations,
+        training_seconds=seconds,
+    )
+
+
+def write_generated(result: GeneratedAnomalies, out: Path) -> None:
+    """``out`` as a ``.npz`` with ``windows`` (count, T, d; the monitors' min-max scaled
+    units), ``type`` and ``metrics``, written through a temporary file.
+
+    Raises
+    ------
+    InputError
+        If the folder of ``out`` does not exist or cannot be written.
+    """
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: the folder {out.parent} does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(suffix=".npz", dir=out.parent)
+    except OSError as error:
+        raise InputError(f"{out}: cannot write there: {error.strerror or error}") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, windows=result.windows, type=np.array(result.type_name),
+                     metrics=np.array(result.metrics))  # fmt: skip
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,128 @@
+"""CMSF-GAN: typed real windows, the split update, generation quality and ``generate``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from fedanomaly.cli import app
+from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.data.injection import ANOMALY_KINDS
+from fedanomaly.data.metrics import Family
+from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.data.typed_windows import typed_windows
+from fedanomaly.evaluation.generation import generation_quality
+from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide, generator_loss, one_hot
+
+TYPES = ["cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion"]
+
+
+@pytest.fixture(scope="module")
+def monitor():
+    topology = resolve_topology(
+        slices=1, monitors=2, settings={"data.source.length": 1440, "seed": 3}
+    )
+    return topology, prepare_monitors(topology)[0]
+
+
+def test_typed_windows_change_only_the_types_metrics(monitor):
+    topology, data = monitor
+    injection = topology.data.injection
+    plain, plain_codes = typed_windows(
+        data, injection.model_copy(update={"intensity": 0.0}), 16, 5, np.random.default_rng(1)
+    )
+    typed, codes = typed_windows(data, injection, 16, 5, np.random.default_rng(1))
+    assert typed.shape == (4 * 5, 16, len(data.metrics)) and typed.dtype == np.float32
+    assert codes.tolist() == plain_codes.tolist() == [c for c in range(4) for _ in range(5)]
+    for window, base, code in zip(typed, plain, codes, strict=True):
+        kind = ANOMALY_KINDS[TYPES[code]]
+        changed = np.flatnonzero(np.abs(window - base).max(axis=0) > 1e-6)
+        assert changed.size > 0, TYPES[code]
+        families = {data.metrics[j].family for j in changed}
+        assert len(families) == 1 and families <= set(kind.families) | {Family.OTHER}
+        for j in changed:  # each moves the way the fault moves its role, where not clipped
+            sign = kind.signs[data.metrics[j].role]
+            moved = (window[:, j] - base[:, j]) * sign
+            assert moved.min() >= -1e-6, (TYPES[code], data.metrics[j].name)
+
+
+def test_quality_of_real_windows_and_of_noise(monitor):
+    topology, data = monitor
+    injection = topology.data.injection
+    real, real_codes = typed_windows(data, injection, 16, 60, np.random.default_rng(1))
+    again, again_codes = typed_windows(data, injection, 16, 60, np.random.default_rng(2))
+    same = generation_quality(real, real_codes, again, again_codes, TYPES)
+    assert same.type_accuracy >= 0.9 and same.real_type_accuracy >= 0.9
+    assert abs(same.discriminative_score - 0.5) < 0.15  # real against real: a coin toss
+    noise = np.random.default_rng(0).uniform(0, 1, again.shape).astype(np.float32)
+    bad = generation_quality(real, real_codes, noise, again_codes, TYPES)
+    assert bad.discriminative_score > 0.95
+    assert set(bad.type_accuracy_by_type) == set(TYPES)
+
+
+def test_split_update_equals_the_end_to_end_gradient():
+    torch.manual_seed(0)
+    windows = torch.rand(40, 16, 5).numpy()
+    codes = np.arange(40) % 3
+    generator = CmsfGeneratorSide(3, 5, 16, 4, 8, 1e-3, (0.5, 0.9), seed=1)
+    critic = CmsfCriticSide(windows, codes, 3, 8, 1e-3, (0.5, 0.9), 1, 2.0, seed=2)
+    payload = generator.propose([8])[0]
+    _, g_loss, feedback = critic.train(payload)
+    # independently: the same G loss through G itself, on the critic after its step, with the
+    # real batch the critic drew for it
+    critic.rng = np.random.default_rng(2)
+    critic.real_batch(8)  # the draw of the critic step
+    x, real_codes = critic.real_batch(8)
+    generator.update([feedback])
+    reference = CmsfGeneratorSide(3, 5, 16, 4, 8, 1e-3, (0.5, 0.9), seed=1)
+    noise = torch.Generator().manual_seed(1)
+    torch.randperm(8, generator=noise)  # the generator side draws the types first
+    z = torch.randn(8, 4, generator=noise)
+    fake_codes = torch.from_numpy(payload["codes"])
+    fake = reference.generator(z, one_hot(fake_codes, 3))
+    assert np.allclose(fake.detach().numpy(), payload["x_fake"], atol=1e-6)
+    loss = generator_loss(critic.critic, x, real_codes, fake, fake_codes, 3, 2.0)
+    assert float(loss.detach()) == pytest.approx(g_loss, rel=1e-5)
+    loss.backward()
+    reference.optimizer.step()
+    for ours, theirs in zip(
+        generator.generator.parameters(), reference.generator.parameters(), strict=True
+    ):
+        assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def test_generate_from_the_command_line(tmp_path):
+    out = tmp_path / "leaks.npz"
+    result = CliRunner().invoke(app, [
+        "generate", "--slices", "1", "--monitors", "2", "--data", "synthetic-vnf?length=1440",
+        "--type", "memory_leak", "--count", "7", "--iterations", "3", "--out", str(out), "--json",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["type"] == "memory_leak" and report["count"] == 7
+    assert set(report["type_accuracy_by_type"]) == set(TYPES)
+    for key in ("type_accuracy", "real_type_accuracy", "discriminative_score"):
+        assert 0.0 <= report[key] <= 1.0
+    saved = np.load(out)
+    assert saved["windows"].shape == (7, 16, 26)
+    assert str(saved["type"]) == "memory_leak" and len(saved["metrics"]) == 26
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--type", "solar_flare"], "--type: solar_flare is not among the injected types"),
+        (["--out", "missing/x.npz"], "--out: missing/x.npz: the folder missing does not exist"),
+        (["--count", "0"], "Invalid value for '--count'"),
+    ],
+)
+def test_generate_bad_input(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["generate", "--iterations", "1", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert list(tmp_path.iterdir()) == []
