@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import ray
+from flwr.serverapp import Grid
 from flwr.simulation import run_simulation
 
 from fedanomaly.config.schema import Topology
@@ -54,6 +55,7 @@ from fedanomaly.tiers.controller import (
     Federation,
     SliceFailureError,
     controller_app,
+    run_controller,
     slice_app,
 )
 from fedanomaly.tiers.monitor import DivergenceError
@@ -124,12 +126,49 @@ def check_sizes(topology: Topology, monitors: list[MonitorData]) -> None:
 @contextlib.contextmanager
 def ray_session(
     address: str | None, namespace: str, log_file: Path, verbose: bool
-) -> Iterator[None]:
+) -> Iterator[str]:
     """Join an existing Ray cluster at ``address``, or start a local one; leave it afterwards.
 
-    Ray's own log lines go to ``log_file`` (and the console with ``verbose``).
+    Ray's own log lines go to ``log_file`` (and the console with ``verbose``). Yields
+    ``namespace``, where the run's actors are named.
     """
     check_reachable(address)
+    with logging_to(log_file, verbose):
+        try:
+            try:
+                ray.init(
+                    address=address or "local",  # not a cluster `ray start` left running
+                    namespace=namespace,
+                    include_dashboard=False,
+                    log_to_driver=verbose,
+                    logging_level=logging.INFO if verbose else logging.WARNING,
+                    configure_logging=verbose,
+                )
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                where = address or "a local Ray instance"
+                raise InputError(f"--ray-address: cannot connect to {where}: {error}") from None
+            yield namespace
+        finally:
+            if ray.is_initialized():
+                ray.shutdown()
+
+
+@contextlib.contextmanager
+def joined_session(log_file: Path, verbose: bool) -> Iterator[str]:
+    """The Ray session this process is already connected to (under ``flwr run``, the one
+    Flower's simulation engine started for its ClientApps); left up afterwards, its owner ends
+    it. Ray's and Flower's log lines go to ``log_file`` too. Yields the session's namespace,
+    where the run's actors are named.
+    """
+    if not ray.is_initialized():
+        raise InputError("no Ray session to join: Flower's simulation engine has not started one")
+    with logging_to(log_file, verbose):
+        yield ray.get_runtime_context().namespace
+
+
+@contextlib.contextmanager
+def logging_to(log_file: Path, verbose: bool) -> Iterator[None]:
+    """Ray's and Flower's loggers write to ``log_file`` too, and only there unless ``verbose``."""
     handler = logging.FileHandler(log_file)
     loggers = [logging.getLogger(name) for name in ("ray", "flwr")]
     saved = [(lg, lg.handlers[:], lg.propagate) for lg in loggers]
@@ -139,22 +178,8 @@ def ray_session(
             lg.propagate = False
         lg.addHandler(handler)
     try:
-        try:
-            ray.init(
-                address=address or "local",  # not a cluster `ray start` left running
-                namespace=namespace,
-                include_dashboard=False,
-                log_to_driver=verbose,
-                logging_level=logging.INFO if verbose else logging.WARNING,
-                configure_logging=verbose,
-            )
-        except (ConnectionError, RuntimeError, ValueError) as error:
-            where = address or "a local Ray instance"
-            raise InputError(f"--ray-address: cannot connect to {where}: {error}") from None
         yield
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
         for lg, handlers, propagate in saved:
             lg.handlers = handlers
             lg.propagate = propagate
@@ -423,6 +448,7 @@ def simulate(
     on_progress: Callable[[int, dict[str, Any]], None] | None = None,
     monitors: list[MonitorData] | None = None,
     live: LiveMetrics | None = None,
+    grid: Grid | None = None,
 ) -> dict[str, Any]:
     """Run one simulation and write its run directory.
 
@@ -442,6 +468,11 @@ def simulate(
         The monitors' data from :func:`prepare_run`, if already prepared.
     live
         A Prometheus endpoint to keep up to date while the run goes.
+    grid
+        Set inside a Flower ServerApp that Flower's own runtime runs (``flwr run``): the run
+        uses the Ray session Flower's simulation engine holds (``ray_address`` is ignored) and
+        federated mode drives FedAvg on this grid, with the slices as that engine's ClientApps,
+        instead of starting a simulation of its own.
 
     Returns
     -------
@@ -461,7 +492,6 @@ def simulate(
     run = RunDirectory(out)
     run.write_config(topology)
     run_id = uuid.uuid4().hex[:8]
-    namespace = f"fedanomaly-{run_id}"
     totals = {"iterations": 0, "bytes": 0}
     records_seen: list[dict[str, Any]] = []
     every_record: list[dict[str, Any]] = []
@@ -488,13 +518,20 @@ def simulate(
             )
 
     try:
-        with ray_session(ray_address, namespace, run.log_file, verbose):
+        session = (
+            ray_session(ray_address, f"fedanomaly-{run_id}", run.log_file, verbose)
+            if grid is None
+            else joined_session(run.log_file, verbose)
+        )
+        with session as namespace:
             deployment = deploy(topology, monitors, run_id)
             training_started = time.perf_counter()
             outcome: dict[str, Any] = {}
             controller_meter, controller_clock = Meter(), Stopwatch()
             if topology.mode == "federated":
-                outcome = run_federated(topology, deployment, run_id, namespace, on_round, run)
+                outcome = run_federated(
+                    topology, deployment, run_id, namespace, on_round, run, grid
+                )
                 controller_meter, controller_clock = outcome["meter"], outcome["clock"]
             else:
                 train_without_flower(deployment, topology, on_round)
@@ -548,8 +585,14 @@ def run_federated(
     namespace: str,
     on_round: RoundCallback,
     run: RunDirectory,
+    grid: Grid | None = None,
 ) -> dict[str, Any]:
-    """Algorithm 2 through Flower's simulation engine; detection before its Ray session ends."""
+    """Algorithm 2 through Flower's simulation engine; detection before its Ray session ends.
+
+    Without ``grid`` this starts Flower's simulation engine itself (``run_simulation``) with
+    :func:`controller_app`; with one it is already inside a ServerApp that ``flwr run`` started
+    and runs the controller on that grid.
+    """
     model = topology.model
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
@@ -582,14 +625,17 @@ def run_federated(
         after_training=after_training,
         on_failure=lambda: on_round(collect_records(deployment)),
     )
-    run_simulation(
-        server_app=controller_app(federation),
-        client_app=slice_app,
-        num_supernodes=len(topology.slices),
-        # As many Flower workers as nodes hosting slices: a ClientApp only waits on its slice's
-        # node, and slices that share a node train one after the other anyway.
-        backend_config={"client_resources": {"num_cpus": cpus / slice_nodes, "num_gpus": 0.0}},
-    )
+    if grid is not None:
+        run_controller(federation, grid)
+    else:
+        run_simulation(
+            server_app=controller_app(federation),
+            client_app=slice_app,
+            num_supernodes=len(topology.slices),
+            # As many Flower workers as nodes hosting slices: a ClientApp only waits on its
+            # slice's node, and slices that share a node train one after the other anyway.
+            backend_config={"client_resources": {"num_cpus": cpus / slice_nodes, "num_gpus": 0.0}},
+        )
     if federation.error is not None:
         error = federation.error
         if isinstance(error, SliceFailureError | ray.exceptions.OutOfMemoryError):

@@ -156,6 +156,43 @@ class Federation:
     error: BaseException | None = None
 
 
+def run_controller(federation: Federation, grid: Grid) -> None:
+    """FedAvg over the slices for the planned rounds on ``grid``, then the run's last steps.
+
+    The body of the ServerApp's main, whichever runtime hands it the grid: our own
+    ``run_simulation`` (:func:`controller_app`) or ``flwr run`` (``fedanomaly.flower_app``).
+    Any failure is kept in ``federation.error`` for the caller.
+    """
+    strategy = MeteredFedAvg(
+        len(federation.slice_names),
+        federation.meter,
+        federation.stopwatch,
+        federation.on_round,
+        federation.precision,
+    )
+    config = ConfigRecord(
+        {
+            "namespace": federation.namespace,
+            "slice-names": federation.slice_names,
+            "slice-nodes": federation.slice_nodes,
+            "iterations": federation.iterations,
+            "local-iterations": federation.local_iterations,
+        }
+    )
+    try:
+        result = strategy.start(
+            grid,
+            ArrayRecord(federation.initial),
+            num_rounds=federation.rounds,
+            train_config=config,
+        )
+        final = result.arrays.to_numpy_ndarrays()
+        federation.after_training(final)
+    except BaseException as error:  # handed to the caller, which re-raises
+        federation.error = error
+        federation.on_failure()
+
+
 def controller_app(federation: Federation) -> ServerApp:
     """The ServerApp: FedAvg over the slices for the planned rounds, then the run's last steps.
 
@@ -166,33 +203,6 @@ def controller_app(federation: Federation) -> ServerApp:
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
-        strategy = MeteredFedAvg(
-            len(federation.slice_names),
-            federation.meter,
-            federation.stopwatch,
-            federation.on_round,
-            federation.precision,
-        )
-        config = ConfigRecord(
-            {
-                "namespace": federation.namespace,
-                "slice-names": federation.slice_names,
-                "slice-nodes": federation.slice_nodes,
-                "iterations": federation.iterations,
-                "local-iterations": federation.local_iterations,
-            }
-        )
-        try:
-            result = strategy.start(
-                grid,
-                ArrayRecord(federation.initial),
-                num_rounds=federation.rounds,
-                train_config=config,
-            )
-            final = result.arrays.to_numpy_ndarrays()
-            federation.after_training(final)
-        except BaseException as error:  # handed to the caller, which re-raises
-            federation.error = error
-            federation.on_failure()
+        run_controller(federation, grid)
 
     return app

@@ -1,0 +1,115 @@
+"""The run as a Flower App, for ``flwr run .`` (Flower's own runtime) instead of
+``fedanomaly simulate`` (which starts Flower's simulation engine itself).
+
+``pyproject.toml`` names the two components: ``server_app`` (the controller: it prepares the
+data, deploys the Ray actors, runs FedAvg on the grid Flower hands it, detects, and writes the
+run directory, the same pipeline as :func:`fedanomaly.simulation.simulate`) and ``client_app``
+(the slice nodes, :data:`fedanomaly.tiers.controller.slice_app`). The run config
+(``[tool.flwr.app.config]``, ``flwr run . --run-config "iterations=20 out='/tmp/x'"``) picks the
+topology; empty strings and zeros keep the topology's own values.
+
+Under Flower's local simulation runtime the ServerApp's main runs in a thread of the
+``flwr-simulation`` process, whose main thread runs the simulation engine: that engine starts
+the Ray session for its ClientApp actors, and the ServerApp waits for it, deploys the
+monitors and slice managers in it, and passes its namespace to the ClientApps, which reach
+their slice's actor by name. The federation needs one SuperNode per slice
+(``--federation-config "num-supernodes=3"``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from logging import INFO
+from pathlib import Path
+from typing import Any
+
+# Loaded (for the ClientApp) by the simulation engine's thread before it starts Ray: its
+# ray.init() would otherwise join the cluster a `ray start` left in /tmp/ray, even a stale one.
+os.environ.setdefault("RAY_ADDRESS", "local")
+
+import ray
+from flwr.app import Context
+from flwr.common.logger import log
+from flwr.serverapp import Grid, ServerApp
+
+from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.schema import Topology
+from fedanomaly.errors import InputError
+from fedanomaly.runs.directory import default_run_dir
+from fedanomaly.simulation import prepare_run, simulate
+from fedanomaly.tiers.controller import slice_app
+
+RAY_WAIT_SECONDS = 300.0
+APP_DIR = Path(__file__).resolve().parents[1]  # where Flower unpacked the FAB
+
+client_app = slice_app
+server_app = ServerApp()
+
+
+def topology_from(config: dict[str, Any]) -> Topology:
+    """The topology the run config names: ``topology`` (a YAML path; relative to the working
+    directory or to the app) or the paper's 3 slices x 9 monitors, with the run config's
+    settings laid over it."""
+    path = str(config.get("topology", "") or "")
+    file = None
+    if path:
+        file = Path(path).expanduser()
+        if not file.is_absolute() and not file.exists():
+            file = APP_DIR / file
+    slices = int(config.get("slices", 0) or 0) or None
+    monitors = int(config.get("monitors", 0) or 0) or None
+    if file is None and slices is None and monitors is None:
+        slices, monitors = 3, 9
+    seed = int(config.get("seed", -1))
+    settings = {
+        "mode": config.get("mode") or None,
+        "model.name": config.get("model") or None,
+        "model.iterations": int(config.get("iterations", 0) or 0) or None,
+        "model.local_iterations": int(config.get("local-iterations", 0) or 0) or None,
+        "model.batch_size": int(config.get("batch-size", 0) or 0) or None,
+        "data.source.length": int(config.get("data-length", 0) or 0) or None,
+        "seed": seed if seed >= 0 else None,
+    }
+    return resolve_topology(file, slices, monitors, None, settings)
+
+
+def wait_for_ray(timeout: float = RAY_WAIT_SECONDS) -> None:
+    """Wait until the simulation engine (another thread of this process) has started Ray."""
+    deadline = time.monotonic() + timeout
+    while not ray.is_initialized():
+        if time.monotonic() > deadline:
+            raise InputError(f"Flower's simulation engine started no Ray session in {timeout} s")
+        time.sleep(0.2)
+
+
+@server_app.main()
+def main(grid: Grid, context: Context) -> None:
+    """One run on Flower's runtime; the run directory as ``fedanomaly simulate`` writes it."""
+    config = dict(context.run_config)
+    topology = topology_from(config)
+    given = str(config.get("out", "") or "")
+    out = (Path(given).expanduser() if given else default_run_dir(topology)).resolve()
+    log(INFO, "fedanomaly: %s, %s %s, run directory %s", topology.name, topology.mode,
+        topology.model.name, out)  # fmt: skip
+    monitors = prepare_run(topology, out)  # data while the engine starts Ray
+    wait_for_ray()
+    nodes = len(list(grid.get_node_ids()))
+    if topology.mode == "federated" and nodes != len(topology.slices):
+        raise InputError(
+            f"the federation has {nodes} SuperNodes but topology {topology.name} has "
+            f"{len(topology.slices)} slices: flwr run . --federation-config "
+            f'"num-supernodes={len(topology.slices)}"'
+        )
+    total = topology.model.iterations
+
+    def on_progress(done: int, latest: dict[str, Any]) -> None:
+        losses = "  ".join(f"{k} {v:.4g}" for k, v in latest.items() if k != "bytes")
+        log(INFO, "fedanomaly: iteration %d/%d  %s  %d bytes", done, total, losses,
+            latest["bytes"])  # fmt: skip
+
+    summary = simulate(
+        topology, out, verbose=True, on_progress=on_progress, monitors=monitors, grid=grid
+    )
+    log(INFO, "fedanomaly: done in %.1f s; %s", summary.get("wall_seconds", float("nan")),
+        out / "summary.json")  # fmt: skip

@@ -1,0 +1,99 @@
+"""``flwr run .``: the project as a Flower App on Flower's own local simulation runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fedanomaly.flower_app import topology_from
+
+ROOT = Path(__file__).resolve().parents[1]
+FLWR = Path(sys.executable).with_name("flwr")  # the CLI of the environment running the tests
+
+
+def test_the_run_config_defaults_to_the_papers_topology():
+    topology = topology_from({"topology": "", "iterations": 0, "seed": -1})
+    assert (topology.mode, topology.model.name) == ("federated", "biwgan-gp")
+    assert [len(s.monitors) for s in topology.slices] == [3, 3, 3]
+
+
+def test_the_run_config_overrides_a_topology_file_named_relative_to_the_app():
+    topology = topology_from(
+        {"topology": "topologies/small.yaml", "iterations": 20, "local-iterations": 5, "seed": 3}
+    )
+    assert topology.name == "small"
+    assert (topology.model.iterations, topology.model.local_iterations, topology.seed) == (20, 5, 3)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def superlink_pids(home: Path) -> list[int]:
+    """The local SuperLink that ``flwr run`` started for this FLWR_HOME (its log file is
+    under it), found by its own command line."""
+    marker = str(home / "local-superlink")
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "flower-superlink" in cmdline and marker in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not FLWR.exists(), reason=f"no flwr CLI beside {sys.executable}")
+def test_flwr_run_trains_detects_and_writes_the_run_directory(tmp_path):
+    home, out = tmp_path / "flwr-home", tmp_path / "run"
+    topology = tmp_path / "tiny.yaml"
+    topology.write_text(
+        "name: tiny\nmode: federated\n"
+        "placement: {slices_per_node: 2}\n"
+        "model: {iterations: 2, local_iterations: 1, batch_size: 8}\n"
+        "data: {source: {type: synthetic-vnf, length: 600}}\n"
+        "slices:\n"
+        "  - {name: a, monitors: [{name: a-1}]}\n"
+        "  - {name: b, monitors: [{name: b-1}]}\n"
+    )
+    env = {
+        **os.environ,
+        "FLWR_HOME": str(home),  # its own config.toml, SuperLink state and unpacked FAB
+        "FLWR_DISABLE_UPDATE_CHECK": "1",
+        "FLWR_TELEMETRY_ENABLED": "0",
+        "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",  # no uv sync of the deps
+        "FLWR_LOCAL_SUPERLINK_HTTP_API_PORT": str(free_port()),
+        "FLWR_LOCAL_CONTROL_API_PORT": str(free_port()),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    command = [
+        str(FLWR), "run", str(ROOT),
+        "--run-config", f"topology='{topology}' out='{out}'",
+        "--federation-config", "num-supernodes=2",
+        "--stream",  # returns when the run ends
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(
+            command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert (out / "summary.json").exists(), done.stdout[-4000:] + done.stderr[-2000:]
+    finally:
+        for pid in superlink_pids(home):  # its SuperExec and simulation follow it
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(1)
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["mode"], summary["fedavg_rounds"], summary["iterations"]) == ("federated", 2, 2)
+    assert "fedanomaly: done" in done.stdout
