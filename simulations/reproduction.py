@@ -96,7 +96,10 @@ class Runs:
         """
         iterations = iterations or self.options.iterations
         extra = extra or {}
-        tag = "".join(f"-{key.rsplit('.', 1)[-1]}{value}" for key, value in extra.items())
+        tag = "".join(
+            f"-{key.rsplit('.', 1)[-1]}{'+'.join(value) if isinstance(value, list) else value}"
+            for key, value in extra.items()
+        )
         path = self.path(mode, model, iterations, tag)
         if (path / "summary.json").exists() and not self.options.fresh:
             return path, json.loads((path / "summary.json").read_text())

@@ -13,18 +13,23 @@ from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 D, CRITICS = 5, 4
 
 
-def config(name: str) -> ModelConfig:
+def config(name: str, optimizer: str = "adam") -> ModelConfig:
     return ModelConfig(
-        name=name, batch_size=6, window_length=8, latent_size=3, critic_iterations=3,
+        name=name, optimizer=optimizer, batch_size=6, window_length=8, latent_size=3,
+        critic_iterations=3,
         hidden={"generator": [6, 6], "encoder": [6, 6], "discriminator": [12, 7]},
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["biwgan-gp", "bigan", "wgan-gp", "wgan", "gan"])
-def test_a_bank_trains_like_its_critics_one_at_a_time(name):
+@pytest.mark.parametrize(
+    ("name", "optimizer"),
+    [("biwgan-gp", "adam"), ("bigan", "adam"), ("wgan-gp", "adam"), ("wgan", "adam"),
+     ("gan", "adam"), ("biwgan-gp", "adamw"), ("biwgan-gp", "rmsprop"), ("biwgan-gp", "sgd")],
+)  # fmt: skip
+def test_a_bank_trains_like_its_critics_one_at_a_time(name, optimizer):
     """Losses, feedback and weights after three iterations equal those of independent critics
-    with the same seeds (each with its own Adam and epsilon draws)."""
-    cfg = config(name)
+    with the same seeds (each with its own optimizer and epsilon draws)."""
+    cfg = config(name, optimizer)
     shape = GanShape.from_config(cfg, D)
     alone = [CriticSide(shape, cfg, seed=k) for k in range(CRITICS)]
     bank = CriticBank([CriticSide(shape, cfg, seed=k) for k in range(CRITICS)])
@@ -69,3 +74,22 @@ def test_each_critic_module_reads_and_writes_its_slice_of_the_stack():
     memory = sides[0].memory_bytes()
     assert memory["parameters"] == parameter_bytes
     assert 2 * parameter_bytes <= memory["optimizer"] <= 2 * parameter_bytes + 64
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "kind"),
+    [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW),
+     ("rmsprop", torch.optim.RMSprop), ("sgd", torch.optim.SGD)],
+)  # fmt: skip
+def test_the_configured_optimizer_trains_every_part(optimizer, kind):
+    cfg = config("biwgan-gp", optimizer)
+    shape = GanShape.from_config(cfg, D)
+    generator, critic = GeneratorSide(shape, cfg, seed=0), CriticSide(shape, cfg, seed=0)
+    assert all(type(o) is kind for o in [*generator.optimizers, critic.optimizer])
+    assert type(CriticBank([critic, CriticSide(shape, cfg, seed=1)]).optimizer) is kind
+    group = critic.optimizer.param_groups[0]
+    assert group["lr"] == cfg.learning_rate
+    if optimizer == "sgd":
+        assert group["momentum"] == cfg.betas[0]
+    if optimizer == "rmsprop":
+        assert group["alpha"] == cfg.betas[1]

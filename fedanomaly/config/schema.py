@@ -236,6 +236,11 @@ class ModelConfig(Strict):
         0.5,
         0.9,
     )
+    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = Field(
+        "adam",
+        description="optimizer of every model part: adam or adamw with betas, rmsprop "
+        "(smoothing beta2), sgd (momentum beta1)",
+    )
     gradient_penalty: NonNegativeFloat = Field(10.0, description="gradient-penalty weight [eta]")
     score_weight: float = Field(0.9, ge=0.0, le=1.0, description="anomaly-score weight [gamma]")
     reconstruction_weight: NonNegativeFloat = Field(

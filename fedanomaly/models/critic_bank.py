@@ -10,7 +10,8 @@ the number of Python-level critic calls.
 Why this is the same training as one critic at a time: the sum of the critics' losses has,
 with respect to each critic's parameters, that critic's own gradient; Adam is element-wise and
 every critic takes the same number of steps, so one Adam over the stacked tensors is one Adam
-per critic; each critic draws its gradient-penalty epsilon from its own generator, as alone.
+per critic (so are AdamW, RMSprop and SGD with momentum, the other ``model.optimizer``
+choices); each critic draws its gradient-penalty epsilon from its own generator, as alone.
 Only floating-point rounding of the batched matrix products differs.
 """
 
@@ -27,6 +28,7 @@ from fedanomaly.models.sides import (
     CriticSide,
     clip_weights,
     feedback_arrays,
+    make_optimizer,
     optimizer_bytes,
 )
 
@@ -58,9 +60,7 @@ class CriticBank:
                 tensor.data = buffers[name].data[index]
             side.bank = self
         self.template = copy.deepcopy(first.critic).to("meta")
-        self.optimizer = torch.optim.Adam(
-            list(params.values()), lr=self.config.learning_rate, betas=self.config.betas
-        )
+        self.optimizer = make_optimizer(params.values(), self.config)
         self._batched = torch.func.vmap(self._one)
 
     def __len__(self) -> int:

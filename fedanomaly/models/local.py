@@ -14,8 +14,8 @@ import torch
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.models.attae import Attae, reconstruction_loss
 from fedanomaly.models.sides import (
-    adam,
     load_module_arrays,
+    make_optimizer,
     module_arrays,
     optimizer_bytes,
     parameter_bytes,
@@ -55,7 +55,7 @@ class LocalLearner:
         self.windows = np.ascontiguousarray(windows, dtype=np.float32)
         self.batch_size = config.batch_size
         self.model = build_local_model(config, self.windows.shape[2], model_seed)
-        self.optimizer = adam(self.model, config)
+        self.optimizer = make_optimizer(self.model.parameters(), config)
         self.rng = np.random.default_rng(batch_seed)
 
     @property

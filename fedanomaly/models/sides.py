@@ -52,9 +52,21 @@ class GanShape:
         return self.latent if self.variant.bidirectional else 0
 
 
-def adam(module: torch.nn.Module, config: ModelConfig) -> torch.optim.Adam:
-    """Adam with the configured step size and betas."""
-    return torch.optim.Adam(module.parameters(), lr=config.learning_rate, betas=config.betas)
+def make_optimizer(
+    parameters: Iterable[torch.Tensor], config: ModelConfig
+) -> torch.optim.Optimizer:
+    """The optimizer ``model.optimizer`` names, with step size alpha: Adam and AdamW with
+    betas (beta1, beta2), RMSprop with smoothing beta2, SGD with momentum beta1. All act element
+    by element, so one of them over stacked critics equals one per critic."""
+    alpha, (beta1, beta2) = config.learning_rate, config.betas
+    parameters = list(parameters)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=alpha, betas=(beta1, beta2))
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=alpha, alpha=beta2)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=alpha, momentum=beta1)
+    return torch.optim.Adam(parameters, lr=alpha, betas=(beta1, beta2))
 
 
 def module_arrays(*modules: torch.nn.Module) -> list[np.ndarray]:
@@ -120,7 +132,10 @@ class GeneratorSide:
         self.encoder = Encoder(shape.latent, shape.metrics, config.hidden.encoder)
         self.generator.to(self.device)
         self.encoder.to(self.device)
-        self.optimizers = [adam(self.generator, config), adam(self.encoder, config)]
+        self.optimizers = [
+            make_optimizer(self.generator.parameters(), config),
+            make_optimizer(self.encoder.parameters(), config),
+        ]
         self.noise = torch.Generator(device=self.device).manual_seed(
             seed if noise_seed is None else noise_seed
         )
@@ -218,7 +233,7 @@ class CriticSide:
         self.shape = shape
         self.config = config
         self.critic = Critic(shape.code, shape.metrics, shape.length, config.hidden.discriminator)
-        self.optimizer = adam(self.critic, config)
+        self.optimizer = make_optimizer(self.critic.parameters(), config)
         self.epsilon = torch.Generator().manual_seed(seed)
         self.bank: CriticBank | None = None  # set when stacked with co-located critics
 
