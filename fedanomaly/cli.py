@@ -729,7 +729,7 @@ def run_sweep(
     modes = len({p.mode for p in points}) > 1
     leading = ("mode", x) if modes else (x,)
     table = Table(
-        *leading, *headline, *(c.replace("_", " ") for c in PAYLOAD_COLUMNS), "match",
+        *(c.replace("_", " ") for c in (*leading, *headline, *PAYLOAD_COLUMNS)), "match",
         title=title, box=box.SIMPLE_HEAD,
     )  # fmt: skip
 
@@ -738,9 +738,10 @@ def run_sweep(
             entry["down_measured"] == entry["down_closed_form"]
         )
         table.add_row(
-            *(str(entry[k]) for k in (*leading, *headline, *PAYLOAD_COLUMNS)),
+            *(number(v) if isinstance(v := entry[k], float) else str(v)
+              for k in (*leading, *headline, *PAYLOAD_COLUMNS)),
             "yes" if same else "[red]NO[/red]",
-        )
+        )  # fmt: skip
         detection = ""
         if "vus_pr" in entry:
             detection = f" (F1 {entry['f1']:.3f}, VUS-PR {entry['vus_pr']:.3f})"

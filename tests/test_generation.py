@@ -16,6 +16,7 @@ from fedanomaly.data.metrics import Family
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.data.typed_windows import typed_windows
 from fedanomaly.evaluation.generation import generation_quality
+from fedanomaly.generation import generate_anomalies
 from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide, generator_loss, one_hot
 
 TYPES = ["cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion"]
@@ -126,3 +127,14 @@ def test_generate_bad_input(args, message, tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert message in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_same_seed_generates_the_same_windows():
+    topology = resolve_topology(
+        slices=1, monitors=2,
+        settings={"data.source.length": 1440, "model.iterations": 3, "seed": 4},
+    )  # fmt: skip
+    first = generate_anomalies(topology, "disk_io_fault", 5)
+    second = generate_anomalies(topology, "disk_io_fault", 5)
+    np.testing.assert_array_equal(first.windows, second.windows)
+    assert first.quality == second.quality

@@ -232,8 +232,9 @@ def sweep(
 def write_results(
     rows: list[Row], x: str, out: Path, title: str, panels: list[Panel]
 ) -> tuple[Path, Path]:
-    """``<out>.csv`` (every column) and ``<out>.png`` (one plot per panel against ``x``, a line
-    per mode where the rows carry one; closed forms drawn as lines, measurements as dots)."""
+    """``<out>.csv`` (every column) and ``<out>.png`` (one plot per panel against ``x``, a
+    colour per mode where the rows carry one; closed forms drawn as lines, solid up and dashed
+    down, measurements as dots up and squares down)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     table = out.with_suffix(".csv")
     with table.open("w", newline="") as stream:
@@ -247,13 +248,20 @@ def write_results(
     figure = Figure(figsize=(6 * columns, 4 * math.ceil(len(panels) / columns)))
     axes = figure.subplots(math.ceil(len(panels) / columns), columns, squeeze=False).ravel()
     for axis, panel in zip(axes, panels, strict=False):
-        for group, members in groups.items():
-            for column in panel.columns:
-                style = "-" if column.endswith("_closed_form") else "o" if (
-                    column.endswith("_measured")) else "o-"  # fmt: skip
+        for index, (group, members) in enumerate(groups.items()):
+            for number, column in enumerate(panel.columns):
                 label = " ".join(filter(None, [group, column.replace("_", " ")]))
                 values = [r[column] * panel.scale for r in members]
-                axis.plot([r[x] for r in members], values, style, label=label)
+                # one colour per mode where modes are swept, else one per column
+                colour = f"C{index if len(groups) > 1 else number}"
+                down = column.startswith("down")
+                if column.endswith("_closed_form"):
+                    style = {"linestyle": "--" if down else "-"}
+                elif column.endswith("_measured"):
+                    style = {"marker": "s" if down else "o", "linestyle": "none"}
+                else:
+                    style = {"marker": "o"}
+                axis.plot([r[x] for r in members], values, color=colour, label=label, **style)
         axis.set(xlabel=x.replace("_", " "), ylabel=panel.ylabel)
         axis.legend(fontsize="x-small")
     for axis in axes[len(panels) :]:
