@@ -141,3 +141,10 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()))
     Console(width=160).print(table)
+
+
+def save_and_print(figure: Any, path: Path, title: str, rows: list[dict[str, Any]]) -> None:
+    """Lay out and save a matplotlib figure, then print the rows it shows as a table."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    print_table(title, rows)

@@ -14,7 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from reproduction import arguments, print_table, shared_runs, write_csv
+from reproduction import arguments, save_and_print, shared_runs, write_csv
 
 PERTURBATIONS = ["sudden_spike", "periodic_drift", "resource_jitter"]
 MEASURES = ("f1", "accuracy", "auc_roc", "vus_pr")
@@ -46,9 +46,12 @@ def main() -> None:
         axis.set_xlabel("perturbation intensity (train standard deviations)")
         axis.legend(fontsize=8)
     figure.suptitle(f"{options.mode}: sudden spike, periodic drift, resource jitter")
-    figure.tight_layout()
-    figure.savefig(options.results / "robustness_000.png", dpi=120)
-    print_table(f"Detection against perturbation intensity ({options.mode})", rows)
+    save_and_print(
+        figure,
+        options.results / "robustness_000.png",
+        f"Detection against perturbation intensity ({options.mode})",
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from reproduction import arguments, print_table, shared_runs, write_csv
+from reproduction import arguments, save_and_print, shared_runs, write_csv
 
 MEASURES = ("accuracy", "auc_roc", "f1", "vus_pr")
 
@@ -52,9 +52,12 @@ def main() -> None:
     for axis in (rates, optimizers):
         axis.legend(fontsize=8)
     figure.suptitle(f"{options.mode} {options.model}")
-    figure.tight_layout()
-    figure.savefig(options.results / "sensitivity_000.png", dpi=120)
-    print_table(f"Learning-rate and optimizer sensitivity ({options.mode} {options.model})", rows)
+    save_and_print(
+        figure,
+        options.results / "sensitivity_000.png",
+        f"Learning-rate and optimizer sensitivity ({options.mode} {options.model})",
+        rows,
+    )
 
 
 if __name__ == "__main__":
