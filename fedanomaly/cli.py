@@ -523,10 +523,18 @@ def generate(
     type, with the generation quality (type accuracy, discriminative score)."""
     from fedanomaly.generation import generate_anomalies, write_generated
 
+    if type_name not in ANOMALY_KINDS:
+        raise InputError(
+            f"--type: unknown anomaly type '{type_name}'; one of {', '.join(ANOMALY_KINDS)}"
+        )
     settings = {"model.iterations": iterations, "model.batch_size": batch_size, "seed": seed}
-    flags = {"model.iterations": "--iterations", "model.batch_size": "--batch-size"}
+    flags = {"model.iterations": "--iterations", "model.batch_size": "--batch-size",
+             "data.injection.types": "--type"}  # fmt: skip
     source = parse_source(data) if data is not None else None
     chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
+    if type_name not in chosen.data.injection.types:  # learn it beside the topology's types
+        settings["data.injection.types"] = [*chosen.data.injection.types, type_name]
+        chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     if not out.parent.is_dir():
         raise InputError(f"--out: {out}: the folder {out.parent} does not exist")
     progress = Progress(
