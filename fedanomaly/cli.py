@@ -688,6 +688,7 @@ RayAddress = Annotated[
 Modes = Annotated[
     str, typer.Option(help="Comma-separated training modes, one line each in the plots.")
 ]
+BenchData = Annotated[str | None, typer.Option(help="Data source, TYPE[:PATH][?key=value&...].")]
 ALL_MODES = "centralized,standalone,distributed,federated"
 
 
@@ -701,17 +702,20 @@ def name_list(text: str, option: str) -> list[str]:
 
 def sweep_points(
     topology: Path | None,
+    data: str | None,
     sizes: list[tuple[int | None, int | None]],
     settings: list[dict[str, Any]],
     flags: dict[str, str],
 ) -> list[Topology]:
-    """One topology per point: (slices, monitors) and dotted settings of each point; the
-    paper's 3 slices x 9 monitors where neither a file nor sizes are given."""
+    """One topology per point: (slices, monitors) and dotted settings of each point, on the
+    data source ``data`` if given; the paper's 3 slices x 9 monitors where neither a file nor
+    sizes are given."""
+    source = parse_source(data) if data is not None else None
     points = []
     for (slices, monitors), point in zip(sizes, settings, strict=True):
         if topology is None and slices is None and monitors is None:
             slices, monitors = 3, 9
-        points.append(resolve_topology(topology, slices, monitors, None, point, flags))
+        points.append(resolve_topology(topology, slices, monitors, source, point, flags))
     if points[0].model.is_local:
         raise InputError(
             f"bench: model {points[0].model.name} is a local model; the sweeps measure the "
@@ -767,6 +771,7 @@ def bench_batch(
     topology: TopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
+    data: BenchData = None,
     sizes: Points = "10,20,30,40,50",
     iterations: BenchIterations = 20,
     out: BenchOut = Path("results/bench-batch"),
@@ -779,7 +784,7 @@ def bench_batch(
     base = {"mode": "federated", "model.iterations": iterations,
             "model.local_iterations": min(10, iterations)}  # fmt: skip
     points = sweep_points(
-        topology, [(slices, monitors)] * len(values),
+        topology, data, [(slices, monitors)] * len(values),
         [{**base, "model.batch_size": v} for v in values],
         {"model.batch_size": "--sizes", "model.iterations": "--iterations"},
     )  # fmt: skip
@@ -793,6 +798,7 @@ def bench_aggregation(
     topology: TopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
+    data: BenchData = None,
     local: Points = "10,20,30,40,50",
     iterations: BenchIterations = 100,
     out: BenchOut = Path("results/bench-aggregation"),
@@ -803,7 +809,7 @@ def bench_aggregation(
 
     values = int_list(local or "", "--local")
     points = sweep_points(
-        topology, [(slices, monitors)] * len(values),
+        topology, data, [(slices, monitors)] * len(values),
         [{"mode": "federated", "model.iterations": iterations, "model.local_iterations": v}
          for v in values],
         {"model.local_iterations": "--local", "model.iterations": "--iterations"},
@@ -818,6 +824,7 @@ def bench_time(
     topology: TopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
+    data: BenchData = None,
     iterations: Annotated[
         str, typer.Option(help="Comma-separated iteration counts I.")
     ] = "10,20,40",
@@ -831,7 +838,7 @@ def bench_time(
     values = int_list(iterations, "--iterations")
     grid = [(mode, v) for mode in name_list(modes, "--modes") for v in values]
     points = sweep_points(
-        topology, [(slices, monitors)] * len(grid),
+        topology, data, [(slices, monitors)] * len(grid),
         [{"mode": mode, "model.iterations": v, "model.local_iterations": min(10, v)}
          for mode, v in grid],
         {"mode": "--modes", "model.iterations": "--iterations"},
@@ -848,6 +855,7 @@ def bench_memory(
     topology: TopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
+    data: BenchData = None,
     lengths: Annotated[
         str, typer.Option(help="Comma-separated steps per VM of the built-in data source.")
     ] = "1440,2880,5760",
@@ -862,7 +870,7 @@ def bench_memory(
     values = int_list(lengths, "--lengths")
     grid = [(mode, v) for mode in name_list(modes, "--modes") for v in values]
     points = sweep_points(
-        topology, [(slices, monitors)] * len(grid),
+        topology, data, [(slices, monitors)] * len(grid),
         [{"mode": mode, "data.source.length": v, "model.iterations": iterations,
           "model.local_iterations": min(10, iterations)} for mode, v in grid],
         {"mode": "--modes", "data.source.length": "--lengths", "model.iterations": "--iterations"},
@@ -887,6 +895,7 @@ def bench_precision(
     topology: TopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
+    data: BenchData = None,
     precisions: Annotated[
         str, typer.Option(help="Comma-separated payload precisions.")
     ] = "float32,float16,int8",
@@ -903,7 +912,7 @@ def bench_precision(
     base = {"mode": "federated", "model.iterations": iterations,
             "model.local_iterations": min(10, iterations)}  # fmt: skip
     points = sweep_points(
-        topology, [(slices, monitors)] * len(values),
+        topology, data, [(slices, monitors)] * len(values),
         [{**base, **dict.fromkeys(keys, v)} for v in values],
         {**dict.fromkeys(keys, "--precisions"), "model.iterations": "--iterations"},
     )  # fmt: skip
@@ -917,6 +926,7 @@ def bench_precision(
 @reports_input_errors
 def bench_scale(
     topology: TopologyFile = None,
+    data: BenchData = None,
     sizes: Annotated[
         str, typer.Option(help="Comma-separated SLICESxMONITORS, e.g. 3x9,6x18,9x36.")
     ] = "3x9,6x18,9x36",
@@ -934,7 +944,7 @@ def bench_scale(
             raise InputError(f"--sizes: expected SLICESxMONITORS such as 3x9, got '{text}'")
         pairs.append((int(slices), int(monitors)))
     points = sweep_points(
-        topology, pairs,
+        topology, data, pairs,
         [{"mode": "federated", "model.iterations": iterations,
           "model.local_iterations": min(10, iterations)}] * len(pairs),
         {"model.iterations": "--iterations"},
