@@ -11,7 +11,7 @@ from fedanomaly.metering.precision import decode, encode
 from fedanomaly.metering.wire import encode as wire_bytes
 from fedanomaly.metering.wire import message_size
 from fedanomaly.simulation import simulate
-from tests.test_simulation import D, final_arrays, message, parameters, tiny, zeros
+from tests.test_simulation import exchange_messages, final_arrays, parameters, tiny
 
 RNG = np.random.default_rng(0)
 ARRAYS = {
@@ -63,11 +63,9 @@ def test_a_half_precision_run_sends_half_the_float_payload(ray_address, tmp_path
     )
     summary = simulate(topology, tmp_path / "run", ray_address)
     m = topology.model
-    batch, length, latent, monitors, slices = m.batch_size, m.window_length, m.latent_size, 3, 2
+    monitors, slices = 3, 2
     iterations, rounds = m.iterations, m.iterations // m.local_iterations
-    up = message(g=zeros(batch, length, D), e=zeros(batch, latent), x=zeros(batch, length, D))
-    down = message(z=zeros(batch, latent), x_bar=zeros(batch, length, D), f=zeros(batch, latent))
-    first = message(x=zeros(batch, length, D))
+    up, down, first = exchange_messages(topology)
     model_count, _ = parameters(topology)
     int8_model = model_count + 4 * len(final_arrays(tmp_path / "run"))
 

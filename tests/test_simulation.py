@@ -66,6 +66,16 @@ def zeros(*shape: int) -> np.ndarray:
     return np.zeros(shape, dtype=np.float32)
 
 
+def exchange_messages(topology: Topology) -> tuple[tuple[int, int], ...]:
+    """(payload, framing) bytes of a monitor's float32 messages, built here as arrays: up per
+    iteration (feedback and next batch), down per iteration (f, z, X_bar), its first batch."""
+    m = topology.model
+    batch, length, latent = m.batch_size, m.window_length, m.latent_size
+    up = message(g=zeros(batch, length, D), e=zeros(batch, latent), x=zeros(batch, length, D))
+    down = message(z=zeros(batch, latent), x_bar=zeros(batch, length, D), f=zeros(batch, latent))
+    return up, down, message(x=zeros(batch, length, D))
+
+
 LINKS = {
     "links.monitor_slice": {"bandwidth_mbps": 50.0, "latency_ms": 40.0},
     "links.slice_controller": {"bandwidth_mbps": 8.0, "latency_ms": 100.0, "jitter_ms": 20.0,
@@ -92,9 +102,7 @@ def test_federated_bytes_match_the_closed_form(ray_address, tmp_path, placement)
     m = topology.model
     batch, length, latent, monitors, slices = m.batch_size, m.window_length, m.latent_size, 3, 2
     iterations, rounds = m.iterations, m.iterations // m.local_iterations
-    up = message(g=zeros(batch, length, D), e=zeros(batch, latent), x=zeros(batch, length, D))
-    down = message(z=zeros(batch, latent), x_bar=zeros(batch, length, D), f=zeros(batch, latent))
-    first = message(x=zeros(batch, length, D))
+    up, down, first = exchange_messages(topology)
     assert up[0] == 4 * (2 * batch * length * D + batch * latent)
     assert down[0] == 4 * (2 * batch * latent + batch * length * D)
 
