@@ -19,7 +19,7 @@ from rich.tree import Tree
 from fedanomaly import __version__
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
-from fedanomaly.config.schema import Topology
+from fedanomaly.config.schema import ModelConfig, Topology
 from fedanomaly.data.injection import ANOMALY_KINDS
 from fedanomaly.data.inspection import metric_summary, monitor_summary
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
@@ -160,13 +160,19 @@ def topology_counts(topology: Topology) -> str:
     return f"1 controller, {len(topology.slices)} slices, {len(topology.monitors)} monitors"
 
 
+def generator_iterations(model: ModelConfig) -> str:
+    """`` I_G=...`` where CMSF-GAN trains first (cmsf-attae), else nothing."""
+    return f" I_G={model.generator_iterations}" if model.name == "cmsf-attae" else ""
+
+
 def topology_tree(topology: Topology) -> Tree:
     """A rich tree of the topology with its links and main settings."""
     links = topology.links
     model = topology.model
     root = Tree(
         f"[bold]{topology.name}[/]  mode={topology.mode} model={model.name} seed={topology.seed}  "
-        f"I={model.iterations} K={model.critic_iterations} L={model.local_iterations} "
+        f"I={model.iterations}{generator_iterations(model)} K={model.critic_iterations} "
+        f"L={model.local_iterations} "
         f"M={model.batch_size} T={model.window_length}"
     )
     controller = root.add(
@@ -386,7 +392,8 @@ def simulate(
     model: Annotated[
         str | None,
         typer.Option(
-            help="biwgan-gp, a Fig. 9 baseline (bigan, wgan-gp, wgan, gan), or attae (local model)."
+            help="biwgan-gp, a Fig. 9 baseline (bigan, wgan-gp, wgan, gan), attae (local model) "
+            "or cmsf-attae (CMSF-GAN, then ATTAE with its generated anomalies)."
         ),
     ] = None,
     data: Annotated[
@@ -404,7 +411,10 @@ def simulate(
     ] = None,
     threshold: Annotated[
         str | None,
-        typer.Option(help="Deployable threshold: validation (eq. 33), pot, sigma or adaptive."),
+        typer.Option(
+            help="Deployable threshold: validation (eq. 33), pot, sigma, adaptive, or generated "
+            "(cmsf-attae: eq. 33 with generated anomalies, no labels)."
+        ),
     ] = None,
     precision: Annotated[
         str | None,
@@ -469,7 +479,7 @@ def simulate(
     with progress:
         task = progress.add_task(
             f"{chosen.mode} {chosen.model.name}",
-            total=chosen.model.iterations,
+            total=chosen.model.training_iterations,
             losses="",
             sent="0 B",
         )
@@ -543,7 +553,7 @@ def generate(
         console=errors, transient=as_json,
     )  # fmt: skip
     with progress:
-        task = progress.add_task("train", total=chosen.model.iterations, losses="")
+        task = progress.add_task("train", total=chosen.model.training_iterations, losses="")
 
         def on_iteration(done: int, d_loss: float, g_loss: float) -> None:
             progress.update(task, completed=done, losses=f"D {d_loss:.3f}  G {g_loss:.3f}")
@@ -632,7 +642,8 @@ def summary_tables(summary: dict[str, Any]) -> Group:
             name, *(number(entry[k]) for k in ("precision", "recall", "f1", "accuracy", "auc_pr"))
         )
     ranking = Table(
-        "detector", "VUS-PR", "VUS-ROC", "AUC-PR", "AUC-ROC", f"F1 ({method})", "",
+        "detector", "VUS-PR", "VUS-ROC", "AUC-PR", "AUC-ROC",
+        f"F1 ({method}{'; controls: validation' if method == 'generated' else ''})", "",
         title=f"Against the controls (VUS window {detection['vus_window']:.0f} steps)",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip

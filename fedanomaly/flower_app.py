@@ -101,7 +101,7 @@ def main(grid: Grid, context: Context) -> None:
             f"{len(topology.slices)} slices: flwr run . --federation-config "
             f'"num-supernodes={len(topology.slices)}"'
         )
-    total = topology.model.iterations
+    total = topology.model.training_iterations
 
     def on_progress(done: int, latest: dict[str, Any]) -> None:
         losses = "  ".join(f"{k} {v:.4g}" for k, v in latest.items() if k != "bytes")

@@ -20,13 +20,11 @@ import numpy as np
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.data.sources.synthetic import stable_hash
-from fedanomaly.data.typed_windows import typed_windows
+from fedanomaly.data.typed_windows import labelled_windows, typed_windows
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.generation import GenerationQuality, generation_quality
 from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide
 
-#: Real typed windows per type and monitor that its critic trains on.
-TRAIN_PER_TYPE = 64
 #: Real and generated windows per type for the quality measures.
 EVALUATION_PER_TYPE = 200
 
@@ -78,18 +76,9 @@ def train_cmsf(
     types = len(topology.data.injection.types)
     critics = []
     for monitor in monitors:
-        rng = np.random.default_rng([seed, stable_hash(monitor.name), 1])
-        windows, codes = typed_windows(
-            monitor, topology.data.injection, m.window_length, TRAIN_PER_TYPE, rng
-        )
-        critics.append(CmsfCriticSide(
-            windows, codes, types, m.hidden.discriminator[-1], m.learning_rate, m.betas,
-            m.critic_iterations, m.feature_matching_weight, seed + stable_hash(monitor.name),
-        ))  # fmt: skip
-    generator = CmsfGeneratorSide(
-        types, len(monitors[0].metrics), m.window_length, m.latent_size,
-        m.hidden.generator[-1], m.learning_rate, m.betas, seed,
-    )  # fmt: skip
+        windows, codes = labelled_windows(monitor, topology.data.injection, m.window_length, seed)
+        critics.append(CmsfCriticSide(windows, codes, types, m, seed + stable_hash(monitor.name)))
+    generator = CmsfGeneratorSide(types, len(monitors[0].metrics), m, seed)
     for iteration in range(m.iterations):
         payloads = generator.propose([m.batch_size] * len(critics))
         results = [critic.train(p) for critic, p in zip(critics, payloads, strict=True)]

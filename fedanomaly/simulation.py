@@ -45,6 +45,7 @@ from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter
 from fedanomaly.metering.wire import from_positional, positional
+from fedanomaly.models.cmsf import CmsfGeneratorSide
 from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape, GeneratorSide, module_arrays
 from fedanomaly.runs.directory import RunDirectory, check_free
@@ -106,8 +107,13 @@ class Deployment:
 
 def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
     """The model every slice starts from: G and E, or a local model's weights."""
+    local = module_arrays(build_local_model(topology.model, shape.metrics, topology.seed))
+    if topology.model.name == "cmsf-attae":  # G, then ATTAE
+        types = len(topology.data.injection.types)
+        generator = CmsfGeneratorSide(types, shape.metrics, topology.model, topology.seed)
+        return generator.arrays() + local
     if topology.model.is_local:
-        return module_arrays(build_local_model(topology.model, shape.metrics, topology.seed))
+        return local
     return GeneratorSide(shape, topology.model, topology.seed).arrays()
 
 
@@ -247,6 +253,7 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
         m.name: len(m.windows("train", model.window_length, model.window_stride)) for m in monitors
     }
     batch_critics = topology.placement.batch_critics
+    unlabelled = frozenset(m.name for _, m in topology.monitors if not m.labelled_anomalies)
     numbers = itertools.count()
     slice_configs = {s.name: s for s in topology.slices}
 
@@ -254,8 +261,9 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
         name = f"{run_id}-node-{next(numbers)}"
         options = {"name": name, "num_cpus": 0, "num_gpus": gpus, "max_concurrency": 1}
         return name, node_class.options(**options).remote(
-            shape, model, seed, batch_critics, topology.payload
-        )
+            shape, model, seed, batch_critics, topology.payload, topology.data.injection,
+            unlabelled,
+        )  # fmt: skip
 
     def host_group(group: str, actor: tuple[str, Any], members: list[str]) -> None:
         deployment.actor_names[group], deployment.groups[group] = actor
@@ -311,9 +319,11 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
         uploads = [
             deployment.hosts[m.name].upload_training_data.remote(m.name, link) for m in monitors
         ]
-        parts = [part for upload in ray.get(uploads) for part in upload]
+        replies = ray.get(uploads)
+        parts = [part for upload, _ in replies for part in upload]
+        typed = [windows for _, windows in replies if windows is not None]
         actor = node(gpu_share([topology.device])[0])
-        actor[1].add_pooled_monitor.remote("controller", parts)
+        actor[1].add_pooled_monitor.remote("controller", parts, typed)
         host_group("controller", actor, [m.name for m in monitors])
         devices["controller"] = actor[1].add_slice_manager.remote(
             "controller", None, None, topology.device, seed, sum(samples.values())
@@ -355,8 +365,8 @@ def train_without_flower(
 ) -> None:
     """Rounds of L iterations on every group at once; no model leaves a group."""
     model = topology.model
-    for start in range(0, model.iterations, model.local_iterations):
-        count = min(model.local_iterations, model.iterations - start)
+    for start in range(0, model.training_iterations, model.local_iterations):
+        count = min(model.local_iterations, model.training_iterations - start)
         groups = deployment.groups.items()
         try:
             ray.get([node.train_round.remote(name, start, count) for name, node in groups])
@@ -554,7 +564,7 @@ def simulate(
         controller_clock,
         controller_memory=model_bytes if topology.mode == "federated" else 0,
         devices=deployment.devices,
-        rounds=math.ceil(topology.model.iterations / topology.model.local_iterations)
+        rounds=math.ceil(topology.model.training_iterations / topology.model.local_iterations)
         if topology.mode == "federated"
         else 0,
         wall_seconds=time.perf_counter() - started,
@@ -616,8 +626,8 @@ def run_federated(
         namespace=namespace,
         slice_names=[s.name for s in topology.slices],
         slice_nodes=[deployment.actor_names[s.name] for s in topology.slices],
-        rounds=math.ceil(model.iterations / model.local_iterations),
-        iterations=model.iterations,
+        rounds=math.ceil(model.training_iterations / model.local_iterations),
+        iterations=model.training_iterations,
         local_iterations=model.local_iterations,
         initial=initial,
         precision=topology.payload.models,

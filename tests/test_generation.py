@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from fedanomaly.cli import app
 from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.injection import ANOMALY_KINDS
 from fedanomaly.data.metrics import Family
 from fedanomaly.data.pipeline import prepare_monitors
@@ -69,8 +70,12 @@ def test_split_update_equals_the_end_to_end_gradient():
     torch.manual_seed(0)
     windows = torch.rand(40, 16, 5).numpy()
     codes = np.arange(40) % 3
-    generator = CmsfGeneratorSide(3, 5, 16, 4, 8, 1e-3, (0.5, 0.9), seed=1)
-    critic = CmsfCriticSide(windows, codes, 3, 8, 1e-3, (0.5, 0.9), 1, 2.0, seed=2)
+    config = ModelConfig(
+        optimizer="adamw", latent_size=4, critic_iterations=1, feature_matching_weight=2.0,
+        hidden={"generator": [8, 8], "discriminator": [8, 8]},
+    )  # fmt: skip
+    generator = CmsfGeneratorSide(3, 5, config, seed=1)
+    critic = CmsfCriticSide(windows, codes, 3, config, seed=2)
     payload = generator.propose([8])[0]
     _, g_loss, feedback = critic.train(payload)
     # independently: the same G loss through G itself, on the critic after its step, with the
@@ -79,7 +84,7 @@ def test_split_update_equals_the_end_to_end_gradient():
     critic.real_batch(8)  # the draw of the critic step
     x, real_codes = critic.real_batch(8)
     generator.update([feedback])
-    reference = CmsfGeneratorSide(3, 5, 16, 4, 8, 1e-3, (0.5, 0.9), seed=1)
+    reference = CmsfGeneratorSide(3, 5, config, seed=1)
     noise = torch.Generator().manual_seed(1)
     torch.randperm(8, generator=noise)  # the generator side draws the types first
     z = torch.randn(8, 4, generator=noise)

@@ -194,7 +194,7 @@ class DataConfig(Strict):
     injection: InjectionConfig = Field(default_factory=InjectionConfig)
 
 
-LOCAL_MODELS = ("attae",)
+LOCAL_MODELS = ("attae", "cmsf-attae")
 
 # --- model ----------------------------------------------------------------------------------
 
@@ -212,10 +212,11 @@ class HiddenSizes(Strict):
 class ModelConfig(Strict):
     """Model and training hyper-parameters (symbols of seed 002 in brackets)."""
 
-    name: Literal["biwgan-gp", "bigan", "wgan-gp", "wgan", "gan", "attae"] = Field(
+    name: Literal["biwgan-gp", "bigan", "wgan-gp", "wgan", "gan", "attae", "cmsf-attae"] = Field(
         "biwgan-gp",
         description="biwgan-gp, a baseline of Fig. 9 (bigan, wgan-gp, wgan, gan): split models; "
-        "attae (seed 000): a local model",
+        "attae (seed 000): a local model; cmsf-attae (seed 000): CMSF-GAN split across the tiers "
+        "for generator_iterations, then ATTAE trained and thresholded with its generated anomalies",
     )
     iterations: PositiveInt = Field(500, description="training iterations [I]")
     critic_iterations: PositiveInt = Field(5, description="critic steps per G/E step [K]")
@@ -249,7 +250,25 @@ class ModelConfig(Strict):
         "EG objective (not in the paper; 0 trains G and E from the monitors' feedback alone)",
     )
     feature_matching_weight: NonNegativeFloat = Field(
-        1.0, description="CMSF-GAN (fedanomaly generate): feature-matching weight [lambda_fm]"
+        1.0, description="CMSF-GAN (generate, cmsf-attae): feature-matching weight [lambda_fm]"
+    )
+    generator_iterations: PositiveInt = Field(
+        200,
+        description="cmsf-attae: CMSF-GAN iterations before ATTAE's I iterations [I_G]; a "
+        "multiple of L, so that every monitor receives the global generator",
+    )
+    generated_per_type: PositiveInt = Field(
+        32, description="cmsf-attae: anomalous windows each monitor generates per type"
+    )
+    augmentation_weight: NonNegativeFloat = Field(
+        1.0,
+        description="cmsf-attae: weight of the hinge term that pushes the reconstruction error of "
+        "generated anomalies above the margin (0: they only calibrate the threshold)",
+    )
+    augmentation_margin: PositiveFloat = Field(
+        2.0,
+        description="cmsf-attae: the margin, as a multiple of the batch's mean peak error on "
+        "normal windows",
     )
     latent_size: PositiveInt = Field(16, description="latent size [l]")
     window_length: PositiveInt = Field(16, description="steps per window [T]")
@@ -273,6 +292,22 @@ class ModelConfig(Strict):
                 f"local_iterations L={self.local_iterations}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _generator_on_rounds(self) -> ModelConfig:
+        if self.name == "cmsf-attae" and self.generator_iterations % self.local_iterations:
+            raise ValueError(
+                f"generator_iterations I_G={self.generator_iterations} is not a multiple of "
+                f"local_iterations L={self.local_iterations}"
+            )
+        return self
+
+    @property
+    def training_iterations(self) -> int:
+        """Iterations of the whole run: I, after the I_G of CMSF-GAN for cmsf-attae."""
+        if self.name == "cmsf-attae":
+            return self.generator_iterations + self.iterations
+        return self.iterations
 
     @property
     def is_local(self) -> bool:
@@ -303,12 +338,13 @@ class PayloadConfig(Strict):
 class EvaluationConfig(Strict):
     """How every monitor's test scores are thresholded and measured."""
 
-    threshold: Literal["validation", "pot", "sigma", "adaptive"] = Field(
+    threshold: Literal["validation", "pot", "sigma", "adaptive", "generated"] = Field(
         "validation",
         description="deployable threshold that makes the predictions: validation (eq. 33 on the "
         "validation part with injected anomalies), pot (peaks over threshold on training "
-        "scores), sigma (training mean + sigma_beta standard deviations) or adaptive (ATTAE's "
-        "mu_t + sigma_beta * sigma_t over the adaptive_window scores before each step)",
+        "scores), sigma (training mean + sigma_beta standard deviations), adaptive (ATTAE's "
+        "mu_t + sigma_beta * sigma_t over the adaptive_window scores before each step) or, "
+        "with cmsf-attae, generated (eq. 33 with CMSF-GAN's anomalies in place of labels)",
     )
     sigma_beta: PositiveFloat = Field(3.0, description="beta of the sigma and adaptive thresholds")
     adaptive_window: PositiveInt = Field(
@@ -368,6 +404,11 @@ class MonitorConfig(Strict):
         "empty: the next unused entity, or a VM named after the monitor for synthetic data",
     )
     source: SourceConfig | None = None
+    labelled_anomalies: bool = Field(
+        True,
+        description="cmsf-attae: the monitor holds labelled anomalies (typed injected windows) "
+        "on which its discriminator trains CMSF-GAN; false: it only receives the generator",
+    )
 
     @field_validator("vms", mode="before")
     @classmethod
@@ -482,6 +523,37 @@ class Topology(Strict):
                             f"slices[{s}].monitors[{m}] names its own vms or source, which "
                             "data.partition: split does not use (it cuts data.source)"
                         )
+        return self
+
+    @model_validator(mode="after")
+    def _generated_threshold_needs_cmsf(self) -> Topology:
+        if self.evaluation.threshold == "generated" and self.model.name != "cmsf-attae":
+            raise ValueError(
+                f"evaluation.threshold: generated needs model.name cmsf-attae, not "
+                f"{self.model.name}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _labelled_monitors_to_train_on(self) -> Topology:
+        if self.model.name != "cmsf-attae":
+            return self
+        for s, slice_ in enumerate(self.slices):
+            for m, monitor in enumerate(slice_.monitors):
+                if self.mode == "standalone" and not monitor.labelled_anomalies:
+                    raise ValueError(
+                        f"slices[{s}].monitors[{m}]: in standalone mode a monitor without "
+                        "labelled anomalies has no generator to learn from (set "
+                        "labelled_anomalies: true, or use distributed or federated mode)"
+                    )
+            labelled = any(monitor.labelled_anomalies for monitor in slice_.monitors)
+            if self.mode in ("distributed", "federated") and not labelled:
+                raise ValueError(
+                    f"slices[{s}]: no monitor has labelled anomalies, so the slice's CMSF-GAN "
+                    "has no discriminator to train with"
+                )
+        if not any(monitor.labelled_anomalies for _, monitor in self.monitors):
+            raise ValueError("no monitor has labelled anomalies for CMSF-GAN to train on")
         return self
 
     @property

@@ -20,7 +20,11 @@ from fedanomaly.data.injection import (
     usable_families,
 )
 from fedanomaly.data.pipeline import MonitorData, VMData
+from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.errors import InputError
+
+#: Typed windows per type that a monitor's CMSF-GAN discriminator trains on.
+TRAIN_PER_TYPE = 64
 
 
 def vm_train_values(vm: VMData) -> tuple[np.ndarray, np.ndarray]:
@@ -77,3 +81,12 @@ def typed_windows(
             windows.append(vm.scaler.transform(window).astype(np.float32))
             codes.append(code)
     return np.stack(windows), np.asarray(codes, dtype=np.int64)
+
+
+def labelled_windows(
+    monitor: MonitorData, injection: InjectionConfig, length: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled anomalies a monitor's CMSF-GAN discriminator trains on:
+    :data:`TRAIN_PER_TYPE` typed windows per type, drawn with the run ``seed`` and its name."""
+    rng = np.random.default_rng([seed, stable_hash(monitor.name), 1])
+    return typed_windows(monitor, injection, length, TRAIN_PER_TYPE, rng)

@@ -3,6 +3,7 @@ split GANs, the per-step reconstruction error for a local autoencoder."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -12,7 +13,7 @@ from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.detection.scoring import CHUNK, ScoreScale, steps_from_windows, window_terms
 from fedanomaly.evaluation.report import PartScores
-from fedanomaly.models.attae import Attae
+from fedanomaly.models.attae import Attae, position_errors
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.sides import GanShape
 
@@ -78,11 +79,19 @@ def reconstruction_scores(model: Attae, windows: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
             x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
-            scores.append(((x - model(x)) ** 2).mean(dim=2).numpy())
+            scores.append(position_errors(model, x).numpy())
     return np.concatenate(scores)
 
 
-def local_model_scores(data: MonitorData, model: Attae, length: int) -> PartScores:
+def local_model_scores(
+    data: MonitorData, model: Attae, length: int, generated: np.ndarray | None = None
+) -> PartScores:
     """ATTAE's score of every step of the three parts: the mean over the windows containing
-    the step of its squared error (averaged over metrics) at the step's position."""
-    return window_part_scores(data, length, lambda windows: reconstruction_scores(model, windows))
+    the step of its squared error (averaged over metrics) at the step's position. With
+    ``generated`` anomalous windows, their peak position errors come too (the ``generated``
+    threshold's anomalies)."""
+    scores = window_part_scores(data, length, lambda windows: reconstruction_scores(model, windows))
+    if generated is None:
+        return scores
+    peaks = reconstruction_scores(model, generated).max(axis=1)
+    return dataclasses.replace(scores, generated=peaks)

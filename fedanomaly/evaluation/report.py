@@ -21,8 +21,8 @@ from fedanomaly.evaluation.ranges import (
     volume_under_surface,
 )
 from fedanomaly.evaluation.thresholds import (
-    DEPLOYABLE_THRESHOLDS,
     adaptive_threshold,
+    generated_threshold,
     pot_threshold,
     sigma_threshold,
     validation_threshold,
@@ -40,6 +40,7 @@ class PartScores:
     validation_types: np.ndarray
     test: np.ndarray
     test_types: np.ndarray
+    generated: np.ndarray | None = None  # peak scores of generated anomalous windows
 
     @property
     def test_labels(self) -> np.ndarray:
@@ -66,8 +67,9 @@ Threshold = float | np.ndarray
 
 
 def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, Threshold]:
-    """The thresholds fixed without test labels (``adaptive``: one per test step)."""
-    return {
+    """The thresholds fixed without test labels (``adaptive``: one per test step;
+    ``generated`` where there are scores of generated anomalies)."""
+    thresholds: dict[str, Threshold] = {
         "validation": validation_threshold(
             scores.validation, scores.validation_types, config.sigma_beta
         ),
@@ -77,6 +79,9 @@ def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[
             scores.validation, scores.test, config.adaptive_window, config.sigma_beta
         ),
     }
+    if scores.generated is not None:
+        thresholds["generated"] = generated_threshold(scores.validation, scores.generated)
+    return thresholds
 
 
 def part_metrics(
@@ -125,14 +130,16 @@ def evaluate_monitor(
     chosen = thresholds[config.threshold]
     preds, metrics = part_metrics(model, chosen, window)
     by_threshold = {}
-    for method in DEPLOYABLE_THRESHOLDS:
+    for method in thresholds:
         at = binary_metrics(model.test_labels, (model.test > thresholds[method]).astype(np.int8))
         by_threshold[method] = {"threshold": float(np.mean(thresholds[method])), **at}
     f1, cut = oracle_f1(model.test_labels, model.test)
     by_threshold["oracle"] = {"threshold": cut, "f1": f1}
     rows = {}
     for control, scores in controls.items():
-        cut = deployable_thresholds(scores, config)[config.threshold]
+        # no generated anomalies are scored by the controls: eq. 33 stands in for them
+        method = "validation" if config.threshold == "generated" else config.threshold
+        cut = deployable_thresholds(scores, config)[method]
         rows[control] = {k: part_metrics(scores, cut, window)[1][k] for k in CONTROL_METRICS}
     return MonitorReport(
         name,

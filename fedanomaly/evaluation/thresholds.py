@@ -8,6 +8,8 @@ Deployable thresholds are fixed without the test labels:
   Pareto law fitted by maximum likelihood to the excesses over the ``level`` quantile gives the
   score exceeded with probability ``risk``;
 - ``sigma``: mean plus ``beta`` standard deviations of the training scores;
+- ``generated`` (cmsf-attae): eq. 33 without labels: the mean score of the whole validation
+  part and the mean peak score of CMSF-GAN's generated anomalous windows;
 - ``adaptive``: ATTAE's threshold of seed 000, ``theta_t = mu_t + beta * sigma_t`` with the mean
   and standard deviation of the ``window`` scores before step t (the validation part's last
   scores precede the first test steps), so the alarm level follows the load.
@@ -23,8 +25,7 @@ from typing import Literal
 import numpy as np
 from scipy.stats import genpareto
 
-DeployableThreshold = Literal["validation", "pot", "sigma", "adaptive"]
-DEPLOYABLE_THRESHOLDS: tuple[DeployableThreshold, ...] = ("validation", "pot", "sigma", "adaptive")
+DeployableThreshold = Literal["validation", "pot", "sigma", "adaptive", "generated"]
 MIN_EXCESSES = 10
 
 
@@ -39,6 +40,13 @@ def validation_threshold(scores: np.ndarray, labels: np.ndarray, beta: float = 3
     if anomalous.size == 0:
         return sigma_threshold(normal, beta)
     return float((normal.mean() + anomalous.mean()) / 2)
+
+
+def generated_threshold(scores: np.ndarray, generated: np.ndarray) -> float:
+    """(mean score of the validation steps + mean peak score of generated anomalous windows)
+    / 2: eq. 33 without labels. The validation part counts as normal as a whole (its labels
+    are not used), the generated windows stand for the anomalies."""
+    return float((scores.mean() + generated.mean()) / 2)
 
 
 def sigma_threshold(scores: np.ndarray, beta: float) -> float:

@@ -81,4 +81,26 @@ class Attae(nn.Module):
 
 def reconstruction_loss(model: Attae, x: torch.Tensor) -> torch.Tensor:
     """L_rec: mean squared error of the reconstruction over the batch, steps and metrics."""
-    return ((x - model(x)) ** 2).mean()
+    return position_errors(model, x).mean()
+
+
+def position_errors(model: Attae, x: torch.Tensor) -> torch.Tensor:
+    """Squared reconstruction error per window and position, averaged over metrics:
+    ``(B, T, d)`` -> ``(B, T)``; a step's anomaly score is built from these."""
+    return ((x - model(x)) ** 2).mean(dim=2)
+
+
+def augmented_loss(
+    model: Attae, x: torch.Tensor, anomalies: torch.Tensor, weight: float, margin: float
+) -> torch.Tensor:
+    """L_rec on normal windows plus a hinge on generated anomalous ones (cmsf-attae):
+
+        L = L_rec(x) + weight * mean_j max(0, margin * mean_i peak(x_i) - peak(a_j))
+
+    with peak(w) the largest position error of window w; the normal peaks enter as a constant,
+    so the hinge only pushes the anomalies' errors up, to ``margin`` times the normal ones.
+    """
+    normal = position_errors(model, x)
+    floor = margin * normal.amax(dim=1).mean().detach()
+    hinge = torch.relu(floor - position_errors(model, anomalies).amax(dim=1)).mean()
+    return normal.mean() + weight * hinge

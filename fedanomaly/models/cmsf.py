@@ -26,7 +26,15 @@ from torch.nn.functional import avg_pool1d, cross_entropy
 from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
 from torch.nn.functional import one_hot as torch_one_hot
 
-from fedanomaly.models.sides import Arrays, module_arrays
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.models.sides import (
+    Arrays,
+    load_module_arrays,
+    make_optimizer,
+    module_arrays,
+    optimizer_bytes,
+    parameter_bytes,
+)
 
 SHORT_KERNEL = 3
 LONG_POOL = 4
@@ -138,32 +146,33 @@ class CmsfGeneratorSide:
     ----------
     types
         Number of anomaly types k.
-    metrics, length, latent, hidden
-        Window shape (d, T), noise size l and G's width.
-    learning_rate, betas
-        AdamW settings (the optimizer the paper found best).
+    metrics
+        Metrics d of a window.
+    config
+        Window length T, noise size l (``latent_size``), G's width (the last of
+        ``hidden.generator``) and the optimizer.
     seed
-        Seeds the weights and the noise.
+        Seeds the weights.
+    noise_seed
+        Seeds the noise and the type draws (default: ``seed``); slices that start from one
+        model draw their own.
     """
 
     def __init__(
         self,
         types: int,
         metrics: int,
-        length: int,
-        latent: int,
-        hidden: int,
-        learning_rate: float,
-        betas: tuple[float, float],
+        config: ModelConfig,
         seed: int,
+        noise_seed: int | None = None,
     ) -> None:
         torch.manual_seed(seed)
-        self.types, self.latent = types, latent
-        self.generator = ConditionalGenerator(latent, types, metrics, length, hidden)
-        self.optimizer = torch.optim.AdamW(
-            self.generator.parameters(), lr=learning_rate, betas=betas
+        self.types, self.latent = types, config.latent_size
+        self.generator = ConditionalGenerator(
+            config.latent_size, types, metrics, config.window_length, config.hidden.generator[-1]
         )
-        self.noise = torch.Generator().manual_seed(seed)
+        self.optimizer = make_optimizer(self.generator.parameters(), config)
+        self.noise = torch.Generator().manual_seed(seed if noise_seed is None else noise_seed)
         self._pending: torch.Tensor | None = None
 
     def generate(self, codes: np.ndarray) -> np.ndarray:
@@ -188,7 +197,7 @@ class CmsfGeneratorSide:
         ]
 
     def update(self, feedbacks: list[Arrays]) -> None:
-        """Back-propagate the mean of the critics' dL_G/dX' through G; one AdamW step."""
+        """Back-propagate the mean of the critics' dL_G/dX' through G; one optimizer step."""
         if self._pending is None:
             raise RuntimeError("update() before propose()")
         grad = torch.from_numpy(np.concatenate([fb["g"] for fb in feedbacks]))
@@ -198,8 +207,19 @@ class CmsfGeneratorSide:
         self._pending = None
 
     def arrays(self) -> list[np.ndarray]:
-        """G's state as numpy arrays (what FedAvg would average)."""
+        """G's state as numpy arrays (what FedAvg averages)."""
         return module_arrays(self.generator)
+
+    def load_arrays(self, arrays: list[np.ndarray]) -> None:
+        """Replace G by arrays from :meth:`arrays` (the global generator)."""
+        load_module_arrays(arrays, self.generator)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Parameters and optimizer state held."""
+        return {
+            "parameters": parameter_bytes(self.generator),
+            "optimizer": optimizer_bytes(self.optimizer),
+        }
 
 
 class CmsfCriticSide:
@@ -209,33 +229,26 @@ class CmsfCriticSide:
     ----------
     windows, codes
         Real windows ``(n, T, d)`` carrying injected anomalies and their type indices.
-    hidden
-        D's width.
-    critic_iterations
-        Steps of D per step of G [K].
-    feature_weight
-        lambda_fm.
+    types
+        Number of anomaly types k.
+    config
+        D's width (the last of ``hidden.discriminator``), the optimizer, K
+        (``critic_iterations``) and lambda_fm (``feature_matching_weight``).
     seed
         Seeds the weights and the batch draws.
     """
 
     def __init__(
-        self,
-        windows: np.ndarray,
-        codes: np.ndarray,
-        types: int,
-        hidden: int,
-        learning_rate: float,
-        betas: tuple[float, float],
-        critic_iterations: int,
-        feature_weight: float,
-        seed: int,
+        self, windows: np.ndarray, codes: np.ndarray, types: int, config: ModelConfig, seed: int
     ) -> None:
         torch.manual_seed(seed)
         self.windows, self.codes, self.types = windows, codes, types
-        self.critic = TypeDiscriminator(types, windows.shape[2], windows.shape[1], hidden)
-        self.optimizer = torch.optim.AdamW(self.critic.parameters(), lr=learning_rate, betas=betas)
-        self.critic_iterations, self.feature_weight = critic_iterations, feature_weight
+        self.critic = TypeDiscriminator(
+            types, windows.shape[2], windows.shape[1], config.hidden.discriminator[-1]
+        )
+        self.optimizer = make_optimizer(self.critic.parameters(), config)
+        self.critic_iterations = config.critic_iterations
+        self.feature_weight = config.feature_matching_weight
         self.rng = np.random.default_rng(seed)
 
     def real_batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -267,3 +280,11 @@ class CmsfCriticSide:
         )
         (grad,) = torch.autograd.grad(g_loss, fake)
         return float(loss.detach()), float(g_loss.detach()), {"g": grad.numpy()}
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Parameters, optimizer state and the typed windows held."""
+        return {
+            "parameters": parameter_bytes(self.critic),
+            "optimizer": optimizer_bytes(self.optimizer),
+            "data": int(self.windows.nbytes + self.codes.nbytes),
+        }

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from fedanomaly.config.schema import ModelConfig
-from fedanomaly.models.attae import Attae, reconstruction_loss
+from fedanomaly.models.attae import Attae, augmented_loss, reconstruction_loss
 from fedanomaly.models.sides import (
     load_module_arrays,
     make_optimizer,
@@ -57,6 +57,8 @@ class LocalLearner:
         self.model = build_local_model(config, self.windows.shape[2], model_seed)
         self.optimizer = make_optimizer(self.model.parameters(), config)
         self.rng = np.random.default_rng(batch_seed)
+        self.augmentation = (config.augmentation_weight, config.augmentation_margin)
+        self.anomalies: np.ndarray | None = None  # generated anomalous windows (cmsf-attae)
 
     @property
     def samples(self) -> int:
@@ -64,11 +66,21 @@ class LocalLearner:
         return len(self.windows)
 
     def train(self, iterations: int) -> list[float]:
-        """``iterations`` Adam steps on batches of M windows; the loss of each."""
+        """``iterations`` optimizer steps on batches of M windows; the loss of each.
+
+        Once it holds generated anomalies (:attr:`anomalies`), each step also draws M of them
+        and minimises :func:`~fedanomaly.models.attae.augmented_loss`.
+        """
         losses = []
         for _ in range(iterations):
             chosen = np.sort(self.rng.choice(self.samples, self.batch_size, replace=False))
-            loss = reconstruction_loss(self.model, torch.from_numpy(self.windows[chosen]))
+            x = torch.from_numpy(self.windows[chosen])
+            if self.anomalies is None or self.augmentation[0] == 0:
+                loss = reconstruction_loss(self.model, x)
+            else:
+                drawn = self.rng.choice(len(self.anomalies), self.batch_size)
+                anomalies = torch.from_numpy(self.anomalies[np.sort(drawn)])
+                loss = augmented_loss(self.model, x, anomalies, *self.augmentation)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -85,8 +97,9 @@ class LocalLearner:
 
     def memory_bytes(self) -> dict[str, int]:
         """Parameters, optimizer state and resident training data."""
+        anomalies = 0 if self.anomalies is None else self.anomalies.nbytes
         return {
             "parameters": parameter_bytes(self.model),
             "optimizer": optimizer_bytes(self.optimizer),
-            "data": int(self.windows.nbytes),
+            "data": int(self.windows.nbytes + anomalies),
         }

@@ -73,7 +73,7 @@ def build_summary(
             "slices": len(topology.slices),
             "monitors": len(topology.monitors),
         },
-        "iterations": topology.model.iterations,
+        "iterations": topology.model.training_iterations,
         "fedavg_rounds": rounds,
         "devices": devices,
         "communication": traffic,

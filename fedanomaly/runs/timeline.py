@@ -54,7 +54,7 @@ def simulated_time(
     spans = (
         [range((r["round"] - 1) * local, r["round"] * local) for r in rounds]
         if rounds
-        else [range(0, topology.model.iterations)]
+        else [range(0, topology.model.training_iterations)]
     )
     compute_total = transfer_total = 0.0
     if topology.mode == "centralized":

@@ -16,16 +16,23 @@ import numpy as np
 import ray
 import torch
 
-from fedanomaly.config.schema import EvaluationConfig, ModelConfig, PayloadConfig
+from fedanomaly.config.schema import (
+    EvaluationConfig,
+    InjectionConfig,
+    ModelConfig,
+    PayloadConfig,
+)
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.preprocessing import make_windows
 from fedanomaly.data.sources.synthetic import stable_hash
+from fedanomaly.data.typed_windows import labelled_windows
 from fedanomaly.detection.controls import control_scores
 from fedanomaly.detection.detector import local_model_scores, model_scores
 from fedanomaly.evaluation.report import MonitorReport, evaluate_monitor
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
 from fedanomaly.metering.wire import from_positional, positional
+from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide
 from fedanomaly.models.local import LocalLearner, build_local_model
 from fedanomaly.models.sides import (
     Arrays,
@@ -33,6 +40,15 @@ from fedanomaly.models.sides import (
     GanShape,
     GeneratorSide,
     load_module_arrays,
+    module_arrays,
+)
+from fedanomaly.tiers.cmsf_slice import (
+    CmsfThenAttae,
+    CriticExchange,
+    GeneratingMonitor,
+    HostedGenerating,
+    RemoteGenerating,
+    generated_anomalies,
 )
 from fedanomaly.tiers.local_slice import (
     HostedLearners,
@@ -78,6 +94,10 @@ class TierNode:
         Train the critics of monitors that step together as one batch.
     payload
         Precision of what its monitors and slice managers send.
+    injection
+        The anomaly types and how they are injected: the labelled anomalies of ``cmsf-attae``.
+    unlabelled
+        Monitors without labelled anomalies (``cmsf-attae``: no discriminator).
     """
 
     def __init__(
@@ -87,6 +107,8 @@ class TierNode:
         seed: int,
         batch_critics: bool = True,
         payload: PayloadConfig | None = None,
+        injection: InjectionConfig | None = None,
+        unlabelled: frozenset[str] = frozenset(),
     ) -> None:
         torch.set_num_threads(1)
         self.shape = shape
@@ -97,42 +119,89 @@ class TierNode:
         self.data: dict[str, MonitorData] = {}
         self.monitors: dict[str, Monitor | LearningMonitor] = {}
         self.stepping: dict[tuple[str, ...], CoLocatedMonitors] = {}
-        self.managers: dict[str, SliceManager | LocalSliceManager] = {}
+        self.managers: dict[str, SliceManager | LocalSliceManager | CmsfThenAttae] = {}
         self.samples: dict[str, int] = {}
+        self.injection = injection or InjectionConfig()
+        self.unlabelled = unlabelled
+        self.types = len(self.injection.types)
 
     # --- monitors ---------------------------------------------------------------------------
 
     def hosted_monitor(
-        self, name: str, windows: np.ndarray, link: str | None, label: str | None = None
+        self,
+        name: str,
+        windows: np.ndarray,
+        link: str | None,
+        label: str | None = None,
+        typed: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Monitor | LearningMonitor:
-        """A monitor of the run's kind of model: a critic (split) or a whole model (local)."""
+        """A monitor of the run's kind of model: a critic (split) or a whole model (local);
+        for ``cmsf-attae`` ATTAE and, given ``typed`` windows and their types, a
+        discriminator."""
         if self.config.is_local:
             learner = LocalLearner(windows, self.config, self.seed, self.seed + stable_hash(name))
-            return LearningMonitor(name, learner, link, label, self.payload.models)
+            if self.config.name != "cmsf-attae":
+                return LearningMonitor(name, learner, link, label, self.payload.models)
+            own = self.seed + stable_hash(name)
+            critic = None if typed is None else CmsfCriticSide(*typed, self.types, self.config, own)
+            generator = self.cmsf_generator(own)
+            per_type = self.config.generated_per_type
+            return GeneratingMonitor(
+                name, learner, critic, generator, per_type, link, label, self.payload
+            )
         return Monitor(
             name, windows, self.shape, self.config, self.seed, link, label, self.payload.feedback
         )
+
+    def cmsf_generator(self, seed: int) -> CmsfGeneratorSide:
+        """A CMSF-GAN generator for this run's types and metrics, seeded by ``seed``."""
+        return CmsfGeneratorSide(self.types, self.shape.metrics, self.config, seed)
+
+    def labelled_windows(self, data: MonitorData) -> tuple[np.ndarray, np.ndarray] | None:
+        """A monitor's labelled typed windows for ``cmsf-attae`` (``None``: none, or another
+        model)."""
+        if self.config.name != "cmsf-attae" or data.name in self.unlabelled:
+            return None
+        return labelled_windows(data, self.injection, self.shape.length, self.seed)
 
     def add_monitors(self, monitors: list[MonitorData], link: str | None) -> None:
         """Host monitors with their training windows and critics (or local models)."""
         for data in monitors:
             windows = data.windows("train", self.shape.length, self.config.window_stride)
             self.data[data.name] = data
-            self.monitors[data.name] = self.hosted_monitor(data.name, windows, link)
+            typed = self.labelled_windows(data)
+            self.monitors[data.name] = self.hosted_monitor(data.name, windows, link, None, typed)
 
-    def add_pooled_monitor(self, name: str, parts: list[np.ndarray]) -> None:
-        """Host one critic on the training windows of uploaded train parts (centralized mode)."""
+    def add_pooled_monitor(
+        self,
+        name: str,
+        parts: list[np.ndarray],
+        typed: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
+        """Host one critic on the training windows of uploaded train parts (centralized mode),
+        and for ``cmsf-attae`` a discriminator on the uploaded labelled windows."""
         windows = np.concatenate(
             [make_windows(p, self.shape.length, self.config.window_stride, name) for p in parts]
         )
-        self.monitors[name] = self.hosted_monitor(name, windows, None, "controller (pooled data)")
+        pooled = None
+        if typed:
+            pooled = (np.concatenate([w for w, _ in typed]), np.concatenate([c for _, c in typed]))
+        label = "controller (pooled data)"
+        self.monitors[name] = self.hosted_monitor(name, windows, None, label, pooled)
 
-    def upload_training_data(self, name: str, link: str) -> list[np.ndarray]:
-        """A hosted monitor's scaled train parts, sent once over ``link`` (centralized mode)."""
+    def upload_training_data(
+        self, name: str, link: str
+    ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+        """A hosted monitor's scaled train parts and, for ``cmsf-attae``, its labelled typed
+        windows, sent once over ``link`` (centralized mode)."""
         parts = [vm.train.scaled for vm in self.data[name].vms]
+        meter = self.monitors[name].meter
         for k, part in enumerate(parts):
-            self.monitors[name].meter.send(link, "up", {f"train_{k}": part})
-        return parts
+            meter.send(link, "up", {f"train_{k}": part})
+        typed = self.labelled_windows(self.data[name])
+        if typed is not None:
+            meter.send(link, "up", {"typed": typed[0], "types": typed[1]})
+        return parts, typed
 
     def first_batches(self, names: list[str]) -> list[tuple[np.ndarray, Traffic]]:
         """First batches of the named hosted monitors."""
@@ -168,9 +237,16 @@ class TierNode:
                     control, data, self.shape.length, self.config.window_stride, seed
                 )
         if self.config.is_local:
+            generated = None
+            if self.config.name == "cmsf-attae":  # G, then ATTAE
+                generator = self.cmsf_generator(seed)
+                parts = len(generator.arrays())
+                generator.load_arrays(model[:parts])
+                generated = generated_anomalies(generator, self.config.generated_per_type)
+                model = model[parts:]
             trained = build_local_model(self.config, self.shape.metrics, self.seed)
             load_module_arrays(model, trained)
-            scores = local_model_scores(data, trained, self.shape.length)
+            scores = local_model_scores(data, trained, self.shape.length, generated)
             if "untrained" in evaluation.controls:
                 initial = build_local_model(self.config, self.shape.metrics, self.seed)
                 controls["untrained"] = local_model_scores(data, initial, self.shape.length)
@@ -197,7 +273,11 @@ class TierNode:
     def checkpoint(self, group: str) -> dict[str, dict[str, torch.Tensor]]:
         """A hosted group's G and E state dicts, or its local model's (``model``)."""
         manager = self.managers[group]
-        if isinstance(manager, LocalSliceManager):
+        if isinstance(manager, CmsfThenAttae):
+            model = build_local_model(self.config, self.shape.metrics, self.seed)
+            load_module_arrays(manager.detector.arrays(), model)
+            modules = (("generator", manager.generator.generator), ("model", model))
+        elif isinstance(manager, LocalSliceManager):
             model = build_local_model(self.config, self.shape.metrics, self.seed)
             load_module_arrays(manager.arrays(), model)
             modules = (("model", model),)
@@ -230,6 +310,14 @@ class TierNode:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         mine = [self.monitors[n] for n in (hosted if hosted is not None else self.monitors)]
         self.samples[name] = samples
+        if self.config.name == "cmsf-attae":
+            generating = RemoteGenerating(remote) if remote is not None else HostedGenerating(mine)
+            initial = module_arrays(build_local_model(self.config, self.shape.metrics, self.seed))
+            self.managers[name] = CmsfThenAttae(
+                name, self.config, self.types, self.shape.metrics, seed,
+                seed + stable_hash(name), initial, generating, link, self.payload,
+            )  # fmt: skip
+            return "cpu"
         if self.config.is_local:
             learners = RemoteLearners(remote) if remote is not None else HostedLearners(mine)
             self.managers[name] = LocalSliceManager(
@@ -253,6 +341,19 @@ class TierNode:
         """The named hosted local-model monitors take an average."""
         for name in names:
             self.monitors[name].receive(arrays)
+
+    def labelled(self, names: list[str]) -> list[str]:
+        """The named hosted ``cmsf-attae`` monitors that have a discriminator."""
+        return [name for name in names if self.monitors[name].critic is not None]
+
+    def critic_step(self, iteration: int, payloads: dict[str, Arrays]) -> list[CriticExchange]:
+        """One CMSF-GAN exchange of each named hosted monitor, in the order given."""
+        return [self.monitors[name].critic_step(iteration, p) for name, p in payloads.items()]
+
+    def generator_to_learners(self, names: list[str], arrays: list[np.ndarray]) -> None:
+        """The named hosted ``cmsf-attae`` monitors load G and generate their anomalies."""
+        for name in names:
+            self.monitors[name].take_generator(arrays)
 
     def train_round(self, group: str, start: int, iterations: int) -> None:
         """Run iterations of Algorithm 1 (or slice rounds of a local model) in a hosted group."""
@@ -284,6 +385,8 @@ class TierNode:
         """A hosted group's model (and a hosted critic) sent ``copies`` times over ``link``;
         metered here."""
         manager = self.managers[group]
+        if isinstance(manager, CmsfThenAttae):
+            return manager.send_model(copies, link), None
         arrays = manager.arrays()
         if isinstance(manager, LocalSliceManager):
             manager.pending = arrays

@@ -1,0 +1,169 @@
+"""``cmsf-attae``: CMSF-GAN split across the tiers, then ATTAE with generated anomalies: the
+augmented loss, the ``generated`` threshold, the schema's rules and real runs in every mode
+with their bytes against closed forms."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fedanomaly.config import resolve_topology
+from fedanomaly.config.schema import Topology
+from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.data.typed_windows import TRAIN_PER_TYPE
+from fedanomaly.errors import InputError
+from fedanomaly.evaluation.report import PartScores, deployable_thresholds
+from fedanomaly.evaluation.thresholds import generated_threshold
+from fedanomaly.models.attae import Attae, augmented_loss, reconstruction_loss
+from fedanomaly.models.cmsf import ConditionalGenerator
+from fedanomaly.models.local import build_local_model
+from fedanomaly.runs.directory import load_checkpoint
+from fedanomaly.simulation import simulate
+
+D = 26  # metrics of synthetic-vnf
+TYPES = 4  # the default injected types
+CMSF_TINY = {
+    "data.source.length": 1440,
+    "model.name": "cmsf-attae",
+    "model.generator_iterations": 2,
+    "model.iterations": 2,
+    "model.local_iterations": 2,
+    "model.slice_iterations": 1,
+    "model.batch_size": 8,
+    "model.critic_iterations": 1,
+    "model.latent_size": 6,
+    "model.generated_per_type": 3,
+    "model.hidden": {"generator": [8, 8], "discriminator": [16, 8], "autoencoder": 8},
+}
+
+
+def cmsf_topology(mode: str, unlabelled: str | None = None, **settings: object) -> Topology:
+    """2 slices, 3 monitors; ``unlabelled`` names a monitor without labelled anomalies."""
+    topology = resolve_topology(slices=2, monitors=3, settings={**CMSF_TINY, "mode": mode,
+                                                                  **settings})  # fmt: skip
+    raw = topology.model_dump(mode="json")
+    for slice_ in raw["slices"]:
+        for monitor in slice_["monitors"]:
+            monitor["labelled_anomalies"] = monitor["name"] != unlabelled
+    return Topology.model_validate(raw)
+
+
+def floats(*modules: torch.nn.Module) -> int:
+    """Bytes of the modules' float32 state."""
+    return 4 * sum(t.numel() for m in modules for t in m.state_dict().values())
+
+
+def test_augmented_loss_is_the_reconstruction_plus_the_hinge_written_out():
+    torch.manual_seed(0)
+    model = Attae(3, 8, (2, 8), 4, 2)
+    x, anomalies = torch.rand(5, 8, 3), torch.rand(4, 8, 3)
+    with torch.no_grad():
+        normal = ((x - model(x)) ** 2).mean(dim=2).numpy()
+        odd = ((anomalies - model(anomalies)) ** 2).mean(dim=2).numpy()
+    floor = 3.0 * normal.max(axis=1).mean()
+    hinge = np.maximum(0.0, floor - odd.max(axis=1)).mean()
+    loss = augmented_loss(model, x, anomalies, 0.5, 3.0)
+    assert float(loss.detach()) == pytest.approx(normal.mean() + 0.5 * hinge, rel=1e-5)
+    assert hinge > 0  # the case checked is one where the hinge acts
+    # a margin no anomaly falls under leaves the plain reconstruction loss
+    plain = augmented_loss(model, x, anomalies, 0.5, 1e-9)
+    reconstruction = float(reconstruction_loss(model, x).detach())
+    assert float(plain.detach()) == pytest.approx(reconstruction, rel=1e-6)
+
+
+def test_generated_threshold_is_the_midpoint_of_validation_and_generated_peaks():
+    validation = np.array([0.1, 0.2, 0.3, 0.9])
+    generated = np.array([1.0, 2.0])
+    # the validation labels are not used: the whole part counts as normal
+    assert generated_threshold(validation, generated) == pytest.approx((0.375 + 1.5) / 2)
+    scores = PartScores(
+        np.zeros(4), validation, np.array([0, 0, 0, 2]), np.zeros(3), np.zeros(3), generated
+    )
+    evaluation = resolve_topology(slices=1, monitors=1).evaluation
+    assert deployable_thresholds(scores, evaluation)["generated"] == pytest.approx(0.9375)
+    without = PartScores(np.zeros(4), validation, np.zeros(4), np.zeros(3), np.zeros(3))
+    assert "generated" not in deployable_thresholds(without, evaluation)
+
+
+@pytest.mark.parametrize(
+    ("mode", "unlabelled", "settings", "message"),
+    [
+        ("standalone", "vm-1-1", {}, "standalone mode a monitor without labelled"),
+        ("federated", "vm-2-1", {}, r"slices\[1\]: no monitor has labelled anomalies"),
+        ("federated", None, {"model.generator_iterations": 3}, "not a multiple of"),
+        ("federated", None, {"model.name": "attae", "evaluation.threshold": "generated"},
+         "generated needs model.name cmsf-attae"),
+    ],
+)  # fmt: skip
+def test_the_schema_refuses_what_cannot_train(mode, unlabelled, settings, message):
+    with pytest.raises((InputError, ValueError), match=message):
+        cmsf_topology(mode, unlabelled, **settings)
+
+
+@pytest.mark.parametrize("mode", ["federated", "distributed", "standalone", "centralized"])
+def test_cmsf_attae_trains_in_each_mode_with_closed_form_bytes(ray_address, tmp_path, mode):
+    unlabelled = None if mode == "standalone" else "vm-1-2"
+    topology = cmsf_topology(mode, unlabelled, **{"evaluation.threshold": "generated"})
+    summary = simulate(topology, tmp_path / "run", ray_address)
+    m = topology.model
+    attae = floats(build_local_model(m, D, 0))
+    generator = floats(
+        ConditionalGenerator(m.latent_size, TYPES, D, m.window_length, m.hidden.generator[-1])
+    )
+    monitors, slices = 3, 2
+    labelled = monitors - (unlabelled is not None)
+    fakes = m.batch_size * (8 + 4 * m.window_length * D)  # type codes (int64) and windows
+    feedback = 4 * m.batch_size * m.window_length * D
+    slice_rounds = m.iterations // m.slice_iterations
+    fedavg_rounds = m.training_iterations // m.local_iterations
+    link = summary["communication"]["monitor_slice"]
+    controller = summary["communication"]["slice_controller"]
+    central = summary["communication"]["monitor_controller"]
+    if mode in ("federated", "distributed"):
+        # CMSF-GAN: typed fakes down and dL_G/dX' up, for the labelled monitors only ...
+        assert link["up_messages"] == m.generator_iterations * labelled + monitors * slice_rounds
+        assert link["up_payload_bytes"] == (
+            m.generator_iterations * labelled * feedback + monitors * slice_rounds * (attae + 8)
+        )
+        # ... then G to every monitor, an ATTAE average before each slice round (not the first
+        # in distributed mode: no FedAvg has set one), and G with ATTAE for detection
+        averages = slice_rounds if mode == "federated" else slice_rounds - 1
+        assert link["down_payload_bytes"] == (
+            m.generator_iterations * labelled * fakes
+            + monitors * generator
+            + monitors * averages * attae
+            + monitors * (generator + attae)
+        )
+    else:
+        assert link["messages"] == 0
+    if mode == "federated":  # the controller averages G and ATTAE together
+        assert controller["up_payload_bytes"] == fedavg_rounds * slices * (generator + attae + 8)
+        assert controller["down_payload_bytes"] == (
+            (fedavg_rounds + 1) * slices * (generator + attae)
+        )
+    else:
+        assert controller["messages"] == 0
+    if mode == "centralized":  # train parts and labelled windows up, the model down
+        parts = sum(vm.train.scaled.nbytes for d in prepare_monitors(topology) for vm in d.vms)
+        typed = labelled * TYPES * TRAIN_PER_TYPE * (8 + 4 * m.window_length * D)
+        assert central["up_payload_bytes"] == parts + typed
+        assert central["down_payload_bytes"] == monitors * (generator + attae)
+    else:
+        assert central["messages"] == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    steps = [r for r in records if "iteration" in r]
+    gan = [r for r in steps if r["iteration"] < m.generator_iterations]
+    assert gan and all("critic_loss" in r and np.isfinite(r["eg_loss"]) for r in gan)
+    later = [r for r in steps if r["iteration"] >= m.generator_iterations]
+    assert later and all(np.isfinite(r["loss"]) for r in later)
+    assert summary["iterations"] == m.generator_iterations + m.iterations
+    detection = summary["detection"]
+    assert detection["threshold_method"] == "generated"
+    assert set(detection["by_threshold"]) >= {"generated", "validation", "oracle"}
+    names = {p.stem for p in (tmp_path / "run" / "checkpoints").iterdir()}
+    assert {n.split("-")[0] for n in names} == {"generator", "model"}
+    state = load_checkpoint(next((tmp_path / "run" / "checkpoints").glob("generator*.pt")))
+    assert 4 * sum(t.numel() for t in state.values()) == generator
