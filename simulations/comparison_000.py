@@ -1,14 +1,20 @@
 """Model comparison like seed 000's Tables 1-2: accuracy, AUC and F1 of each detector in the
 four modes, with the control rows on the same windows.
 
-Run ``python simulations/comparison_000.py [--models biwgan-gp,attae] [--data SOURCE]
-[--iterations I]``: trains (or reads) ``topologies/paper.yaml`` per model and mode and writes
-``comparison_000.csv`` and ``comparison_000.png`` (F1 at the deployable threshold and VUS-PR per
-model and mode, the controls as lines). Columns: accuracy, AUC-ROC, AUC-PR, F1 at the
-deployable threshold, F1 at the oracle threshold and VUS-PR, means over monitors; a control row
-has the columns the controls report (AUC-PR, F1 at their deployable threshold, VUS-PR). With
-``--data smd:PATH`` the real labels of SMD are used (no injection in the test parts).
-``cmsf-attae`` (CMSF-GAN generating anomalies for ATTAE) is not yet a model of the simulator.
+Run ``python simulations/comparison_000.py [--models biwgan-gp,attae,cmsf-attae]
+[--modes centralized,standalone,distributed,federated] [--data SOURCE] [--topology FILE]
+[--iterations I]``: trains (or reads) ``topologies/paper.yaml`` (or ``--topology``) per model and
+mode and writes ``comparison_000<-source>.csv``, ``comparison_000<-source>-types.csv`` and
+``comparison_000<-source>.png``.
+
+Columns, means over monitors: accuracy, AUC-ROC, AUC-PR, F1 at each deployable threshold
+(``f1_validation``: eq. 33 with the labelled validation anomalies; ``f1_adaptive``: ATTAE's
+mu_t + beta sigma_t; ``f1_generated``: eq. 33 with CMSF-GAN's generated anomalies instead of
+labels, cmsf-attae only), F1 at the oracle threshold and VUS-PR. A control row has the columns
+the controls report. The types table gives F1 per injected type at each model's own threshold:
+eq. 33 for biwgan-gp and attae, ``generated`` for cmsf-attae (which uses no labels). With
+``--data smd:PATH --topology topologies/smd.yaml`` the real labels of SMD are used (no injection
+in the test parts; the types table then has one row, ``labelled``).
 """
 
 from __future__ import annotations
@@ -20,45 +26,65 @@ import matplotlib.pyplot as plt
 import numpy as np
 from reproduction import MODES, arguments, print_table, shared_runs, write_csv
 
-COLUMNS = ("accuracy", "auc_roc", "auc_pr", "f1", "f1_oracle", "vus_pr")
+COLUMNS = ("accuracy", "auc_roc", "auc_pr", "f1_oracle", "vus_pr")
+THRESHOLDS = ("validation", "adaptive", "generated")
+#: Each model's own deployable threshold.
+OWN_THRESHOLD = {"cmsf-attae": "generated"}
 
 
 def main() -> None:
     parser = arguments(__doc__.splitlines()[0])
-    parser.add_argument("--models", default="biwgan-gp,attae", help="comma-separated")
+    parser.add_argument("--models", default="biwgan-gp,attae,cmsf-attae", help="comma-separated")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated")
     options = parser.parse_args()
-    rows, controls = [], {}
+    modes = options.modes.split(",")
+    rows, types, controls = [], [], {}
     with shared_runs(options) as runs:
         for model in options.models.split(","):
-            for mode in MODES:
-                detection = runs.summary(mode, model)[1]["detection"]
-                rows.append({"detector": model, "mode": mode,
-                             **{c: detection["overall"][c] for c in COLUMNS}})  # fmt: skip
+            for mode in modes:
+                threshold = OWN_THRESHOLD.get(model, "validation")
+                extra = {} if threshold == "validation" else {"evaluation.threshold": threshold}
+                detection = runs.summary(mode, model, extra=extra)[1]["detection"]
+                by_threshold = detection["by_threshold"]
+                rows.append({
+                    "detector": model, "mode": mode,
+                    **{c: detection["overall"][c] for c in COLUMNS},
+                    **{f"f1_{t}": by_threshold.get(t, {}).get("f1", float("nan"))
+                       for t in THRESHOLDS},
+                })  # fmt: skip
+                types.append({"detector": model, "mode": mode, "threshold": threshold,
+                              **{t: e["f1"] for t, e in detection["by_type"].items()}})  # fmt: skip
                 for name, entry in detection["controls"].items():
                     controls.setdefault(name, entry)  # the same windows in every run
     for name, entry in controls.items():
         rows.append({"detector": f"control: {name}", "mode": "-",
-                     **{c: entry.get(c, float("nan")) for c in COLUMNS}})  # fmt: skip
-    write_csv(options.results / "comparison_000.csv", rows)
+                     **{c: entry.get(c, float("nan")) for c in COLUMNS},
+                     "f1_validation": entry.get("f1", float("nan"))})  # fmt: skip
+    source = f"-{options.data.split(':')[0]}" if options.data else ""
+    stem = options.results / f"comparison_000{source}"
+    write_csv(stem.with_name(stem.name + ".csv"), rows)
+    write_csv(stem.with_name(stem.name + "-types.csv"), types)
     print_table("Detectors and controls (means over monitors)", rows)
+    print_table("F1 per type at each model's own threshold", types)
     models = [r for r in rows if r["mode"] != "-"]
     figure, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    for axis, measure in zip(axes, ("f1", "vus_pr"), strict=True):
+    for axis, measure in zip(axes, ("f1_validation", "vus_pr"), strict=True):
         names = list(dict.fromkeys(r["detector"] for r in models))
         width = 0.8 / len(names)
         for k, name in enumerate(names):
             values = [next(r[measure] for r in models if r["detector"] == name and r["mode"] == m)
-                      for m in MODES]  # fmt: skip
-            axis.bar(np.arange(len(MODES)) + k * width, values, width, label=name)
+                      for m in modes]  # fmt: skip
+            axis.bar(np.arange(len(modes)) + k * width, values, width, label=name)
         for k, (name, entry) in enumerate(controls.items()):
-            if entry.get(measure) is not None:
-                axis.axhline(entry[measure], color=f"C{k + len(names)}", linestyle=":",
+            value = entry.get("f1" if measure == "f1_validation" else measure)
+            if value is not None:
+                axis.axhline(value, color=f"C{k + len(names)}", linestyle=":",
                              label=f"control: {name}")  # fmt: skip
-        axis.set_xticks(np.arange(len(MODES)) + 0.4 - width / 2, MODES)
+        axis.set_xticks(np.arange(len(modes)) + 0.4 - width / 2, modes)
         axis.set_title(measure)
         axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(options.results / "comparison_000.png", dpi=120)
+    figure.savefig(stem.with_name(stem.name + ".png"), dpi=120)
 
 
 if __name__ == "__main__":

@@ -66,11 +66,13 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, default=500, help="I of every run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="retrain runs already in results")
+    parser.add_argument("--topology", type=Path, default=TOPOLOGY, help="topology file")
     return parser
 
 
 class Runs:
-    """Runs of ``topologies/paper.yaml`` on one shared Ray cluster, cached in ``results``."""
+    """Runs of ``topologies/paper.yaml`` (or ``--topology``) on one shared Ray cluster, cached
+    in ``results``."""
 
     def __init__(self, options: argparse.Namespace, address: str) -> None:
         self.options = options
@@ -79,7 +81,8 @@ class Runs:
     def path(self, mode: str, model: str, iterations: int, tag: str = "") -> Path:
         """Where the run of these settings lives."""
         source = (self.options.data or "synthetic-vnf").split(":")[0]
-        name = f"{source}-{mode}-{model}-I{iterations}{tag}-seed{self.options.seed}"
+        layout = "" if self.options.topology == TOPOLOGY else f"{self.options.topology.stem}-"
+        name = f"{layout}{source}-{mode}-{model}-I{iterations}{tag}-seed{self.options.seed}"
         return self.options.results / "runs" / name
 
     def summary(
@@ -113,7 +116,7 @@ class Runs:
             **extra,
         }
         source = parse_source(self.options.data) if self.options.data else None
-        topology = resolve_topology(TOPOLOGY, source=source, settings=settings)
+        topology = resolve_topology(self.options.topology, source=source, settings=settings)
         print(f"training {path.name} ...", flush=True)
         return path, simulate(topology, path, self.address)
 
