@@ -14,6 +14,7 @@ from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.data.typed_windows import TRAIN_PER_TYPE
+from fedanomaly.detection.detector import local_model_scores
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.report import PartScores, deployable_thresholds
 from fedanomaly.evaluation.thresholds import generated_threshold
@@ -86,6 +87,21 @@ def test_generated_threshold_is_the_midpoint_of_validation_and_generated_peaks()
     assert deployable_thresholds(scores, evaluation)["generated"] == pytest.approx(0.9375)
     without = PartScores(np.zeros(4), validation, np.zeros(4), np.zeros(3), np.zeros(3))
     assert "generated" not in deployable_thresholds(without, evaluation)
+
+
+def test_a_generated_window_scores_the_mean_error_over_its_positions_and_metrics():
+    topology = cmsf_topology("federated")
+    monitor = prepare_monitors(topology)[0]
+    length = topology.model.window_length
+    model = build_local_model(topology.model, D, 0)
+    generated = np.random.default_rng(0).random((5, length, D), dtype=np.float32)
+    scores = local_model_scores(monitor, model, length, generated)
+    with torch.no_grad():
+        x = torch.from_numpy(generated)
+        expected = ((x - model(x)) ** 2).mean(dim=(1, 2)).numpy()
+    np.testing.assert_allclose(scores.generated, expected, rtol=1e-5)
+    # the parts are scored as without generated windows
+    np.testing.assert_array_equal(scores.test, local_model_scores(monitor, model, length).test)
 
 
 @pytest.mark.parametrize(

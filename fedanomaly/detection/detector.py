@@ -88,10 +88,10 @@ def local_model_scores(
 ) -> PartScores:
     """ATTAE's score of every step of the three parts: the mean over the windows containing
     the step of its squared error (averaged over metrics) at the step's position. With
-    ``generated`` anomalous windows, their peak position errors come too (the ``generated``
-    threshold's anomalies)."""
+    ``generated`` anomalous windows, the mean step score of each comes too (its squared error
+    averaged over metrics and positions: the ``generated`` threshold's anomalous scores)."""
     scores = window_part_scores(data, length, lambda windows: reconstruction_scores(model, windows))
     if generated is None:
         return scores
-    peaks = reconstruction_scores(model, generated).max(axis=1)
-    return dataclasses.replace(scores, generated=peaks)
+    means = reconstruction_scores(model, generated).mean(axis=1)
+    return dataclasses.replace(scores, generated=means)

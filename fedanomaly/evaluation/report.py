@@ -40,7 +40,7 @@ class PartScores:
     validation_types: np.ndarray
     test: np.ndarray
     test_types: np.ndarray
-    generated: np.ndarray | None = None  # peak scores of generated anomalous windows
+    generated: np.ndarray | None = None  # mean step score of each generated window
 
     @property
     def test_labels(self) -> np.ndarray:

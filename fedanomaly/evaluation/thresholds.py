@@ -9,7 +9,7 @@ Deployable thresholds are fixed without the test labels:
   score exceeded with probability ``risk``;
 - ``sigma``: mean plus ``beta`` standard deviations of the training scores;
 - ``generated`` (cmsf-attae): eq. 33 without labels: the mean score of the whole validation
-  part and the mean peak score of CMSF-GAN's generated anomalous windows;
+  part and the mean step score of CMSF-GAN's generated anomalous windows;
 - ``adaptive``: ATTAE's threshold of seed 000, ``theta_t = mu_t + beta * sigma_t`` with the mean
   and standard deviation of the ``window`` scores before step t (the validation part's last
   scores precede the first test steps), so the alarm level follows the load.
@@ -43,9 +43,10 @@ def validation_threshold(scores: np.ndarray, labels: np.ndarray, beta: float = 3
 
 
 def generated_threshold(scores: np.ndarray, generated: np.ndarray) -> float:
-    """(mean score of the validation steps + mean peak score of generated anomalous windows)
-    / 2: eq. 33 without labels. The validation part counts as normal as a whole (its labels
-    are not used), the generated windows stand for the anomalies."""
+    """(mean score of the validation steps + mean score of generated anomalous windows) / 2:
+    eq. 33 without labels. The validation part counts as normal as a whole (its labels are not
+    used), the generated windows stand for the anomalies; a window's score is the mean of its
+    step scores, as eq. 33 averages steps (its peak would set the cut above most real faults)."""
     return float((scores.mean() + generated.mean()) / 2)
 
 
