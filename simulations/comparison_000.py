@@ -8,13 +8,15 @@ mode and writes ``comparison_000<-source>.csv``, ``comparison_000<-source>-types
 ``comparison_000<-source>.png``.
 
 Columns, means over monitors: accuracy, AUC-ROC, AUC-PR, F1 at each deployable threshold
-(``f1_validation``: eq. 33 with the labelled validation anomalies; ``f1_adaptive``: ATTAE's
-mu_t + beta sigma_t; ``f1_generated``: eq. 33 with CMSF-GAN's generated anomalies instead of
-labels, cmsf-attae only), F1 at the oracle threshold and VUS-PR. A control row has the columns
-the controls report. The types table gives F1 per injected type at each model's own threshold:
-eq. 33 for biwgan-gp and attae, ``generated`` for cmsf-attae (which uses no labels). With
-``--data smd:PATH --topology topologies/smd.yaml`` the real labels of SMD are used (no injection
-in the test parts; the types table then has one row, ``labelled``).
+(``f1_validation``: eq. 33 with the labelled validation anomalies; ``f1_pot`` and ``f1_sigma``:
+peaks over threshold and mean + beta sigma of the training scores; ``f1_adaptive``: ATTAE's
+mu_t + beta sigma_t; these three use no labels; ``f1_generated``: eq. 33 with CMSF-GAN's
+generated anomalies instead of labels, cmsf-attae only), F1 at the oracle threshold and
+VUS-PR. A control row has the columns the controls report. The types table gives F1 per
+injected type at each model's own threshold: eq. 33 for biwgan-gp and attae, ``generated`` for
+cmsf-attae (which uses no labels). With ``--data smd:PATH --topology topologies/smd.yaml`` the
+real labels of SMD are used (no injection in the test parts; the types table then has one row,
+``labelled``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 from reproduction import MODES, arguments, print_table, shared_runs, write_csv
 
 COLUMNS = ("accuracy", "auc_roc", "auc_pr", "f1_oracle", "vus_pr")
-THRESHOLDS = ("validation", "adaptive", "generated")
+THRESHOLDS = ("validation", "pot", "sigma", "adaptive", "generated")
 #: Each model's own deployable threshold.
 OWN_THRESHOLD = {"cmsf-attae": "generated"}
 
@@ -55,7 +57,9 @@ def main() -> None:
                 types.append({"detector": model, "mode": mode, "threshold": threshold,
                               **{t: e["f1"] for t, e in detection["by_type"].items()}})  # fmt: skip
                 for name, entry in detection["controls"].items():
-                    controls.setdefault(name, entry)  # the same windows in every run
+                    # the same windows in every run; the untrained control is each model's own
+                    label = f"{name} {model}" if name == "untrained" else name
+                    controls.setdefault(label, entry)
     for name, entry in controls.items():
         rows.append({"detector": f"control: {name}", "mode": "-",
                      **{c: entry.get(c, float("nan")) for c in COLUMNS},

@@ -139,11 +139,19 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def print_table(title: str, rows: list[dict[str, Any]]) -> None:
-    """Rows as a console table, floats with three decimals."""
+    """Rows as a console table, floats with three decimals (two significant digits below
+    0.01, so that learning rates stay readable)."""
     table = Table(*rows[0], title=title)
     for row in rows:
-        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()))
+        table.add_row(*(cell(v) for v in row.values()))
     Console(width=160).print(table)
+
+
+def cell(value: Any) -> str:
+    """A table cell: floats with three decimals, or two significant digits below 0.01."""
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.2g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
 
 
 def save_and_print(figure: Any, path: Path, title: str, rows: list[dict[str, Any]]) -> None:
