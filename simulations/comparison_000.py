@@ -57,8 +57,10 @@ def main() -> None:
                 types.append({"detector": model, "mode": mode, "threshold": threshold,
                               **{t: e["f1"] for t, e in detection["by_type"].items()}})  # fmt: skip
                 for name, entry in detection["controls"].items():
-                    # the same windows in every run; the untrained control is each model's own
-                    label = f"{name} {model}" if name == "untrained" else name
+                    # the same windows in every run; the untrained control is each model's
+                    # own (cmsf-attae's detector is an untrained ATTAE too)
+                    own = "attae" if model == "cmsf-attae" else model
+                    label = f"{name} {own}" if name == "untrained" else name
                     controls.setdefault(label, entry)
     for name, entry in controls.items():
         rows.append({"detector": f"control: {name}", "mode": "-",
@@ -71,7 +73,7 @@ def main() -> None:
     print_table("Detectors and controls (means over monitors)", rows)
     print_table("F1 per type at each model's own threshold", types)
     models = [r for r in rows if r["mode"] != "-"]
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
     for axis, measure in zip(axes, ("f1_validation", "vus_pr"), strict=True):
         names = list(dict.fromkeys(r["detector"] for r in models))
         width = 0.8 / len(names)
@@ -86,8 +88,9 @@ def main() -> None:
                              label=f"control: {name}")  # fmt: skip
         axis.set_xticks(np.arange(len(modes)) + 0.4 - width / 2, modes)
         axis.set_title(measure)
-        axis.legend(fontsize=7)
-    figure.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=5, fontsize=8)
+    figure.tight_layout(rect=(0, 0.12, 1, 1))
     figure.savefig(stem.with_name(stem.name + ".png"), dpi=120)
 
 
