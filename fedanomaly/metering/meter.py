@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +27,14 @@ class Traffic:
         self.payload_bytes += other.payload_bytes
         self.framing_bytes += other.framing_bytes
         self.messages += other.messages
+
+    @classmethod
+    def total_of(cls, counts: Iterable[Traffic]) -> Traffic:
+        """The sum of several counts (a new one)."""
+        total = cls()
+        for count in counts:
+            total.add(count)
+        return total
 
     @property
     def total_bytes(self) -> int:

@@ -291,9 +291,7 @@ class CmsfThenAttae:
             answers = self.learners.critic_step(iteration, received)
             with self.stopwatch.timing():
                 self.generator.update([a.feedback for a in answers])
-            up = Traffic()
-            for answer in answers:
-                up.add(answer.sent)
+            up = Traffic.total_of(a.sent for a in answers)
             self.records.append(
                 IterationRecord(
                     iteration,

@@ -254,9 +254,7 @@ class LocalSliceManager:
                 self.pending = self.model
             averaging = self.stopwatch.wall_seconds - before
             slowest = max(r.seconds for r in rounds) / count  # per iteration of the round
-            up = Traffic()
-            for one in rounds:
-                up.add(one.sent)
+            up = Traffic.total_of(r.sent for r in rounds)
             for offset in range(count):
                 self.records.append(
                     LocalIterationRecord(

@@ -154,9 +154,7 @@ class SliceManager:
                     f"{reconstruction:g}) at iteration {iteration}"
                 )
             self._batches = [r.next_batch for r in results]
-            up = Traffic()
-            for result in results:
-                up.add(result.sent)
+            up = Traffic.total_of(r.sent for r in results)
             self.records.append(
                 IterationRecord(
                     iteration,
