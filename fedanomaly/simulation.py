@@ -54,10 +54,12 @@ from fedanomaly.runs.plots import plot_losses
 from fedanomaly.runs.summary import build_summary
 from fedanomaly.tiers.controller import (
     Federation,
+    RoundParts,
     SliceFailureError,
     controller_app,
     run_controller,
     slice_app,
+    whole_model,
 )
 from fedanomaly.tiers.monitor import DivergenceError
 from fedanomaly.tiers.node import TierNode
@@ -115,6 +117,22 @@ def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
     if topology.model.is_local:
         return local
     return GeneratorSide(shape, topology.model, topology.seed).arrays()
+
+
+def trained_per_round(topology: Topology, shape: GanShape, initial: list[np.ndarray]) -> RoundParts:
+    """The arrays each FedAvg round trains: for cmsf-attae G's in the rounds of CMSF-GAN's I_G
+    iterations (a multiple of L) and ATTAE's in the rounds after; the whole model otherwise."""
+    model = topology.model
+    if model.name != "cmsf-attae":
+        return whole_model
+    attae = len(build_local_model(model, shape.metrics, topology.seed).state_dict())
+    generator = len(initial) - attae
+    generator_rounds = model.generator_iterations // model.local_iterations
+
+    def trained(server_round: int) -> slice:
+        return slice(0, generator) if server_round <= generator_rounds else slice(generator, None)
+
+    return trained
 
 
 def check_sizes(topology: Topology, monitors: list[MonitorData]) -> None:
@@ -386,15 +404,22 @@ def collect_records(deployment: Deployment) -> list[dict[str, Any]]:
 
 
 def detect_everywhere(
-    deployment: Deployment, topology: Topology, global_model: list[np.ndarray] | None
+    deployment: Deployment,
+    topology: Topology,
+    global_model: list[np.ndarray] | None,
+    first: int = 0,
 ) -> dict[str, MonitorReport]:
     """Send each monitor the model it detects with (G and E, and the critic in centralized
-    mode; or the local model) and score and evaluate it there."""
+    mode; or the local model) and score and evaluate it there.
+
+    In federated mode ``global_model`` is what the controller last sent every slice: the global
+    model's arrays from ``first`` on (the slices hold the others already).
+    """
     jobs = {}
     for group_name, group in deployment.groups.items():
         members = deployment.members[group_name]
         if topology.mode == "federated":
-            ray.get(group.load_generator_arrays.remote(group_name, global_model))
+            ray.get(group.load_generator_arrays.remote(group_name, global_model, first))
         if topology.mode == "standalone":
             arrays, critic = ray.get(group.generator_arrays.remote(group_name)), None
         elif topology.mode == "centralized":
@@ -610,15 +635,20 @@ def run_federated(
     cpus = ray.cluster_resources().get("CPU", 1.0)
     slice_nodes = len(set(deployment.actor_names.values()))
 
+    rounds = math.ceil(model.training_iterations / model.local_iterations)
+    trained = trained_per_round(topology, deployment.shape, initial)
+
     def after_training(final: list[np.ndarray]) -> None:
         outcome["training_seconds"] = time.perf_counter() - started
-        received = final
+        last = range(len(final))[trained(rounds)]  # what the last round changed
+        part = final[last.start : last.stop]
+        received = part
         for _ in deployment.groups:  # the final global model back to every slice (eq. 26)
             arrived, _ = federation.meter.transmit(
-                SLICE_CONTROLLER, "down", positional(final), topology.payload.models
+                SLICE_CONTROLLER, "down", positional(part), topology.payload.models
             )
-            received = from_positional(arrived, len(final))
-        outcome["detections"] = detect_everywhere(deployment, topology, received)
+            received = from_positional(arrived, len(part))
+        outcome["detections"] = detect_everywhere(deployment, topology, received, last.start)
         save_checkpoints(run, deployment, topology)
         outcome["accounts"] = collect_accounts(deployment)
 
@@ -626,11 +656,12 @@ def run_federated(
         namespace=namespace,
         slice_names=[s.name for s in topology.slices],
         slice_nodes=[deployment.actor_names[s.name] for s in topology.slices],
-        rounds=math.ceil(model.training_iterations / model.local_iterations),
+        rounds=rounds,
         iterations=model.training_iterations,
         local_iterations=model.local_iterations,
         initial=initial,
         precision=topology.payload.models,
+        trained=trained,
         on_round=lambda round_record: on_round([*collect_records(deployment), round_record]),
         after_training=after_training,
         on_failure=lambda: on_round(collect_records(deployment)),

@@ -122,7 +122,10 @@ def test_the_schema_refuses_what_cannot_train(mode, unlabelled, settings, messag
 @pytest.mark.parametrize("mode", ["federated", "distributed", "standalone", "centralized"])
 def test_cmsf_attae_trains_in_each_mode_with_closed_form_bytes(ray_address, tmp_path, mode):
     unlabelled = None if mode == "standalone" else "vm-1-2"
-    topology = cmsf_topology(mode, unlabelled, **{"evaluation.threshold": "generated"})
+    settings: dict[str, object] = {"evaluation.threshold": "generated"}
+    if mode == "federated":  # two FedAvg rounds in each phase
+        settings.update({"model.generator_iterations": 4, "model.iterations": 4})
+    topology = cmsf_topology(mode, unlabelled, **settings)
     summary = simulate(topology, tmp_path / "run", ray_address)
     m = topology.model
     attae = floats(build_local_model(m, D, 0))
@@ -155,10 +158,17 @@ def test_cmsf_attae_trains_in_each_mode_with_closed_form_bytes(ray_address, tmp_
         )
     else:
         assert link["messages"] == 0
-    if mode == "federated":  # the controller averages G and ATTAE together
-        assert controller["up_payload_bytes"] == fedavg_rounds * slices * (generator + attae + 8)
-        assert controller["down_payload_bytes"] == (
-            (fedavg_rounds + 1) * slices * (generator + attae)
+    if mode == "federated":
+        # the controller averages G in the rounds of CMSF-GAN's I_G iterations and ATTAE in the
+        # rounds after; down go the whole model first, then what the last round averaged
+        generator_rounds = m.generator_iterations // m.local_iterations
+        attae_rounds = fedavg_rounds - generator_rounds
+        assert generator_rounds >= 2 and attae_rounds >= 2
+        assert controller["up_payload_bytes"] == slices * (
+            generator_rounds * (generator + 8) + attae_rounds * (attae + 8)
+        )
+        assert controller["down_payload_bytes"] == slices * (
+            (generator + attae) + generator_rounds * generator + attae_rounds * attae
         )
     else:
         assert controller["messages"] == 0

@@ -5,6 +5,12 @@ Per round the controller sends the global G and E to every slice node; each slic
 L iterations of Algorithm 1 with its monitors over direct Ray actor calls and answers with its G
 and E and its training-set size, by which FedAvg weights it (eq. 27). The strategy's two hooks
 meter what the controller sends and hand each round's results to the run.
+
+A model trained in phases (``cmsf-attae``: G, then ATTAE) trains only some of its arrays in a
+round. Only those go up, and down go only the arrays the last round changed (the whole model in
+the first round): the other arrays are the same at every slice and at the controller, so
+averaging them would change nothing. The strategy splices each round's average into the
+global model it keeps.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ slice_app = ClientApp()
 
 @slice_app.train()
 def train_slice(msg: Message, context: Context) -> Message:
-    """One FedAvg round on a slice node: load the global model, train L iterations, reply."""
+    """One FedAvg round on a slice node: load what the controller sent (the global model, or
+    the part of it the last round changed), train L iterations, reply with the part trained."""
     index = int(context.node_config["partition-id"])
     config = msg.content["config"]
     local, total = int(config["local-iterations"]), int(config["iterations"])
@@ -46,9 +53,10 @@ def train_slice(msg: Message, context: Context) -> Message:
     node = ray.get_actor(str(config["slice-nodes"][index]), namespace=str(config["namespace"]))
     try:
         arrays = msg.content["arrays"].to_numpy_ndarrays()
-        ray.get(node.load_generator_arrays.remote(group, arrays))
+        ray.get(node.load_generator_arrays.remote(group, arrays, int(config["down-first"])))
         ray.get(node.train_round.remote(group, start, min(local, total - start)))
-        arrays, samples, sent = ray.get(node.upload_model.remote(group, SLICE_CONTROLLER))
+        trained = slice(int(config["up-first"]), int(config["up-stop"]))
+        arrays, samples, sent = ray.get(node.upload_model.remote(group, SLICE_CONTROLLER, trained))
     except ray.exceptions.RayError as error:  # a diverged monitor, a node out of memory
         reason = str(error.cause) if getattr(error, "cause", None) else str(error)
         return Message(Error(code=ERROR_CODE, reason=reason), reply_to=msg)
@@ -63,9 +71,19 @@ def train_slice(msg: Message, context: Context) -> Message:
     return Message(RecordDict({"arrays": ArrayRecord(arrays), "metrics": metrics}), reply_to=msg)
 
 
+RoundParts = Callable[[int], slice]
+"""Server round -> the model's arrays that the slices train in that round."""
+
+
+def whole_model(server_round: int) -> slice:
+    """Every array, every round: a model trained in one phase."""
+    return slice(None)
+
+
 class MeteredFedAvg(FedAvg):
-    """Flower's FedAvg with two hooks: meter the controller's sends (at the payload precision
-    of models, each slice getting the model as decoded), report each round.
+    """Flower's FedAvg with two hooks: send and average only the arrays a round trains (and
+    meter the controller's sends, at the payload precision of models, each slice getting the
+    arrays as decoded), and report each round.
 
     Replies are aggregated in slice order, so the same seed gives the same global model
     whatever order the slices finish in.
@@ -78,6 +96,7 @@ class MeteredFedAvg(FedAvg):
         stopwatch: Stopwatch,
         on_round: Callable[[dict[str, int]], None],
         precision: Precision = "float32",
+        trained: RoundParts = whole_model,
     ) -> None:
         super().__init__(
             fraction_train=1.0,
@@ -91,19 +110,31 @@ class MeteredFedAvg(FedAvg):
         self.stopwatch = stopwatch
         self.on_round = on_round
         self.precision = precision
+        self.trained = trained
         self.sent_down = Traffic()
+        self.global_model: list[np.ndarray] = []
+        self.up = slice(None)
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         messages = list(super().configure_train(server_round, arrays, config, grid))
-        model = arrays.to_numpy_ndarrays()
+        self.global_model = arrays.to_numpy_ndarrays()
+        count = len(self.global_model)
+        changed = slice(None) if server_round == 1 else self.trained(server_round - 1)
+        down = range(count)[changed]
+        up = range(count)[self.trained(server_round)]
+        self.up = slice(up.start, up.stop)
+        part = self.global_model[changed]
         self.sent_down = Traffic()
-        for message in messages:  # each slice gets the model as decoded at the precision
+        for message in messages:  # each slice gets the part as decoded at the precision
             received, sent = self.meter.transmit(
-                SLICE_CONTROLLER, "down", positional(model), self.precision
+                SLICE_CONTROLLER, "down", positional(part), self.precision
             )
-            message.content["arrays"] = ArrayRecord(from_positional(received, len(model)))
+            message.content["arrays"] = ArrayRecord(from_positional(received, len(part)))
+            message.content["config"]["down-first"] = down.start
+            message.content["config"]["up-first"] = self.up.start
+            message.content["config"]["up-stop"] = self.up.stop
             self.sent_down.add(sent)
         return messages
 
@@ -120,7 +151,10 @@ class MeteredFedAvg(FedAvg):
             )
         replies.sort(key=lambda r: int(r.content["metrics"]["slice-index"]))
         with self.stopwatch.timing():
-            result = super().aggregate_train(server_round, replies)
+            averaged, metrics = super().aggregate_train(server_round, replies)
+            model = list(self.global_model)
+            if averaged is not None:
+                model[self.up] = averaged.to_numpy_ndarrays()
         received = Traffic()
         for reply in replies:  # what each slice node metered when it sent its reply
             metrics = reply.content["metrics"]
@@ -133,7 +167,7 @@ class MeteredFedAvg(FedAvg):
                 **traffic_fields(received, self.sent_down),
             }
         )
-        return result
+        return ArrayRecord(model), metrics
 
 
 @dataclass
@@ -148,6 +182,7 @@ class Federation:
     local_iterations: int
     initial: list[np.ndarray]
     precision: Precision  # of the models it sends (payload.models)
+    trained: RoundParts  # the arrays each round trains
     on_round: Callable[[dict[str, int]], None]
     after_training: Callable[[list[np.ndarray]], None]
     on_failure: Callable[[], None]
@@ -169,6 +204,7 @@ def run_controller(federation: Federation, grid: Grid) -> None:
         federation.stopwatch,
         federation.on_round,
         federation.precision,
+        federation.trained,
     )
     config = ConfigRecord(
         {

@@ -365,11 +365,14 @@ class TierNode:
         records, manager.records = manager.records, []
         return records
 
-    def upload_model(self, group: str, link: str) -> tuple[list[np.ndarray], int, Traffic]:
-        """A hosted group's model (G and E, or the average of its local models) and Q_s, sent
-        to the controller over ``link``; metered here."""
+    def upload_model(
+        self, group: str, link: str, part: slice = slice(None)
+    ) -> tuple[list[np.ndarray], int, Traffic]:
+        """A hosted group's model (G and E, or the average of its local models), or the
+        ``part`` of its arrays a round trained, and Q_s, sent to the controller over ``link``;
+        metered here."""
         manager = self.managers[group]
-        arrays = manager.arrays()
+        arrays = manager.arrays()[part]
         samples = self.samples[group]
         message = {**positional(arrays), "num_examples": np.array(samples, dtype=np.int64)}
         received, sent = manager.meter.transmit(link, "up", message, self.payload.models)
@@ -400,9 +403,13 @@ class TierNode:
         both = from_positional(received, len(message))
         return both[: len(arrays)], both[len(arrays) :] or None
 
-    def load_generator_arrays(self, group: str, arrays: list[np.ndarray]) -> None:
-        """Replace a hosted group's model by the controller's FedAvg result."""
-        self.managers[group].load_arrays(arrays)
+    def load_generator_arrays(self, group: str, arrays: list[np.ndarray], first: int = 0) -> None:
+        """Replace a hosted group's model, from its array ``first`` on, by the controller's
+        FedAvg result."""
+        manager = self.managers[group]
+        model = list(manager.arrays())
+        model[first : first + len(arrays)] = arrays
+        manager.load_arrays(model)
 
     # --- accounting -------------------------------------------------------------------------
 
