@@ -371,6 +371,7 @@ SIMULATE_FLAGS = {
     "model.local_iterations": "--local-iters",
     "model.slice_iterations": "--slice-iters",
     "evaluation.threshold": "--threshold",
+    "model.reconstruction_score": "--score",
     "payload.feedback": "--precision",
     "payload.generated": "--precision",
     "payload.models": "--precision",
@@ -416,6 +417,13 @@ def simulate(
             "(cmsf-attae: eq. 33 with generated anomalies, no labels)."
         ),
     ] = None,
+    score: Annotated[
+        str | None,
+        typer.Option(
+            help="attae, cmsf-attae: a step's score from its reconstruction error, mse (the "
+            "paper's) or standardized (per metric on the training windows, as eq. 28)."
+        ),
+    ] = None,
     precision: Annotated[
         str | None,
         typer.Option(
@@ -457,6 +465,7 @@ def simulate(
         "model.local_iterations": local_iters,
         "model.slice_iterations": slice_iters,
         "evaluation.threshold": threshold,
+        "model.reconstruction_score": score,
         "payload.feedback": precision,
         "payload.generated": precision,
         "payload.models": precision,

@@ -3,9 +3,10 @@ four modes, with the control rows on the same windows.
 
 Run ``python simulations/comparison_000.py [--models biwgan-gp,attae,cmsf-attae]
 [--modes centralized,standalone,distributed,federated] [--data SOURCE] [--topology FILE]
-[--iterations I]``: trains (or reads) ``topologies/paper.yaml`` (or ``--topology``) per model and
-mode and writes ``comparison_000<-source>.csv``, ``comparison_000<-source>-types.csv`` and
-``comparison_000<-source>.png``.
+[--iterations I] [--score mse|standardized]``: trains (or reads) ``topologies/paper.yaml`` (or
+``--topology``) per model and mode and writes ``comparison_000<-source><-score>.csv``,
+``...-types.csv`` and ``....png``. ``--score`` is the autoencoders' reconstruction score
+(``model.reconstruction_score``; default the topology's); biwgan-gp's is eq. 28 whatever it says.
 
 Columns, means over monitors: accuracy, AUC-ROC, AUC-PR, F1 at each deployable threshold
 (``f1_validation``: eq. 33 with the labelled validation anomalies; ``f1_pot`` and ``f1_sigma``:
@@ -32,12 +33,17 @@ COLUMNS = ("accuracy", "auc_roc", "auc_pr", "f1_oracle", "vus_pr")
 THRESHOLDS = ("validation", "pot", "sigma", "adaptive", "generated")
 #: Each model's own deployable threshold.
 OWN_THRESHOLD = {"cmsf-attae": "generated"}
+#: Models whose score ``--score`` chooses.
+AUTOENCODERS = ("attae", "cmsf-attae")
 
 
 def main() -> None:
     parser = arguments(__doc__.splitlines()[0])
     parser.add_argument("--models", default="biwgan-gp,attae,cmsf-attae", help="comma-separated")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated")
+    parser.add_argument(
+        "--score", choices=("mse", "standardized"), help="attae's and cmsf-attae's score"
+    )
     options = parser.parse_args()
     modes = options.modes.split(",")
     rows, types, controls = [], [], {}
@@ -46,6 +52,8 @@ def main() -> None:
             for mode in modes:
                 threshold = OWN_THRESHOLD.get(model, "validation")
                 extra = {} if threshold == "validation" else {"evaluation.threshold": threshold}
+                if options.score and model in AUTOENCODERS:
+                    extra["model.reconstruction_score"] = options.score
                 detection = runs.summary(mode, model, extra=extra)[1]["detection"]
                 by_threshold = detection["by_threshold"]
                 rows.append({
@@ -67,7 +75,8 @@ def main() -> None:
                      **{c: entry.get(c, float("nan")) for c in COLUMNS},
                      "f1_validation": entry.get("f1", float("nan"))})  # fmt: skip
     source = f"-{options.data.split(':')[0]}" if options.data else ""
-    stem = options.results / f"comparison_000{source}"
+    score = f"-{options.score}" if options.score else ""
+    stem = options.results / f"comparison_000{source}{score}"
     write_csv(stem.with_name(stem.name + ".csv"), rows)
     write_csv(stem.with_name(stem.name + "-types.csv"), types)
     print_table("Detectors and controls (means over monitors)", rows)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from fedanomaly import simulation
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import prepare_monitors
@@ -23,6 +24,7 @@ from fedanomaly.models.cmsf import ConditionalGenerator
 from fedanomaly.models.local import build_local_model
 from fedanomaly.runs.directory import load_checkpoint
 from fedanomaly.simulation import simulate
+from fedanomaly.tiers.controller import whole_model
 
 D = 26  # metrics of synthetic-vnf
 TYPES = 4  # the default injected types
@@ -95,13 +97,15 @@ def test_a_generated_window_scores_the_mean_error_over_its_positions_and_metrics
     length = topology.model.window_length
     model = build_local_model(topology.model, D, 0)
     generated = np.random.default_rng(0).random((5, length, D), dtype=np.float32)
-    scores = local_model_scores(monitor, model, length, generated)
+    scores = local_model_scores(monitor, model, topology.model, generated)
     with torch.no_grad():
         x = torch.from_numpy(generated)
         expected = ((x - model(x)) ** 2).mean(dim=(1, 2)).numpy()
     np.testing.assert_allclose(scores.generated, expected, rtol=1e-5)
     # the parts are scored as without generated windows
-    np.testing.assert_array_equal(scores.test, local_model_scores(monitor, model, length).test)
+    np.testing.assert_array_equal(
+        scores.test, local_model_scores(monitor, model, topology.model).test
+    )
 
 
 @pytest.mark.parametrize(
@@ -117,6 +121,30 @@ def test_a_generated_window_scores_the_mean_error_over_its_positions_and_metrics
 def test_the_schema_refuses_what_cannot_train(mode, unlabelled, settings, message):
     with pytest.raises((InputError, ValueError), match=message):
         cmsf_topology(mode, unlabelled, **settings)
+
+
+def test_fedavg_of_the_part_in_training_ends_as_averaging_the_whole_model(
+    ray_address, tmp_path, monkeypatch
+):
+    # the part a round does not train is the same everywhere, so sending and averaging only
+    # the other part must end with the models (and scores) of averaging everything every round
+    topology = cmsf_topology("federated", **{"model.generator_iterations": 4,
+                                             "model.iterations": 4})  # fmt: skip
+    phased = simulate(topology, tmp_path / "phased", ray_address)
+    monkeypatch.setattr(simulation, "trained_per_round", lambda *_: whole_model)
+    whole = simulate(topology, tmp_path / "whole", ray_address)
+    for part in ("generator", "model"):
+        state = load_checkpoint(tmp_path / "phased" / "checkpoints" / f"{part}.pt")
+        reference = load_checkpoint(tmp_path / "whole" / "checkpoints" / f"{part}.pt")
+        assert state.keys() == reference.keys()
+        for key, value in state.items():
+            torch.testing.assert_close(value, reference[key], rtol=1e-5, atol=1e-6)
+    for name in ("vm-1-1", "vm-2-1"):
+        scores = np.load(tmp_path / "phased" / f"scores-{name}.npz")["scores"]
+        reference = np.load(tmp_path / "whole" / f"scores-{name}.npz")["scores"]
+        np.testing.assert_allclose(scores, reference, rtol=1e-4, atol=1e-6)
+    sent = [run["communication"]["slice_controller"]["up_payload_bytes"] for run in (phased, whole)]
+    assert sent[0] < sent[1]
 
 
 @pytest.mark.parametrize("mode", ["federated", "distributed", "standalone", "centralized"])

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import ModelConfig
+from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.detection.detector import local_model_scores
 from fedanomaly.metering.meter import Traffic
 from fedanomaly.models.attae import Attae
-from fedanomaly.models.local import LocalLearner
+from fedanomaly.models.local import LocalLearner, build_local_model
 from fedanomaly.tiers.local_slice import (
     HostedLearners,
     LearningMonitor,
@@ -107,3 +110,41 @@ def test_attae_is_a_local_model_in_the_schema():
     topology = resolve_topology(slices=1, monitors=1, settings={"model.name": "attae"})
     assert topology.model.is_local
     assert not resolve_topology(slices=1, monitors=1).model.is_local
+
+
+def written_out_step_scores(series: np.ndarray, score) -> np.ndarray:
+    """Each step's mean, over the stride-1 windows holding it, of ``score`` at its position."""
+    length = CONFIG.window_length
+    windows = np.stack([series[s : s + length] for s in range(len(series) - length + 1)])
+    positions = score(torch.from_numpy(windows)).numpy()
+    return np.array(
+        [
+            np.mean([positions[s, t - s] for s in range(len(windows)) if 0 <= t - s < length])
+            for t in range(len(series))
+        ]
+    )
+
+
+def test_attae_scores_steps_by_squared_or_per_metric_standardised_error():
+    settings = {f"model.{k}": v for k, v in CONFIG.model_dump().items()}
+    settings["data.source.length"] = 1440
+    topology = resolve_topology(slices=1, monitors=1, settings=settings)
+    monitor = prepare_monitors(topology)[0]
+    model = build_local_model(topology.model, monitor.vms[0].train.scaled.shape[1], 0)
+    test = monitor.vms[0].test.scaled
+    with torch.no_grad():
+        squared = written_out_step_scores(test, lambda x: ((x - model(x)) ** 2).mean(dim=2))
+        train = torch.from_numpy(np.array(monitor.windows("train", 12, CONFIG.window_stride)))
+        errors = (train - model(train)).abs()
+        mean, std = errors.mean(dim=(0, 1)), errors.std(dim=(0, 1), unbiased=False)
+        standardised = written_out_step_scores(
+            test, lambda x: ((((x - model(x)).abs() - mean) / std) ** 2).mean(dim=2)
+        )
+    mse = local_model_scores(monitor, model, topology.model)
+    np.testing.assert_allclose(mse.test, squared, rtol=1e-4)
+    config = topology.model.model_copy(update={"reconstruction_score": "standardized"})
+    scores = local_model_scores(monitor, model, config)
+    np.testing.assert_allclose(scores.test, standardised, rtol=1e-4)
+    # on its training windows the standardised error averages one per metric
+    assert np.mean(scores.train) == pytest.approx(1.0, rel=0.05)
+    assert not np.allclose(scores.test / scores.test.mean(), mse.test / mse.test.mean())

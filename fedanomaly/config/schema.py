@@ -270,6 +270,13 @@ class ModelConfig(Strict):
         description="cmsf-attae: the margin, as a multiple of the batch's mean peak error on "
         "normal windows",
     )
+    reconstruction_score: Literal["mse", "standardized"] = Field(
+        "mse",
+        description="attae, cmsf-attae: a step's score, from the reconstruction error at its "
+        "position: mse (the squared error averaged over metrics, the paper's) or standardized "
+        "(each metric's absolute error standardised on the training windows, squared and "
+        "averaged over metrics: the reconstruction term of eq. 28)",
+    )
     latent_size: PositiveInt = Field(16, description="latent size [l]")
     window_length: PositiveInt = Field(16, description="steps per window [T]")
     window_stride: PositiveInt = Field(4, description="steps between two training windows")
@@ -299,6 +306,15 @@ class ModelConfig(Strict):
             raise ValueError(
                 f"generator_iterations I_G={self.generator_iterations} is not a multiple of "
                 f"local_iterations L={self.local_iterations}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _score_of_an_autoencoder(self) -> ModelConfig:
+        if self.reconstruction_score != "mse" and not self.is_local:
+            raise ValueError(
+                f"reconstruction_score {self.reconstruction_score} applies to attae and "
+                f"cmsf-attae; {self.name}'s score (eq. 28) always standardises its errors"
             )
         return self
 

@@ -1,5 +1,6 @@
 """A monitor's model scores on its three parts: eq. 28 with G, E and its own critic for the
-split GANs, the per-step reconstruction error for a local autoencoder."""
+split GANs, the per-step reconstruction error (squared, or standardised per metric) for a local
+autoencoder."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ import torch
 
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.pipeline import MonitorData
-from fedanomaly.detection.scoring import CHUNK, ScoreScale, steps_from_windows, window_terms
+from fedanomaly.detection.scoring import (
+    CHUNK,
+    ScoreScale,
+    metric_scale,
+    steps_from_windows,
+    window_terms,
+)
 from fedanomaly.evaluation.report import PartScores
-from fedanomaly.models.attae import Attae, position_errors
+from fedanomaly.models.attae import Attae
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.sides import GanShape
 
@@ -73,25 +80,37 @@ def model_scores(
     )
 
 
-def reconstruction_scores(model: Attae, windows: np.ndarray) -> np.ndarray:
-    """Squared reconstruction error per window and position, averaged over metrics: ``(n, T)``."""
-    scores = []
+def absolute_errors(model: Attae, windows: np.ndarray) -> np.ndarray:
+    """Absolute reconstruction error per window, position and metric: ``(n, T, d)``."""
+    errors = []
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
             x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
-            scores.append(position_errors(model, x).numpy())
-    return np.concatenate(scores)
+            errors.append((x - model(x)).abs().numpy())
+    return np.concatenate(errors)
+
+
+def position_scorer(
+    model: Attae, config: ModelConfig, train: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Windows ``(n, T, d)`` -> scores ``(n, T)`` by ``config.reconstruction_score``: ``mse``,
+    or ``standardized`` with each metric's error scale fitted on the ``train`` windows."""
+    if config.reconstruction_score == "mse":
+        return lambda windows: (absolute_errors(model, windows) ** 2).mean(axis=2)
+    mean, std = metric_scale(absolute_errors(model, train))
+    return lambda windows: ScoreScale.reconstruction(absolute_errors(model, windows), mean, std)
 
 
 def local_model_scores(
-    data: MonitorData, model: Attae, length: int, generated: np.ndarray | None = None
+    data: MonitorData, model: Attae, config: ModelConfig, generated: np.ndarray | None = None
 ) -> PartScores:
     """ATTAE's score of every step of the three parts: the mean over the windows containing
-    the step of its squared error (averaged over metrics) at the step's position. With
-    ``generated`` anomalous windows, the mean step score of each comes too (its squared error
-    averaged over metrics and positions: the ``generated`` threshold's anomalous scores)."""
-    scores = window_part_scores(data, length, lambda windows: reconstruction_scores(model, windows))
+    the step of its score (:func:`position_scorer`) at the step's position. With ``generated``
+    anomalous windows, the mean step score of each comes too (its score averaged over
+    positions: the ``generated`` threshold's anomalous scores)."""
+    train = data.windows("train", config.window_length, config.window_stride)
+    scorer = position_scorer(model, config, train)
+    scores = window_part_scores(data, config.window_length, scorer)
     if generated is None:
         return scores
-    means = reconstruction_scores(model, generated).mean(axis=1)
-    return dataclasses.replace(scores, generated=means)
+    return dataclasses.replace(scores, generated=scorer(generated).mean(axis=1))

@@ -69,6 +69,13 @@ def steps_from_windows(scores: np.ndarray) -> np.ndarray:
     return totals / covers
 
 
+def metric_scale(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation per metric of absolute errors ``(n, T, d)`` on training
+    windows (a standard deviation of 0, a metric always reconstructed alike, counts as 1)."""
+    std = errors.std(axis=(0, 1))
+    return errors.mean(axis=(0, 1)), np.where(std > 0, std, 1.0)
+
+
 @dataclass(frozen=True)
 class ScoreScale:
     """Per-metric error scale, and mean and standard deviation of both terms on training windows."""
@@ -86,9 +93,7 @@ class ScoreScale:
         cls, errors: np.ndarray, critic: np.ndarray, gamma: float, bidirectional: bool
     ) -> ScoreScale:
         """Fit on the training windows; without an encoder only the critic term counts."""
-        metric_mean = errors.mean(axis=(0, 1))
-        metric_std = errors.std(axis=(0, 1))
-        metric_std = np.where(metric_std > 0, metric_std, 1.0)
+        metric_mean, metric_std = metric_scale(errors)
         recon = cls.reconstruction(errors, metric_mean, metric_std)
         return cls(
             metric_mean,

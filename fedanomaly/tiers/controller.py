@@ -81,9 +81,9 @@ def whole_model(server_round: int) -> slice:
 
 
 class MeteredFedAvg(FedAvg):
-    """Flower's FedAvg with two hooks: send and average only the arrays a round trains (and
-    meter the controller's sends, at the payload precision of models, each slice getting the
-    arrays as decoded), and report each round.
+    """Flower's FedAvg, hooked to send and average only the arrays a round trains, to meter the
+    controller's sends (at the payload precision of models, each slice getting the arrays as
+    decoded), and to report each round.
 
     Replies are aggregated in slice order, so the same seed gives the same global model
     whatever order the slices finish in.
@@ -157,8 +157,8 @@ class MeteredFedAvg(FedAvg):
                 model[self.up] = averaged.to_numpy_ndarrays()
         received = Traffic()
         for reply in replies:  # what each slice node metered when it sent its reply
-            metrics = reply.content["metrics"]
-            sent = (int(metrics["sent-payload-bytes"]), int(metrics["sent-framing-bytes"]), 1)
+            sender = reply.content["metrics"]
+            sent = (int(sender["sent-payload-bytes"]), int(sender["sent-framing-bytes"]), 1)
             received.add(Traffic(*sent))
         self.on_round(
             {

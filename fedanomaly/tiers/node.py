@@ -246,10 +246,10 @@ class TierNode:
                 model = model[parts:]
             trained = build_local_model(self.config, self.shape.metrics, self.seed)
             load_module_arrays(model, trained)
-            scores = local_model_scores(data, trained, self.shape.length, generated)
+            scores = local_model_scores(data, trained, self.config, generated)
             if "untrained" in evaluation.controls:
                 initial = build_local_model(self.config, self.shape.metrics, self.seed)
-                controls["untrained"] = local_model_scores(data, initial, self.shape.length)
+                controls["untrained"] = local_model_scores(data, initial, self.config)
         else:
             side = GeneratorSide(self.shape, self.config, self.seed)
             side.load_arrays(model)
