@@ -3,7 +3,7 @@ the ClientApp that Flower's simulation engine calls once per round.
 
 Per round the controller sends the global G and E to every slice node; each slice manager runs
 L iterations of Algorithm 1 with its monitors over direct Ray actor calls and answers with its G
-and E and its training-set size, by which FedAvg weights it (eq. 27). The strategy's two hooks
+and E and its training-set size, by which FedAvg weights it (eq. 27). The strategy's hooks
 meter what the controller sends and hand each round's results to the run.
 
 A model trained in phases (``cmsf-attae``: G, then ATTAE) trains only some of its arrays in a
