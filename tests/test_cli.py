@@ -200,7 +200,10 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
         (["--batch-size", "100000"], "model.batch_size (M=100000) is larger than monitor vm-1-1's"),
         (["--threshold", "median"], "--threshold: evaluation.threshold: Input should be"),
         (["--score", "mae"], "--score: model.reconstruction_score: Input should be 'mse'"),
-        (["--score", "standardized"], "reconstruction_score standardized applies to attae"),
+        (
+            ["--score", "standardized"],
+            "--score: model.reconstruction_score: standardized applies to attae and cmsf-attae",
+        ),
         (
             ["--ray-address", "127.0.0.1:9"],
             "--ray-address: cannot reach a Ray cluster at 127.0.0.1:9",

@@ -309,14 +309,16 @@ class ModelConfig(Strict):
             )
         return self
 
-    @model_validator(mode="after")
-    def _score_of_an_autoencoder(self) -> ModelConfig:
-        if self.reconstruction_score != "mse" and not self.is_local:
+    @field_validator("reconstruction_score")
+    @classmethod
+    def _score_of_an_autoencoder(cls, value: str, info: ValidationInfo) -> str:
+        name = info.data.get("name")
+        if value != "mse" and name is not None and name not in LOCAL_MODELS:
             raise ValueError(
-                f"reconstruction_score {self.reconstruction_score} applies to attae and "
-                f"cmsf-attae; {self.name}'s score (eq. 28) always standardises its errors"
+                f"{value} applies to attae and cmsf-attae; {name}'s score (eq. 28) always "
+                "standardises its errors"
             )
-        return self
+        return value
 
     @property
     def training_iterations(self) -> int:
