@@ -143,8 +143,10 @@ def test_fedavg_of_the_part_in_training_ends_as_averaging_the_whole_model(
         scores = np.load(tmp_path / "phased" / f"scores-{name}.npz")["scores"]
         reference = np.load(tmp_path / "whole" / f"scores-{name}.npz")["scores"]
         np.testing.assert_allclose(scores, reference, rtol=1e-4, atol=1e-6)
-    sent = [run["communication"]["slice_controller"]["up_payload_bytes"] for run in (phased, whole)]
-    assert sent[0] < sent[1]
+    for direction in ("up", "down"):
+        key = f"{direction}_payload_bytes"
+        sent = [run["communication"]["slice_controller"][key] for run in (phased, whole)]
+        assert sent[0] < sent[1]
 
 
 @pytest.mark.parametrize("mode", ["federated", "distributed", "standalone", "centralized"])
@@ -175,20 +177,20 @@ def test_cmsf_attae_trains_in_each_mode_with_closed_form_bytes(ray_address, tmp_
         assert link["up_payload_bytes"] == (
             m.generator_iterations * labelled * feedback + monitors * slice_rounds * (attae + 8)
         )
-        # ... then G to every monitor, an ATTAE average before each slice round (not the first
-        # in distributed mode: no FedAvg has set one), and G with ATTAE for detection
-        averages = slice_rounds if mode == "federated" else slice_rounds - 1
+        # ... then G to every monitor, an ATTAE average before each slice round but the first
+        # (the controller's last average before it is of G alone), and G with ATTAE for
+        # detection
         assert link["down_payload_bytes"] == (
             m.generator_iterations * labelled * fakes
             + monitors * generator
-            + monitors * averages * attae
+            + monitors * (slice_rounds - 1) * attae
             + monitors * (generator + attae)
         )
     else:
         assert link["messages"] == 0
     if mode == "federated":
         # the controller averages G in the rounds of CMSF-GAN's I_G iterations and ATTAE in the
-        # rounds after; down go the whole model first, then what the last round averaged
+        # rounds after; down go G first, then what the last round averaged
         generator_rounds = m.generator_iterations // m.local_iterations
         attae_rounds = fedavg_rounds - generator_rounds
         assert generator_rounds >= 2 and attae_rounds >= 2
@@ -196,7 +198,7 @@ def test_cmsf_attae_trains_in_each_mode_with_closed_form_bytes(ray_address, tmp_
             generator_rounds * (generator + 8) + attae_rounds * (attae + 8)
         )
         assert controller["down_payload_bytes"] == slices * (
-            (generator + attae) + generator_rounds * generator + attae_rounds * attae
+            (generator_rounds + 1) * generator + attae_rounds * attae
         )
     else:
         assert controller["messages"] == 0

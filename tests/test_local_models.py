@@ -134,7 +134,8 @@ def test_attae_scores_steps_by_squared_or_per_metric_standardised_error():
     test = monitor.vms[0].test.scaled
     with torch.no_grad():
         squared = written_out_step_scores(test, lambda x: ((x - model(x)) ** 2).mean(dim=2))
-        train = torch.from_numpy(np.array(monitor.windows("train", 12, CONFIG.window_stride)))
+        windows = monitor.windows("train", CONFIG.window_length, CONFIG.window_stride)
+        train = torch.from_numpy(np.array(windows))
         errors = (train - model(train)).abs()
         mean, std = errors.mean(dim=(0, 1)), errors.std(dim=(0, 1), unbiased=False)
         standardised = written_out_step_scores(

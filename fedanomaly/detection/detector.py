@@ -80,25 +80,39 @@ def model_scores(
     )
 
 
-def absolute_errors(model: Attae, windows: np.ndarray) -> np.ndarray:
-    """Absolute reconstruction error per window, position and metric: ``(n, T, d)``."""
-    errors = []
+def reconstruction_map(
+    model: Attae, windows: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``reduce`` applied to the absolute reconstruction errors ``(chunk, T, d)`` of each chunk
+    of windows, the results concatenated (no more than a chunk of errors is held at once)."""
+    results = []
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
             x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
-            errors.append((x - model(x)).abs().numpy())
-    return np.concatenate(errors)
+            results.append(reduce((x - model(x)).abs().numpy()))
+    return np.concatenate(results)
 
 
 def position_scorer(
-    model: Attae, config: ModelConfig, train: np.ndarray
+    model: Attae, config: ModelConfig, data: MonitorData
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Windows ``(n, T, d)`` -> scores ``(n, T)`` by ``config.reconstruction_score``: ``mse``,
-    or ``standardized`` with each metric's error scale fitted on the ``train`` windows."""
+    or ``standardized`` with each metric's error scale fitted on the monitor's training
+    windows."""
     if config.reconstruction_score == "mse":
-        return lambda windows: (absolute_errors(model, windows) ** 2).mean(axis=2)
-    mean, std = metric_scale(absolute_errors(model, train))
-    return lambda windows: ScoreScale.reconstruction(absolute_errors(model, windows), mean, std)
+        return lambda windows: reconstruction_map(model, windows, squared_mean)
+    train = data.windows("train", config.window_length, config.window_stride)
+    mean, std = metric_scale(reconstruction_map(model, train, np.asarray))
+
+    def standardized(errors: np.ndarray) -> np.ndarray:
+        return ScoreScale.reconstruction(errors, mean, std)
+
+    return lambda windows: reconstruction_map(model, windows, standardized)
+
+
+def squared_mean(errors: np.ndarray) -> np.ndarray:
+    """The squared errors ``(n, T, d)`` averaged over metrics: ``(n, T)``."""
+    return (errors**2).mean(axis=2)
 
 
 def local_model_scores(
@@ -108,8 +122,7 @@ def local_model_scores(
     the step of its score (:func:`position_scorer`) at the step's position. With ``generated``
     anomalous windows, the mean step score of each comes too (its score averaged over
     positions: the ``generated`` threshold's anomalous scores)."""
-    train = data.windows("train", config.window_length, config.window_stride)
-    scorer = position_scorer(model, config, train)
+    scorer = position_scorer(model, config, data)
     scores = window_part_scores(data, config.window_length, scorer)
     if generated is None:
         return scores

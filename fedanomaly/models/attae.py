@@ -86,7 +86,7 @@ def reconstruction_loss(model: Attae, x: torch.Tensor) -> torch.Tensor:
 
 def position_errors(model: Attae, x: torch.Tensor) -> torch.Tensor:
     """Squared reconstruction error per window and position, averaged over metrics:
-    ``(B, T, d)`` -> ``(B, T)``; a step's anomaly score is built from these."""
+    ``(B, T, d)`` -> ``(B, T)``; what training minimises (and the ``mse`` score)."""
     return ((x - model(x)) ** 2).mean(dim=2)
 
 

@@ -335,12 +335,23 @@ class CmsfThenAttae:
         """G's arrays, then the slice's ATTAE average."""
         return self.generator.arrays() + self.detector.arrays()
 
-    def load_arrays(self, arrays: list[np.ndarray]) -> None:
-        """The controller's average of G and of ATTAE; ATTAE's goes down before the next slice
-        round."""
-        parts = len(self.generator.arrays())
-        self.generator.load_arrays(arrays[:parts])
-        self.detector.load_arrays(arrays[parts:])
+    def load_part(self, arrays: list[np.ndarray], first: int) -> None:
+        """The controller's average of G (``first`` 0), of ATTAE (``first`` after G's arrays)
+        or of both; an ATTAE average goes down before the next slice round.
+
+        Raises
+        ------
+        ValueError
+            If ``arrays`` from ``first`` on do not make up G, ATTAE or both.
+        """
+        split = len(self.generator.arrays())
+        if first == 0 and len(arrays) >= split:
+            self.generator.load_arrays(arrays[:split])
+            arrays, first = arrays[split:], split
+        if first != split or len(arrays) not in (0, len(self.detector.arrays())):
+            raise ValueError(f"{self.name}: arrays from {first} on are not G and/or ATTAE")
+        if arrays:
+            self.detector.load_arrays(arrays)
 
     def memory_bytes(self) -> dict[str, int]:
         """G's parameters and optimizer state, and the ATTAE average."""

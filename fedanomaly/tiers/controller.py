@@ -1,16 +1,16 @@
 """The network controller as a Flower ServerApp running Flower's FedAvg, and the slice nodes as
 the ClientApp that Flower's simulation engine calls once per round.
 
-Per round the controller sends the global G and E to every slice node; each slice manager runs
-L iterations of Algorithm 1 with its monitors over direct Ray actor calls and answers with its G
-and E and its training-set size, by which FedAvg weights it (eq. 27). The strategy's hooks
-meter what the controller sends and hand each round's results to the run.
+Per round the controller sends the global model (G and E) to every slice node; each slice
+manager runs L iterations of Algorithm 1 with its monitors over direct Ray actor calls and
+answers with its G and E and its training-set size, by which FedAvg weights it (eq. 27). The
+strategy's hooks meter what the controller sends and hand each round's results to the run.
 
 A model trained in phases (``cmsf-attae``: G, then ATTAE) trains only some of its arrays in a
-round. Only those go up, and down go only the arrays the last round changed (the whole model in
-the first round): the other arrays are the same at every slice and at the controller, so
-averaging them would change nothing. The strategy splices each round's average into the
-global model it keeps.
+round. Only those go up, and down go only the arrays the last round changed (in the first round
+the arrays it trains): the other arrays are the same at every slice and at the controller (all
+slices start from the same seeded weights), so averaging them would change nothing. The
+strategy splices each round's average into the global model it keeps.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ class MeteredFedAvg(FedAvg):
         messages = list(super().configure_train(server_round, arrays, config, grid))
         self.global_model = arrays.to_numpy_ndarrays()
         count = len(self.global_model)
-        changed = slice(None) if server_round == 1 else self.trained(server_round - 1)
+        # round 1 starts the part it trains; later rounds bring what the last round averaged
+        changed = self.trained(max(server_round - 1, 1))
         down = range(count)[changed]
         up = range(count)[self.trained(server_round)]
         self.up = slice(up.start, up.stop)
@@ -154,7 +155,13 @@ class MeteredFedAvg(FedAvg):
             averaged, metrics = super().aggregate_train(server_round, replies)
             model = list(self.global_model)
             if averaged is not None:
-                model[self.up] = averaged.to_numpy_ndarrays()
+                part = averaged.to_numpy_ndarrays()
+                if len(part) != len(model[self.up]):
+                    raise SliceFailureError(
+                        f"FedAvg round {server_round}: the slices sent {len(part)} arrays, "
+                        f"not the {len(model[self.up])} the round trains"
+                    )
+                model[self.up] = part
         received = Traffic()
         for reply in replies:  # what each slice node metered when it sent its reply
             sender = reply.content["metrics"]

@@ -404,12 +404,13 @@ class TierNode:
         return both[: len(arrays)], both[len(arrays) :] or None
 
     def load_generator_arrays(self, group: str, arrays: list[np.ndarray], first: int = 0) -> None:
-        """Replace a hosted group's model, from its array ``first`` on, by the controller's
-        FedAvg result."""
+        """Replace a hosted group's model, or for ``cmsf-attae`` the part of it from array
+        ``first`` on, by the controller's FedAvg result."""
         manager = self.managers[group]
-        model = list(manager.arrays())
-        model[first : first + len(arrays)] = arrays
-        manager.load_arrays(model)
+        if isinstance(manager, CmsfThenAttae):
+            manager.load_part(arrays, first)
+        else:  # a model trained in one phase always receives the whole of it
+            manager.load_arrays(arrays)
 
     # --- accounting -------------------------------------------------------------------------
 
