@@ -59,7 +59,6 @@ from fedanomaly.tiers.controller import (
     controller_app,
     run_controller,
     slice_app,
-    whole_model,
 )
 from fedanomaly.tiers.monitor import DivergenceError
 from fedanomaly.tiers.node import TierNode
@@ -122,15 +121,14 @@ def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
 def trained_per_round(topology: Topology, shape: GanShape, initial: list[np.ndarray]) -> RoundParts:
     """The arrays each FedAvg round trains: for cmsf-attae G's in the rounds of CMSF-GAN's I_G
     iterations (a multiple of L) and ATTAE's in the rounds after; the whole model otherwise."""
-    model = topology.model
+    model, count = topology.model, len(initial)
     if model.name != "cmsf-attae":
-        return whole_model
-    attae = len(build_local_model(model, shape.metrics, topology.seed).state_dict())
-    generator = len(initial) - attae
+        return lambda server_round: slice(0, count)
+    generator = count - len(build_local_model(model, shape.metrics, topology.seed).state_dict())
     generator_rounds = model.generator_iterations // model.local_iterations
 
     def trained(server_round: int) -> slice:
-        return slice(0, generator) if server_round <= generator_rounds else slice(generator, None)
+        return slice(0, generator) if server_round <= generator_rounds else slice(generator, count)
 
     return trained
 
@@ -640,8 +638,8 @@ def run_federated(
 
     def after_training(final: list[np.ndarray]) -> None:
         outcome["training_seconds"] = time.perf_counter() - started
-        last = range(len(final))[trained(rounds)]  # what the last round changed
-        part = final[last.start : last.stop]
+        last = trained(rounds)  # what the last round changed
+        part = final[last]
         received = part
         for _ in deployment.groups:  # the final global model back to every slice (eq. 26)
             arrived, _ = federation.meter.transmit(

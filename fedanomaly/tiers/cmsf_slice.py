@@ -336,22 +336,13 @@ class CmsfThenAttae:
         return self.generator.arrays() + self.detector.arrays()
 
     def load_part(self, arrays: list[np.ndarray], first: int) -> None:
-        """The controller's average of G (``first`` 0), of ATTAE (``first`` after G's arrays)
-        or of both; an ATTAE average goes down before the next slice round.
-
-        Raises
-        ------
-        ValueError
-            If ``arrays`` from ``first`` on do not make up G, ATTAE or both.
-        """
+        """The controller's average of G (``first`` 0), of ATTAE (``first`` at ATTAE's first
+        array) or of both; an ATTAE average goes down before the next slice round."""
         split = len(self.generator.arrays())
-        if first == 0 and len(arrays) >= split:
+        if first == 0:
             self.generator.load_arrays(arrays[:split])
-            arrays, first = arrays[split:], split
-        if first != split or len(arrays) not in (0, len(self.detector.arrays())):
-            raise ValueError(f"{self.name}: arrays from {first} on are not G and/or ATTAE")
-        if arrays:
-            self.detector.load_arrays(arrays)
+        if first + len(arrays) > split:
+            self.detector.load_arrays(arrays[split - first :])
 
     def memory_bytes(self) -> dict[str, int]:
         """G's parameters and optimizer state, and the ATTAE average."""

@@ -72,12 +72,8 @@ def train_slice(msg: Message, context: Context) -> Message:
 
 
 RoundParts = Callable[[int], slice]
-"""Server round -> the model's arrays that the slices train in that round."""
-
-
-def whole_model(server_round: int) -> slice:
-    """Every array, every round: a model trained in one phase."""
-    return slice(None)
+"""Server round -> the model's arrays that the slices train in that round, as a slice with
+explicit start and stop."""
 
 
 class MeteredFedAvg(FedAvg):
@@ -95,8 +91,8 @@ class MeteredFedAvg(FedAvg):
         meter: Meter,
         stopwatch: Stopwatch,
         on_round: Callable[[dict[str, int]], None],
+        trained: RoundParts,
         precision: Precision = "float32",
-        trained: RoundParts = whole_model,
     ) -> None:
         super().__init__(
             fraction_train=1.0,
@@ -113,19 +109,16 @@ class MeteredFedAvg(FedAvg):
         self.trained = trained
         self.sent_down = Traffic()
         self.global_model: list[np.ndarray] = []
-        self.up = slice(None)
+        self.up = slice(0, 0)
 
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         messages = list(super().configure_train(server_round, arrays, config, grid))
         self.global_model = arrays.to_numpy_ndarrays()
-        count = len(self.global_model)
         # round 1 starts the part it trains; later rounds bring what the last round averaged
         changed = self.trained(max(server_round - 1, 1))
-        down = range(count)[changed]
-        up = range(count)[self.trained(server_round)]
-        self.up = slice(up.start, up.stop)
+        self.up = self.trained(server_round)
         part = self.global_model[changed]
         self.sent_down = Traffic()
         for message in messages:  # each slice gets the part as decoded at the precision
@@ -133,7 +126,7 @@ class MeteredFedAvg(FedAvg):
                 SLICE_CONTROLLER, "down", positional(part), self.precision
             )
             message.content["arrays"] = ArrayRecord(from_positional(received, len(part)))
-            message.content["config"]["down-first"] = down.start
+            message.content["config"]["down-first"] = changed.start
             message.content["config"]["up-first"] = self.up.start
             message.content["config"]["up-stop"] = self.up.stop
             self.sent_down.add(sent)
@@ -210,8 +203,8 @@ def run_controller(federation: Federation, grid: Grid) -> None:
         federation.meter,
         federation.stopwatch,
         federation.on_round,
-        federation.precision,
         federation.trained,
+        federation.precision,
     )
     config = ConfigRecord(
         {
