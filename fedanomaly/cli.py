@@ -372,6 +372,7 @@ SIMULATE_FLAGS = {
     "model.slice_iterations": "--slice-iters",
     "evaluation.threshold": "--threshold",
     "model.reconstruction_score": "--score",
+    "model.fine_tune_iterations": "--fine-tune",
     "payload.feedback": "--precision",
     "payload.generated": "--precision",
     "payload.models": "--precision",
@@ -421,7 +422,17 @@ def simulate(
         str | None,
         typer.Option(
             help="attae, cmsf-attae: a step's score from its reconstruction error, mse (the "
-            "paper's) or standardized (per metric on the training windows, as eq. 28)."
+            "paper's), standardized (per metric by mean and standard deviation on the training "
+            "windows, as eq. 28) or robust (per metric by median and interquartile range, "
+            "absolute)."
+        ),
+    ] = None,
+    fine_tune: Annotated[
+        int | None,
+        typer.Option(
+            "--fine-tune",
+            help="attae, cmsf-attae: iterations each monitor trains the received model on its "
+            "own windows after training, before detecting (0: none).",
         ),
     ] = None,
     precision: Annotated[
@@ -466,6 +477,7 @@ def simulate(
         "model.slice_iterations": slice_iters,
         "evaluation.threshold": threshold,
         "model.reconstruction_score": score,
+        "model.fine_tune_iterations": fine_tune,
         "payload.feedback": precision,
         "payload.generated": precision,
         "payload.models": precision,

@@ -438,7 +438,8 @@ def detect_everywhere(
 
 
 def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topology) -> None:
-    """Global (or per-group) G and E and every monitor's critic, or the local model."""
+    """Global (or per-group) G and E and every monitor's critic, or the local model and each
+    monitor's fine-tuned copy."""
     shared = topology.mode in ("federated", "centralized")
     for group_name, group in deployment.groups.items():
         states = ray.get(group.checkpoint.remote(group_name))
@@ -448,6 +449,11 @@ def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topolo
         if shared:
             break
     if topology.model.is_local:
+        if topology.model.fine_tune_iterations:
+            for name, host in deployment.hosts.items():
+                run.save_checkpoint(
+                    f"personalised-{name}", ray.get(host.personalised_state.remote(name))
+                )
         return
     if topology.mode == "centralized":
         critic = ray.get(deployment.groups["controller"].critic_state.remote("controller"))

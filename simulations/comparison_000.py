@@ -3,8 +3,9 @@ four modes, with the control rows on the same windows.
 
 Run ``python simulations/comparison_000.py [--models biwgan-gp,attae,cmsf-attae]
 [--modes centralized,standalone,distributed,federated] [--data SOURCE] [--topology FILE]
-[--iterations I] [--score mse|standardized]``: trains (or reads) ``topologies/paper.yaml`` (or
-``--topology``) per model and mode and writes ``comparison_000<-source><-score>.csv``,
+[--iterations I] [--score mse|standardized|robust]``: trains (or reads)
+``topologies/paper.yaml`` (or ``--topology``) per model and mode and writes
+``comparison_000<-source><-score>.csv``,
 ``...-types.csv`` and ``....png``. ``--score`` is the autoencoders' reconstruction score
 (``model.reconstruction_score``; default the topology's); biwgan-gp's is eq. 28 whatever it says.
 
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--models", default="biwgan-gp,attae,cmsf-attae", help="comma-separated")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated")
     parser.add_argument(
-        "--score", choices=("mse", "standardized"), help="attae's and cmsf-attae's score"
+        "--score", choices=("mse", "standardized", "robust"), help="attae's and cmsf-attae's score"
     )
     options = parser.parse_args()
     modes = options.modes.split(",")

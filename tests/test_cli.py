@@ -205,6 +205,14 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
             "--score: model.reconstruction_score: standardized applies to attae and cmsf-attae",
         ),
         (
+            ["--fine-tune", "5"],
+            "--fine-tune: model.fine_tune_iterations: fine-tuning applies to attae and cmsf-attae",
+        ),
+        (
+            ["--model", "attae", "--fine-tune", "-1"],
+            "--fine-tune: model.fine_tune_iterations: Input should be greater than or equal to 0",
+        ),
+        (
             ["--ray-address", "127.0.0.1:9"],
             "--ray-address: cannot reach a Ray cluster at 127.0.0.1:9",
         ),

@@ -10,15 +10,18 @@ from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.detection.detector import local_model_scores
+from fedanomaly.detection.scoring import robust_deviation, robust_metric_scale
 from fedanomaly.metering.meter import Traffic
 from fedanomaly.models.attae import Attae
 from fedanomaly.models.local import LocalLearner, build_local_model
+from fedanomaly.models.sides import module_arrays
 from fedanomaly.tiers.local_slice import (
     HostedLearners,
     LearningMonitor,
     LocalSliceManager,
     weighted_average,
 )
+from fedanomaly.tiers.monitor import DivergenceError
 
 CONFIG = ModelConfig(
     name="attae", batch_size=8, window_length=12, latent_size=4, slice_iterations=3,
@@ -125,7 +128,7 @@ def written_out_step_scores(series: np.ndarray, score) -> np.ndarray:
     )
 
 
-def test_attae_scores_steps_by_squared_or_per_metric_standardised_error():
+def test_attae_scores_steps_by_squared_standardised_or_robust_error():
     settings = {f"model.{k}": v for k, v in CONFIG.model_dump().items()}
     settings["data.source.length"] = 1440
     topology = resolve_topology(slices=1, monitors=1, settings=settings)
@@ -141,6 +144,13 @@ def test_attae_scores_steps_by_squared_or_per_metric_standardised_error():
         standardised = written_out_step_scores(
             test, lambda x: ((((x - model(x)).abs() - mean) / std) ** 2).mean(dim=2)
         )
+        per_metric = errors.reshape(-1, errors.shape[2])
+        median = torch.quantile(per_metric, 0.5, dim=0)
+        spread = torch.quantile(per_metric, 0.75, dim=0) - torch.quantile(per_metric, 0.25, dim=0)
+        spread = torch.where(spread > 0, spread / 1.349, std)
+        robust = written_out_step_scores(
+            test, lambda x: (((x - model(x)).abs() - median).abs() / spread).mean(dim=2)
+        )
     mse = local_model_scores(monitor, model, topology.model)
     np.testing.assert_allclose(mse.test, squared, rtol=1e-4)
     config = topology.model.model_copy(update={"reconstruction_score": "standardized"})
@@ -149,3 +159,46 @@ def test_attae_scores_steps_by_squared_or_per_metric_standardised_error():
     # on its training windows the standardised error averages one per metric
     assert np.mean(scores.train) == pytest.approx(1.0, rel=0.05)
     assert not np.allclose(scores.test / scores.test.mean(), mse.test / mse.test.mean())
+    config = topology.model.model_copy(update={"reconstruction_score": "robust"})
+    robust_scores = local_model_scores(monitor, model, config)
+    np.testing.assert_allclose(robust_scores.test, robust, rtol=1e-4)
+    assert not np.allclose(robust_scores.test, scores.test, rtol=0.1)
+
+
+def test_robust_scale_is_the_normal_consistent_interquartile_range_with_fallbacks():
+    rng = np.random.default_rng(0)
+    errors = np.abs(rng.normal(size=(4000, 4, 3))).astype(np.float64)
+    errors[..., 1] = 0.25  # always the same error: no spread at all
+    errors[:, :, 2] = 0.0
+    errors[:10, 0, 2] = 1.0  # equal errors but for a few: the standard deviation stands in
+    median, spread = robust_metric_scale(errors)
+    flat = errors[..., 0].ravel()
+    q1, q2, q3 = np.quantile(flat, [0.25, 0.5, 0.75])
+    assert median[0] == pytest.approx(q2) and spread[0] == pytest.approx((q3 - q1) / 1.349)
+    # |N(0, 1)| has quartiles Phi^-1(0.625) = 0.3186 and Phi^-1(0.875) = 1.1503
+    assert spread[0] == pytest.approx((1.1503 - 0.3186) / 1.349, rel=0.05)
+    assert (median[1], spread[1]) == (0.25, 1.0)
+    assert median[2] == 0.0 and spread[2] == pytest.approx(errors[..., 2].std())
+    scores = robust_deviation(errors[:2], median, spread)
+    expected = (np.abs(errors[:2] - median) / spread).mean(axis=2)
+    np.testing.assert_allclose(scores, expected)
+
+
+def test_a_monitor_personalises_the_received_model_on_its_own_windows_alone():
+    rng = np.random.default_rng(3)
+    windows = rng.random((60, 12, 2), dtype=np.float32)
+    received = LocalLearner(windows, CONFIG, 7, 7).arrays()
+    monitor = LearningMonitor("m", LocalLearner(windows, CONFIG, 0, 5), "monitor_slice")
+    personalised = monitor.personalise(received, 12, 4)
+    reference = LocalLearner(windows, CONFIG, 0, 5)
+    reference.load_arrays(received)
+    reference.train(4)
+    for mine, theirs in zip(module_arrays(personalised), reference.arrays(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(module_arrays(personalised), received, strict=True)
+    )
+    assert monitor.meter.counts == {} and monitor.stopwatch.wall_seconds > 0
+    broken = [np.full_like(a, np.nan) for a in received]
+    with pytest.raises(DivergenceError, match="monitor m: reconstruction loss nan at iteration 12"):
+        monitor.personalise(broken, 12, 2)

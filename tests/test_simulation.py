@@ -14,6 +14,7 @@ from sklearn.metrics import average_precision_score, f1_score
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.detection.detector import local_model_scores
 from fedanomaly.errors import InputError
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.local import build_local_model
@@ -374,6 +375,32 @@ def test_a_local_model_trains_in_each_mode_with_closed_form_bytes(ray_address, t
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert all(np.isfinite(r["loss"]) for r in records if "iteration" in r)
     assert 0.0 <= summary["detection"]["overall"]["vus_pr"] <= 1.0
+
+
+def test_fine_tuning_personalises_each_monitors_copy_without_traffic(ray_address, tmp_path):
+    local = {"model.name": "attae", "model.slice_iterations": 1, "model.hidden": {"autoencoder": 8}}
+    plain = tiny(**local)
+    tuned = tiny(**local, **{"model.fine_tune_iterations": 3})
+    summaries = {
+        "plain": simulate(plain, tmp_path / "plain", ray_address),
+        "tuned": simulate(tuned, tmp_path / "tuned", ray_address),
+    }
+    # fine-tuning happens at the monitors after the last model arrived: nothing more is sent
+    assert summaries["tuned"]["communication"] == summaries["plain"]["communication"]
+    plain_dir, tuned_dir = tmp_path / "plain" / "checkpoints", tmp_path / "tuned" / "checkpoints"
+    global_model = load_checkpoint(tuned_dir / "model.pt")
+    for name, value in load_checkpoint(plain_dir / "model.pt").items():
+        torch.testing.assert_close(global_model[name], value)
+    assert not any(p.name.startswith("personalised") for p in plain_dir.iterdir())
+    model = build_local_model(tuned.model, D, 0)
+    for data in prepare_monitors(tuned):
+        state = load_checkpoint(tuned_dir / f"personalised-{data.name}.pt")
+        assert any(not torch.equal(state[k], global_model[k]) for k in state)
+        model.load_state_dict(state)
+        saved = np.load(tmp_path / "tuned" / f"scores-{data.name}.npz")["scores"]
+        np.testing.assert_allclose(saved, local_model_scores(data, model, tuned.model).test)
+        before = np.load(tmp_path / "plain" / f"scores-{data.name}.npz")["scores"]
+        assert not np.allclose(saved, before)
 
 
 def test_ray_out_of_memory_becomes_one_line_saying_what_to_change():

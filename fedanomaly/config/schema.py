@@ -270,12 +270,20 @@ class ModelConfig(Strict):
         description="cmsf-attae: the margin, as a multiple of the batch's mean peak error on "
         "normal windows",
     )
-    reconstruction_score: Literal["mse", "standardized"] = Field(
+    reconstruction_score: Literal["mse", "standardized", "robust"] = Field(
         "mse",
         description="attae, cmsf-attae: a step's score, from the reconstruction error at its "
-        "position: mse (the squared error averaged over metrics, the paper's) or standardized "
-        "(each metric's absolute error standardised on the training windows, squared and "
-        "averaged over metrics: the reconstruction term of eq. 28)",
+        "position: mse (the squared error averaged over metrics, the paper's), standardized "
+        "(each metric's absolute error standardised by its mean and standard deviation on the "
+        "training windows, squared and averaged over metrics: the reconstruction term of eq. "
+        "28) or robust (each metric's absolute error's distance from its training median in "
+        "interquartile ranges / 1.349, averaged over metrics)",
+    )
+    fine_tune_iterations: NonNegativeInt = Field(
+        0,
+        description="attae, cmsf-attae: after training, each monitor trains the model it "
+        "received this many more iterations on its own windows, alone, and detects with that "
+        "personalised copy (beyond the paper; 0 = detect with the received model)",
     )
     latent_size: PositiveInt = Field(16, description="latent size [l]")
     window_length: PositiveInt = Field(16, description="steps per window [T]")
@@ -317,6 +325,17 @@ class ModelConfig(Strict):
             raise ValueError(
                 f"{value} applies to attae and cmsf-attae; {name}'s score (eq. 28) always "
                 "standardises its errors"
+            )
+        return value
+
+    @field_validator("fine_tune_iterations")
+    @classmethod
+    def _fine_tune_a_local_model(cls, value: int, info: ValidationInfo) -> int:
+        name = info.data.get("name")
+        if value and name is not None and name not in LOCAL_MODELS:
+            raise ValueError(
+                f"fine-tuning applies to attae and cmsf-attae, whose monitors hold a whole "
+                f"model; {name}'s monitors hold only a critic"
             )
         return value
 

@@ -16,6 +16,8 @@ from fedanomaly.detection.scoring import (
     CHUNK,
     ScoreScale,
     metric_scale,
+    robust_deviation,
+    robust_metric_scale,
     steps_from_windows,
     window_terms,
 )
@@ -96,18 +98,27 @@ def reconstruction_map(
 def position_scorer(
     model: Attae, config: ModelConfig, data: MonitorData
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Windows ``(n, T, d)`` -> scores ``(n, T)`` by ``config.reconstruction_score``: ``mse``,
-    or ``standardized`` with each metric's error scale fitted on the monitor's training
-    windows."""
+    """Windows ``(n, T, d)`` -> scores ``(n, T)`` by ``config.reconstruction_score``: ``mse``;
+    ``standardized``, each metric's error standardised by its mean and standard deviation on
+    the monitor's training windows, squared; or ``robust``, each metric's error's absolute
+    distance from its training median in robust spreads. Both average over metrics."""
     if config.reconstruction_score == "mse":
         return lambda windows: reconstruction_map(model, windows, squared_mean)
     train = data.windows("train", config.window_length, config.window_stride)
-    mean, std = metric_scale(reconstruction_map(model, train, np.asarray))
+    train_errors = reconstruction_map(model, train, np.asarray)
+    if config.reconstruction_score == "standardized":
+        mean, std = metric_scale(train_errors)
 
-    def standardized(errors: np.ndarray) -> np.ndarray:
-        return ScoreScale.reconstruction(errors, mean, std)
+        def reduce(errors: np.ndarray) -> np.ndarray:
+            return ScoreScale.reconstruction(errors, mean, std)
 
-    return lambda windows: reconstruction_map(model, windows, standardized)
+    else:
+        median, spread = robust_metric_scale(train_errors)
+
+        def reduce(errors: np.ndarray) -> np.ndarray:
+            return robust_deviation(errors, median, spread)
+
+    return lambda windows: reconstruction_map(model, windows, reduce)
 
 
 def squared_mean(errors: np.ndarray) -> np.ndarray:

@@ -76,6 +76,28 @@ def metric_scale(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return errors.mean(axis=(0, 1)), np.where(std > 0, std, 1.0)
 
 
+#: The interquartile range of a normal distribution in standard deviations.
+NORMAL_IQR = 1.349
+
+
+def robust_metric_scale(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and robust spread per metric of absolute errors ``(n, T, d)`` on training
+    windows: the interquartile range over 1.349 (the standard deviation of normal errors);
+    where the range is 0 (a metric whose errors are mostly equal) the standard deviation, and
+    1 where that is 0 too."""
+    flat = errors.reshape(-1, errors.shape[-1])
+    lower, median, upper = np.percentile(flat, [25, 50, 75], axis=0)
+    std = flat.std(axis=0)
+    spread = np.where(upper > lower, (upper - lower) / NORMAL_IQR, np.where(std > 0, std, 1.0))
+    return median, spread
+
+
+def robust_deviation(errors: np.ndarray, median: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """Per window and position, the mean over metrics of each absolute error's distance from
+    its metric's training median in robust spreads: ``(n, T, d)`` -> ``(n, T)``."""
+    return (np.abs(errors - median) / spread).mean(axis=2)
+
+
 @dataclass(frozen=True)
 class ScoreScale:
     """Per-metric error scale, and mean and standard deviation of both terms on training windows."""

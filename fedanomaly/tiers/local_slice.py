@@ -21,6 +21,7 @@ from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
 from fedanomaly.metering.precision import Precision
 from fedanomaly.metering.wire import from_positional, positional
+from fedanomaly.models.attae import Attae
 from fedanomaly.models.local import LocalLearner
 from fedanomaly.tiers.monitor import DivergenceError
 
@@ -79,14 +80,8 @@ class LearningMonitor:
             If a loss is not finite; the message names the monitor and the iteration.
         """
         before = self.stopwatch.wall_seconds
-        with self.stopwatch.timing():
-            losses = self.learner.train(iterations)
+        losses = self.fit(start, iterations)
         seconds = self.stopwatch.wall_seconds - before
-        for offset, loss in enumerate(losses):
-            if not np.isfinite(loss):
-                raise DivergenceError(
-                    f"{self.label}: reconstruction loss {loss:g} at iteration {start + offset}"
-                )
         arrays = self.learner.arrays()
         sent = Traffic()
         if self.link is not None:
@@ -95,9 +90,33 @@ class LearningMonitor:
             arrays = from_positional(received, len(arrays))
         return LocalRound(losses, arrays, self.learner.samples, sent, seconds)
 
+    def fit(self, start: int, iterations: int) -> list[float]:
+        """Iterations ``start``.. on the monitor's windows, timed; their losses.
+
+        Raises
+        ------
+        DivergenceError
+            If a loss is not finite; the message names the monitor and the iteration.
+        """
+        with self.stopwatch.timing():
+            losses = self.learner.train(iterations)
+        for offset, loss in enumerate(losses):
+            if not np.isfinite(loss):
+                raise DivergenceError(
+                    f"{self.label}: reconstruction loss {loss:g} at iteration {start + offset}"
+                )
+        return losses
+
     def receive(self, arrays: list[np.ndarray]) -> None:
         """Take the slice's (or the global) average."""
         self.learner.load_arrays(arrays)
+
+    def personalise(self, arrays: list[np.ndarray], start: int, iterations: int) -> Attae:
+        """The received model trained ``iterations`` more on this monitor's windows alone
+        (iterations ``start``..; nothing is sent): the copy it detects with."""
+        self.receive(arrays)
+        self.fit(start, iterations)
+        return self.learner.model
 
     def memory_bytes(self) -> dict[str, int]:
         """Parameters, optimizer state and resident training data."""

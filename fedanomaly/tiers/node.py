@@ -244,8 +244,13 @@ class TierNode:
                 generator.load_arrays(model[:parts])
                 generated = generated_anomalies(generator, self.config.generated_per_type)
                 model = model[parts:]
-            trained = build_local_model(self.config, self.shape.metrics, self.seed)
-            load_module_arrays(model, trained)
+            if self.config.fine_tune_iterations:
+                trained = self.learning_monitor(name).personalise(
+                    model, self.config.training_iterations, self.config.fine_tune_iterations
+                )
+            else:
+                trained = build_local_model(self.config, self.shape.metrics, self.seed)
+                load_module_arrays(model, trained)
             scores = local_model_scores(data, trained, self.config, generated)
             if "untrained" in evaluation.controls:
                 initial = build_local_model(self.config, self.shape.metrics, self.seed)
@@ -265,6 +270,19 @@ class TierNode:
                 controls["untrained"] = model_scores(data, untrained, self.shape, self.config)
         controls = {c: controls[c] for c in evaluation.controls}
         return evaluate_monitor(name, scores, controls, evaluation, data.vms[0].test.scaled[:, 0])
+
+    def learning_monitor(self, name: str) -> LearningMonitor:
+        """A hosted monitor of a local model."""
+        monitor = self.monitors[name]
+        if not isinstance(monitor, LearningMonitor):
+            raise TypeError(f"monitor {name} holds a critic, not a local model")
+        return monitor
+
+    def personalised_state(self, name: str) -> dict[str, torch.Tensor]:
+        """A hosted monitor's fine-tuned local model's state dict (for checkpoints)."""
+        return {
+            k: v.cpu() for k, v in self.learning_monitor(name).learner.model.state_dict().items()
+        }
 
     def critic_state(self, name: str) -> dict[str, torch.Tensor]:
         """A hosted monitor's critic state dict (for checkpoints)."""
