@@ -376,6 +376,15 @@ def unwrap(error: ray.exceptions.RayError) -> BaseException:
     return getattr(error, "cause", None) or error
 
 
+def run_failure(error: ray.exceptions.RayError) -> RunFailedError | None:
+    """The one-line failure a Ray error stands for (a monitor's loss turned NaN, Ray out of
+    memory), or ``None`` for any other error."""
+    cause = unwrap(error)
+    if isinstance(cause, DivergenceError | ray.exceptions.OutOfMemoryError):
+        return RunFailedError(failure_reason(str(cause)))
+    return None
+
+
 def train_without_flower(
     deployment: Deployment, topology: Topology, on_round: RoundCallback
 ) -> None:
@@ -387,11 +396,11 @@ def train_without_flower(
         try:
             ray.get([node.train_round.remote(name, start, count) for name, node in groups])
         except ray.exceptions.RayError as error:
-            cause = unwrap(error)
-            if isinstance(cause, DivergenceError | ray.exceptions.OutOfMemoryError):
-                on_round(collect_records(deployment))  # keep the records of the failed round
-                raise RunFailedError(failure_reason(str(cause))) from None
-            raise
+            failure = run_failure(error)
+            if failure is None:
+                raise
+            on_round(collect_records(deployment))  # keep the records of the failed round
+            raise failure from None
         on_round(collect_records(deployment))
 
 
@@ -434,7 +443,13 @@ def detect_everywhere(
             jobs[name] = deployment.hosts[name].score.remote(
                 name, arrays, critic, topology.evaluation
             )
-    return dict(zip(jobs, ray.get(list(jobs.values())), strict=True))
+    try:
+        return dict(zip(jobs, ray.get(list(jobs.values())), strict=True))
+    except ray.exceptions.RayError as error:  # a monitor's fine-tuning diverged
+        failure = run_failure(error)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topology) -> None:

@@ -205,6 +205,10 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
             "--score: model.reconstruction_score: standardized applies to attae and cmsf-attae",
         ),
         (
+            ["--score", "robust"],
+            "--score: model.reconstruction_score: robust applies to attae and cmsf-attae",
+        ),
+        (
             ["--fine-tune", "5"],
             "--fine-tune: model.fine_tune_iterations: fine-tuning applies to attae and cmsf-attae",
         ),

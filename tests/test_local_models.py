@@ -189,8 +189,10 @@ def test_a_monitor_personalises_the_received_model_on_its_own_windows_alone():
     windows = rng.random((60, 12, 2), dtype=np.float32)
     received = LocalLearner(windows, CONFIG, 7, 7).arrays()
     monitor = LearningMonitor("m", LocalLearner(windows, CONFIG, 0, 5), "monitor_slice")
+    monitor.fit(0, 12)  # its training: the optimizer state and batch draws go on from here
     personalised = monitor.personalise(received, 12, 4)
     reference = LocalLearner(windows, CONFIG, 0, 5)
+    reference.train(12)
     reference.load_arrays(received)
     reference.train(4)
     for mine, theirs in zip(module_arrays(personalised), reference.arrays(), strict=True):

@@ -403,6 +403,25 @@ def test_fine_tuning_personalises_each_monitors_copy_without_traffic(ray_address
         assert not np.allclose(saved, before)
 
 
+@pytest.mark.parametrize("mode", ["federated", "centralized"])
+def test_a_diverging_fine_tuning_stops_the_run_naming_the_monitor(ray_address, tmp_path, mode):
+    # one iteration of training reports the loss before its step; the step of an absurd
+    # learning rate ruins the weights, so fine-tuning's first loss is not finite
+    local = {"model.name": "attae", "model.hidden": {"autoencoder": 8}}
+    steps = {"model.iterations": 1, "model.local_iterations": 1, "model.slice_iterations": 1}
+    topology = tiny(
+        mode,
+        **local,
+        **steps,
+        **{"model.learning_rate": 1e30, "model.fine_tune_iterations": 2},
+    )
+    with pytest.raises(
+        RunFailedError, match=r"monitor vm-\d-\d: reconstruction loss \S+ at iteration 1\b"
+    ):
+        simulate(topology, tmp_path / "run", ray_address)
+    assert (tmp_path / "run" / "metrics.jsonl").exists()
+
+
 def test_ray_out_of_memory_becomes_one_line_saying_what_to_change():
     ray_report = (
         "1 worker(s) were killed due to the node running low on memory. Memory on the node "

@@ -112,11 +112,14 @@ def position_scorer(
         def reduce(errors: np.ndarray) -> np.ndarray:
             return ScoreScale.reconstruction(errors, mean, std)
 
-    else:
+    elif config.reconstruction_score == "robust":
         median, spread = robust_metric_scale(train_errors)
 
         def reduce(errors: np.ndarray) -> np.ndarray:
             return robust_deviation(errors, median, spread)
+
+    else:
+        raise ValueError(f"unknown reconstruction score '{config.reconstruction_score}'")
 
     return lambda windows: reconstruction_map(model, windows, reduce)
 

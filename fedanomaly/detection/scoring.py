@@ -81,10 +81,20 @@ NORMAL_IQR = 1.349
 
 
 def robust_metric_scale(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median and robust spread per metric of absolute errors ``(n, T, d)`` on training
-    windows: the interquartile range over 1.349 (the standard deviation of normal errors);
-    where the range is 0 (a metric whose errors are mostly equal) the standard deviation, and
-    1 where that is 0 too."""
+    """Median and robust spread per metric of absolute errors on training windows.
+
+    Parameters
+    ----------
+    errors
+        Absolute reconstruction errors ``(n, T, d)``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The median ``(d,)`` and the spread ``(d,)``: the interquartile range over 1.349 (the
+        standard deviation of normal errors); where the range is 0 (a metric whose errors are
+        mostly equal) the standard deviation, and 1 where that is 0 too.
+    """
     flat = errors.reshape(-1, errors.shape[-1])
     lower, median, upper = np.percentile(flat, [25, 50, 75], axis=0)
     std = flat.std(axis=0)

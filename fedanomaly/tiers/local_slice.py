@@ -91,7 +91,19 @@ class LearningMonitor:
         return LocalRound(losses, arrays, self.learner.samples, sent, seconds)
 
     def fit(self, start: int, iterations: int) -> list[float]:
-        """Iterations ``start``.. on the monitor's windows, timed; their losses.
+        """Train on the monitor's windows, timed by its stopwatch.
+
+        Parameters
+        ----------
+        start
+            Number of the first iteration (for the error message).
+        iterations
+            Optimizer steps.
+
+        Returns
+        -------
+        list of float
+            The loss of each step.
 
         Raises
         ------
@@ -112,8 +124,30 @@ class LearningMonitor:
         self.learner.load_arrays(arrays)
 
     def personalise(self, arrays: list[np.ndarray], start: int, iterations: int) -> Attae:
-        """The received model trained ``iterations`` more on this monitor's windows alone
-        (iterations ``start``..; nothing is sent): the copy it detects with."""
+        """Fine-tune a received model on this monitor's windows alone; nothing is sent.
+
+        The optimizer keeps the state of the monitor's training (fresh where the monitor did
+        not train: centralized mode).
+
+        Parameters
+        ----------
+        arrays
+            The model it received for detection.
+        start
+            Number of the first fine-tuning iteration (the training's I).
+        iterations
+            Optimizer steps.
+
+        Returns
+        -------
+        Attae
+            The fine-tuned copy the monitor detects with.
+
+        Raises
+        ------
+        DivergenceError
+            If a loss is not finite.
+        """
         self.receive(arrays)
         self.fit(start, iterations)
         return self.learner.model
@@ -239,20 +273,33 @@ class LocalSliceManager:
         self.model: list[np.ndarray] = []
         self.pending: list[np.ndarray] | None = None
 
-    def deliver_pending(self, copies: int | None = None, link: str | None = None) -> Traffic:
-        """Send the model waiting to go down to every monitor (metered per copy)."""
+    def transmit_down(
+        self, arrays: list[np.ndarray], copies: int | None = None, link: str | None = None
+    ) -> tuple[list[np.ndarray], Traffic]:
+        """Send ``arrays`` down ``link`` (default the slice's) once per monitor, or ``copies``
+        times, metered per copy.
+
+        Returns
+        -------
+        tuple
+            The arrays as they arrive (at the payload precision) and the traffic.
+        """
         sent = Traffic()
-        if self.pending is None:
-            return sent
         link = link or self.link
-        arrays = self.pending
-        if link is not None:
-            for _ in range(len(self.learners.names) if copies is None else copies):
-                received, one = self.meter.transmit(
-                    link, "down", positional(self.pending), self.precision
-                )
-                arrays = from_positional(received, len(self.pending))
-                sent.add(one)
+        if link is None:
+            return arrays, sent
+        received = arrays
+        for _ in range(len(self.learners.names) if copies is None else copies):
+            wire, one = self.meter.transmit(link, "down", positional(arrays), self.precision)
+            received = from_positional(wire, len(arrays))
+            sent.add(one)
+        return received, sent
+
+    def deliver_pending(self) -> Traffic:
+        """Send the model waiting to go down to every monitor (metered per copy)."""
+        if self.pending is None:
+            return Traffic()
+        arrays, sent = self.transmit_down(self.pending)
         self.learners.deliver(arrays)
         self.pending = None
         return sent

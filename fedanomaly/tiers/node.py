@@ -245,7 +245,10 @@ class TierNode:
                 generated = generated_anomalies(generator, self.config.generated_per_type)
                 model = model[parts:]
             if self.config.fine_tune_iterations:
-                trained = self.learning_monitor(name).personalise(
+                monitor = self.learning_monitor(name)
+                if generated is not None and monitor.learner.anomalies is None:
+                    monitor.learner.anomalies = generated  # centralized: no G reached it
+                trained = monitor.personalise(
                     model, self.config.training_iterations, self.config.fine_tune_iterations
                 )
             else:
@@ -410,9 +413,9 @@ class TierNode:
             return manager.send_model(copies, link), None
         arrays = manager.arrays()
         if isinstance(manager, LocalSliceManager):
-            manager.pending = arrays
-            manager.deliver_pending(copies, link)
-            return arrays, None
+            received, _ = manager.transmit_down(arrays, copies, link)
+            manager.learners.deliver(received)
+            return received, None
         critic = self.monitors[with_critic].critic.arrays() if with_critic else []
         message = positional(arrays + critic)
         received = message
