@@ -33,6 +33,7 @@ from flwr.app import Context
 from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
+from fedanomaly.config.loading import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.config.schema import Topology
 from fedanomaly.errors import InputError
@@ -44,13 +45,38 @@ RAY_WAIT_SECONDS = 300.0
 APP_DIR = Path(__file__).resolve().parents[1]  # where Flower unpacked the FAB
 
 client_app = slice_app
+
+#: The run-config key behind each topology setting, named in errors instead of the YAML path.
+RUN_CONFIG_KEYS = {
+    "mode": "run config 'mode'",
+    "model.name": "run config 'model'",
+    "model.iterations": "run config 'iterations'",
+    "model.local_iterations": "run config 'local-iterations'",
+    "model.slice_iterations": "run config 'slice-iterations'",
+    "model.batch_size": "run config 'batch-size'",
+    "model.critic_iterations": "run config 'critic-iterations'",
+    "model.reconstruction_score": "run config 'score'",
+    "model.fine_tune_iterations": "run config 'fine-tune'",
+    "evaluation.threshold": "run config 'threshold'",
+    "payload.feedback": "run config 'precision'",
+    "payload.generated": "run config 'precision'",
+    "payload.models": "run config 'precision'",
+    "data.source.length": "run config 'data-length'",
+    "seed": "run config 'seed'",
+}
 server_app = ServerApp()
 
 
 def topology_from(config: dict[str, Any]) -> Topology:
     """The topology the run config names: ``topology`` (a YAML path; relative to the working
     directory or to the app) or the paper's 3 slices x 9 monitors, with the run config's
-    settings laid over it."""
+    settings (``data`` a source as ``--data`` takes it) laid over it.
+
+    Raises
+    ------
+    InputError
+        For a bad file, source or setting; a rejected setting is named by its run-config key.
+    """
     path = str(config.get("topology", "") or "")
     file = None
     if path:
@@ -62,16 +88,29 @@ def topology_from(config: dict[str, Any]) -> Topology:
     if file is None and slices is None and monitors is None:
         slices, monitors = 3, 9
     seed = int(config.get("seed", -1))
+    fine_tune = int(config.get("fine-tune", -1))
+    precision = str(config.get("precision", "") or "") or None
+    data = str(config.get("data", "") or "")
     settings = {
         "mode": config.get("mode") or None,
         "model.name": config.get("model") or None,
         "model.iterations": int(config.get("iterations", 0) or 0) or None,
         "model.local_iterations": int(config.get("local-iterations", 0) or 0) or None,
+        "model.slice_iterations": int(config.get("slice-iterations", 0) or 0) or None,
         "model.batch_size": int(config.get("batch-size", 0) or 0) or None,
+        "model.critic_iterations": int(config.get("critic-iterations", 0) or 0) or None,
+        "model.reconstruction_score": config.get("score") or None,
+        "model.fine_tune_iterations": fine_tune if fine_tune >= 0 else None,
+        "evaluation.threshold": config.get("threshold") or None,
+        "payload.feedback": precision,
+        "payload.generated": precision,
+        "payload.models": precision,
         "data.source.length": int(config.get("data-length", 0) or 0) or None,
         "seed": seed if seed >= 0 else None,
     }
-    return resolve_topology(file, slices, monitors, None, settings)
+    source = parse_source(data) if data else None
+    given = {key: RUN_CONFIG_KEYS[key] for key, value in settings.items() if value is not None}
+    return resolve_topology(file, slices, monitors, source, settings, given)
 
 
 def wait_for_ray(timeout: float = RAY_WAIT_SECONDS) -> None:

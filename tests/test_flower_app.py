@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fedanomaly.errors import InputError
 from fedanomaly.flower_app import topology_from
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,39 @@ def test_the_run_config_overrides_a_topology_file_named_relative_to_the_app():
     )
     assert topology.name == "small"
     assert (topology.model.iterations, topology.model.local_iterations, topology.seed) == (20, 5, 3)
+
+
+def test_the_run_config_sets_the_score_fine_tuning_and_data_source():
+    topology = topology_from(
+        {
+            "model": "attae",
+            "score": "robust",
+            "fine-tune": 7,
+            "critic-iterations": 0,
+            "threshold": "sigma",
+            "precision": "float16",
+            "data": "synthetic-vnf?length=1500",
+            "seed": -1,
+        }
+    )
+    model = topology.model
+    assert (model.name, model.reconstruction_score, model.fine_tune_iterations) == (
+        "attae",
+        "robust",
+        7,
+    )
+    assert topology.evaluation.threshold == "sigma"
+    assert topology.payload.models == topology.payload.feedback == "float16"
+    assert topology.data.source.length == 1500
+    # fine-tune -1 (the default) keeps the topology's value
+    assert topology_from({"model": "attae", "fine-tune": -1}).model.fine_tune_iterations == 0
+
+
+def test_a_rejected_run_config_value_is_named_by_its_key():
+    with pytest.raises(InputError, match=r"^run config 'score': model.reconstruction_score"):
+        topology_from({"model": "attae", "score": "huber"})
+    with pytest.raises(InputError, match=r"^run config 'fine-tune'.*critic"):
+        topology_from({"fine-tune": 5})  # biwgan-gp's monitors hold only a critic
 
 
 def free_port() -> int:
