@@ -69,8 +69,9 @@ server_app = ServerApp()
 
 def topology_from(config: dict[str, Any]) -> Topology:
     """The topology the run config names: ``topology`` (a YAML path; relative to the working
-    directory or to the app) or the paper's 3 slices x 9 monitors, with the run config's
-    settings (``data`` a source as ``--data`` takes it) laid over it.
+    directory or to the app), else the ``data`` source's own layout (a source as ``--data``
+    takes it; SMD: one slice per machine group), else the paper's 3 slices x 9 monitors, with
+    the run config's settings laid over it.
 
     Raises
     ------
@@ -85,12 +86,12 @@ def topology_from(config: dict[str, Any]) -> Topology:
             file = APP_DIR / file
     slices = int(config.get("slices", 0) or 0) or None
     monitors = int(config.get("monitors", 0) or 0) or None
-    if file is None and slices is None and monitors is None:
+    data = str(config.get("data", "") or "")
+    if file is None and slices is None and monitors is None and not data:
         slices, monitors = 3, 9
     seed = int(config.get("seed", -1))
     fine_tune = int(config.get("fine-tune", -1))
     precision = str(config.get("precision", "") or "") or None
-    data = str(config.get("data", "") or "")
     settings = {
         "mode": config.get("mode") or None,
         "model.name": config.get("model") or None,

@@ -60,6 +60,13 @@ def test_the_run_config_sets_the_score_fine_tuning_and_data_source():
     assert topology_from({"model": "attae", "fine-tune": -1}).model.fine_tune_iterations == 0
 
 
+def test_a_data_source_alone_gives_its_own_layout_as_simulate_data_does(smd_dir):
+    topology = topology_from({"data": f"smd:{smd_dir}", "model": "attae"})
+    assert [s.name for s in topology.slices] == ["group-1", "group-2", "group-3"]
+    assert sum(len(s.monitors) for s in topology.slices) == 19
+    assert topology.data.source.type == "smd"
+
+
 def test_a_rejected_run_config_value_is_named_by_its_key():
     with pytest.raises(InputError, match=r"^run config 'score': model.reconstruction_score"):
         topology_from({"model": "attae", "score": "huber"})
