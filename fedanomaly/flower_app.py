@@ -46,24 +46,35 @@ APP_DIR = Path(__file__).resolve().parents[1]  # where Flower unpacked the FAB
 
 client_app = slice_app
 
-#: The run-config key behind each topology setting, named in errors instead of the YAML path.
-RUN_CONFIG_KEYS = {
-    "mode": "run config 'mode'",
-    "model.name": "run config 'model'",
-    "model.iterations": "run config 'iterations'",
-    "model.local_iterations": "run config 'local-iterations'",
-    "model.slice_iterations": "run config 'slice-iterations'",
-    "model.batch_size": "run config 'batch-size'",
-    "model.critic_iterations": "run config 'critic-iterations'",
-    "model.reconstruction_score": "run config 'score'",
-    "model.fine_tune_iterations": "run config 'fine-tune'",
-    "evaluation.threshold": "run config 'threshold'",
-    "payload.feedback": "run config 'precision'",
-    "payload.generated": "run config 'precision'",
-    "payload.models": "run config 'precision'",
-    "data.source.length": "run config 'data-length'",
-    "seed": "run config 'seed'",
+#: Each run-config key and the topology settings (dotted paths) it sets.
+RUN_CONFIG_SETTINGS: dict[str, tuple[str, ...]] = {
+    "mode": ("mode",),
+    "model": ("model.name",),
+    "iterations": ("model.iterations",),
+    "local-iterations": ("model.local_iterations",),
+    "slice-iterations": ("model.slice_iterations",),
+    "batch-size": ("model.batch_size",),
+    "critic-iterations": ("model.critic_iterations",),
+    "score": ("model.reconstruction_score",),
+    "fine-tune": ("model.fine_tune_iterations",),
+    "threshold": ("evaluation.threshold",),
+    "precision": ("payload.feedback", "payload.generated", "payload.models"),
+    "data-length": ("data.source.length",),
+    "seed": ("seed",),
 }
+#: Keys for which 0 is a value, so that -1 keeps the topology's (elsewhere "" and 0 do).
+ZERO_IS_A_VALUE = frozenset({"fine-tune", "seed"})
+
+
+def run_config_setting(key: str, value: Any) -> Any:
+    """A run-config value as a setting, or None (also for a missing key) to keep the topology's."""
+    if value is None:
+        return None
+    if key in ZERO_IS_A_VALUE:
+        return None if int(value) < 0 else int(value)
+    return value or None
+
+
 server_app = ServerApp()
 
 
@@ -89,28 +100,14 @@ def topology_from(config: dict[str, Any]) -> Topology:
     data = str(config.get("data", "") or "")
     if file is None and slices is None and monitors is None and not data:
         slices, monitors = 3, 9
-    seed = int(config.get("seed", -1))
-    fine_tune = int(config.get("fine-tune", -1))
-    precision = str(config.get("precision", "") or "") or None
-    settings = {
-        "mode": config.get("mode") or None,
-        "model.name": config.get("model") or None,
-        "model.iterations": int(config.get("iterations", 0) or 0) or None,
-        "model.local_iterations": int(config.get("local-iterations", 0) or 0) or None,
-        "model.slice_iterations": int(config.get("slice-iterations", 0) or 0) or None,
-        "model.batch_size": int(config.get("batch-size", 0) or 0) or None,
-        "model.critic_iterations": int(config.get("critic-iterations", 0) or 0) or None,
-        "model.reconstruction_score": config.get("score") or None,
-        "model.fine_tune_iterations": fine_tune if fine_tune >= 0 else None,
-        "evaluation.threshold": config.get("threshold") or None,
-        "payload.feedback": precision,
-        "payload.generated": precision,
-        "payload.models": precision,
-        "data.source.length": int(config.get("data-length", 0) or 0) or None,
-        "seed": seed if seed >= 0 else None,
-    }
+    settings: dict[str, Any] = {}
+    given: dict[str, str] = {}  # the key behind each setting, named in errors
+    for key, paths in RUN_CONFIG_SETTINGS.items():
+        value = run_config_setting(key, config.get(key))
+        if value is not None:
+            settings.update(dict.fromkeys(paths, value))
+            given.update(dict.fromkeys(paths, f"run config '{key}'"))
     source = parse_source(data) if data else None
-    given = {key: RUN_CONFIG_KEYS[key] for key, value in settings.items() if value is not None}
     return resolve_topology(file, slices, monitors, source, settings, given)
 
 
