@@ -81,6 +81,11 @@ class RemoteMonitors:
         return [item for reply in ray.get(futures) for item in reply]
 
 
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's state dict with every tensor on the CPU (what checkpoints hold)."""
+    return {k: v.cpu() for k, v in module.state_dict().items()}
+
+
 class TierNode:
     """One process of the simulation, hosting monitors and/or a slice manager.
 
@@ -283,13 +288,11 @@ class TierNode:
 
     def personalised_state(self, name: str) -> dict[str, torch.Tensor]:
         """A hosted monitor's fine-tuned local model's state dict (for checkpoints)."""
-        return {
-            k: v.cpu() for k, v in self.learning_monitor(name).learner.model.state_dict().items()
-        }
+        return cpu_state(self.learning_monitor(name).learner.model)
 
     def critic_state(self, name: str) -> dict[str, torch.Tensor]:
         """A hosted monitor's critic state dict (for checkpoints)."""
-        return {k: v.cpu() for k, v in self.monitors[name].critic.critic.state_dict().items()}
+        return cpu_state(self.monitors[name].critic.critic)
 
     def checkpoint(self, group: str) -> dict[str, dict[str, torch.Tensor]]:
         """A hosted group's G and E state dicts, or its local model's (``model``)."""
@@ -305,9 +308,7 @@ class TierNode:
         else:
             side = manager.side
             modules = (("generator", side.generator), ("encoder", side.encoder))
-        return {
-            part: {k: v.cpu() for k, v in module.state_dict().items()} for part, module in modules
-        }
+        return {part: cpu_state(module) for part, module in modules}
 
     # --- slice manager ----------------------------------------------------------------------
 
