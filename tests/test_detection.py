@@ -25,9 +25,10 @@ def test_score_scale_standardises_both_terms_on_training_windows():
     critic = rng.normal(5.0, 2.0, 500)
     scale = ScoreScale.fit(errors, critic, gamma=0.5, bidirectional=True)
     mixed = scale.combine(errors, critic)
-    recon = (((errors - errors.mean((0, 1))) / errors.std((0, 1))) ** 2).mean(axis=2)
+    # r per window: squared per-metric z-scores averaged over the window's positions and metrics
+    recon = (((errors - errors.mean((0, 1))) / errors.std((0, 1))) ** 2).mean(axis=(1, 2))
     standard_critic = (critic - critic.mean()) / critic.std()
-    expected = 0.5 * (recon - recon.mean()) / recon.std() + 0.5 * standard_critic[:, None]
+    expected = 0.5 * (recon - recon.mean()) / recon.std() + 0.5 * standard_critic
     np.testing.assert_allclose(mixed, expected, rtol=1e-6, atol=1e-9)
     assert mixed.mean() == pytest.approx(0.0, abs=0.1)
 
@@ -36,4 +37,4 @@ def test_without_an_encoder_only_the_critic_counts():
     errors = np.zeros((10, 2, 3))
     critic = np.arange(10.0)
     scale = ScoreScale.fit(errors, critic, gamma=0.9, bidirectional=False)
-    np.testing.assert_allclose(scale.combine(errors, critic)[:, 0], (critic - 4.5) / critic.std())
+    np.testing.assert_allclose(scale.combine(errors, critic), (critic - 4.5) / critic.std())

@@ -73,13 +73,17 @@ def model_scores(
     shape: GanShape,
     config: ModelConfig,
 ) -> PartScores:
-    """Fit the score scale on the training windows, then score every step of the three parts."""
+    """Fit the score scale on the training windows, then score every step of the three parts:
+    the mean of eq. 28 over the windows that contain the step."""
     train = data.windows("train", shape.length, config.window_stride)
     recon, critic = window_terms(*modules, train, shape)
     scale = ScoreScale.fit(recon, critic, config.score_weight, shape.variant.bidirectional)
-    return window_part_scores(
-        data, shape.length, lambda windows: scale.combine(*window_terms(*modules, windows, shape))
-    )
+
+    def position_scores(windows: np.ndarray) -> np.ndarray:
+        window_scores = scale.combine(*window_terms(*modules, windows, shape))
+        return np.repeat(window_scores[:, None], shape.length, axis=1)
+
+    return window_part_scores(data, shape.length, position_scores)
 
 
 def reconstruction_map(

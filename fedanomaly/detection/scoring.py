@@ -3,17 +3,17 @@
 For a window X with latent code f = E(X):
 
     A(X) = gamma * r(X) + (1 - gamma) * c(X)
-    r(X)_t = mean over metrics m of ((|X - G(E(X))|_{t,m} - mu_m) / sigma_m)^2
-    c(X)   = softplus(-D(X, E(X)))         (sigmoid cross-entropy of D's logit against "real")
+    r(X) = mean over positions t and metrics m of ((|X - G(E(X))|_{t,m} - mu_m) / sigma_m)^2
+    c(X) = softplus(-D(X, E(X)))         (sigmoid cross-entropy of D's logit against "real")
 
-The reconstruction term is the L1 error of each value, standardised per metric with its mean
-and standard deviation over the monitor's training windows (so a metric that is always hard to
-reconstruct does not drown the others, and a fault that moves a few metrics of one family
-stands out), squared and averaged over metrics, per position t. Both terms are then
-standardised with their mean and standard deviation on the training windows before mixing,
-since their scales differ by orders of magnitude. Windows are taken with stride 1, and a step's
-score is the mean over the windows that contain it of A at the step's position, so every step
-of a part gets a score. Thresholds are in :mod:`fedanomaly.evaluation.thresholds`.
+A is a window's score, as in the paper. The reconstruction term is the L1 error of each value,
+standardised per metric with its mean and standard deviation over the monitor's training windows
+(so a metric that is always hard to reconstruct does not drown the others, and a fault that moves
+a few metrics of one family stands out), squared and averaged over the window's values. Both
+terms are then standardised with their mean and standard deviation on the training windows
+before mixing, since their scales differ by orders of magnitude. Windows are taken with stride 1,
+and a step's score is the mean of A over the windows that contain it, so every step of a part
+gets a score. Thresholds are in :mod:`fedanomaly.evaluation.thresholds`.
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ def robust_deviation(errors: np.ndarray, median: np.ndarray, spread: np.ndarray)
 
 @dataclass(frozen=True)
 class ScoreScale:
-    """Per-metric error scale, and mean and standard deviation of both terms on training windows."""
+    """Per-metric error scale, and mean and standard deviation of both window terms on training
+    windows."""
 
     metric_mean: np.ndarray
     metric_std: np.ndarray
@@ -126,7 +127,7 @@ class ScoreScale:
     ) -> ScoreScale:
         """Fit on the training windows; without an encoder only the critic term counts."""
         metric_mean, metric_std = metric_scale(errors)
-        recon = cls.reconstruction(errors, metric_mean, metric_std)
+        recon = cls.reconstruction(errors, metric_mean, metric_std).mean(axis=1)
         return cls(
             metric_mean,
             metric_std,
@@ -143,8 +144,8 @@ class ScoreScale:
         return (((errors - mean) / std) ** 2).mean(axis=2)
 
     def combine(self, errors: np.ndarray, critic: np.ndarray) -> np.ndarray:
-        """A of eq. 28 on the common scale, per window and position: ``(n, T)``."""
-        recon = self.reconstruction(errors, self.metric_mean, self.metric_std)
+        """A of eq. 28 on the common scale, per window: ``(n,)``."""
+        recon = self.reconstruction(errors, self.metric_mean, self.metric_std).mean(axis=1)
         r = (recon - self.recon_mean) / self.recon_std
         c = (critic - self.critic_mean) / self.critic_std
-        return self.gamma * r + (1.0 - self.gamma) * c[:, None]
+        return self.gamma * r + (1.0 - self.gamma) * c
