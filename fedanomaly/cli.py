@@ -68,6 +68,10 @@ TopologyFile = Annotated[
     Path | None,
     typer.Option("--topology", "-t", help="Topology YAML (default: the source's own layout)."),
 ]
+BenchTopologyFile = Annotated[
+    Path | None,
+    typer.Option("--topology", "-t", help="Topology YAML (default: 3 slices x 9 monitors)."),
+]
 Slices = Annotated[int | None, typer.Option("--slices", "-s", help="Balanced topology: slices.")]
 Monitors = Annotated[
     int | None, typer.Option("--monitors", "-n", help="Balanced topology: monitors.")
@@ -423,8 +427,8 @@ def simulate(
         typer.Option(
             help="attae, cmsf-attae: a step's score from its reconstruction error, mse (the "
             "paper's), standardized (per metric by mean and standard deviation on the training "
-            "windows, as eq. 28) or robust (per metric by median and interquartile range, "
-            "absolute)."
+            "windows: eq. 28's term, kept per position) or robust (per metric by median and "
+            "interquartile range, absolute)."
         ),
     ] = None,
     fine_tune: Annotated[
@@ -536,7 +540,8 @@ def generate(
         Path | None, typer.Argument(help="Topology YAML.", show_default=False)
     ] = None,
     type_name: Annotated[
-        str, typer.Option("--type", help="Anomaly type to generate (one of the injected types).")
+        str,
+        typer.Option("--type", help="Anomaly type to generate (any of the seven: see data types)."),
     ] = "memory_leak",
     count: Annotated[int, typer.Option(min=1, help="Windows to generate.")] = 100,
     out: Annotated[Path, typer.Option(help="Output .npz file.")] = Path("generated.npz"),
@@ -800,7 +805,7 @@ def run_sweep(
 @bench_app.command("batch")
 @reports_input_errors
 def bench_batch(
-    topology: TopologyFile = None,
+    topology: BenchTopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
     data: BenchData = None,
@@ -827,7 +832,7 @@ def bench_batch(
 @bench_app.command("aggregation")
 @reports_input_errors
 def bench_aggregation(
-    topology: TopologyFile = None,
+    topology: BenchTopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
     data: BenchData = None,
@@ -853,7 +858,7 @@ def bench_aggregation(
 @bench_app.command("time")
 @reports_input_errors
 def bench_time(
-    topology: TopologyFile = None,
+    topology: BenchTopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
     data: BenchData = None,
@@ -884,7 +889,7 @@ def bench_time(
 @bench_app.command("memory")
 @reports_input_errors
 def bench_memory(
-    topology: TopologyFile = None,
+    topology: BenchTopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
     data: BenchData = None,
@@ -924,7 +929,7 @@ def bench_memory(
 @bench_app.command("precision")
 @reports_input_errors
 def bench_precision(
-    topology: TopologyFile = None,
+    topology: BenchTopologyFile = None,
     slices: Slices = None,
     monitors: Monitors = None,
     data: BenchData = None,
@@ -957,7 +962,7 @@ def bench_precision(
 @bench_app.command("scale")
 @reports_input_errors
 def bench_scale(
-    topology: TopologyFile = None,
+    topology: BenchTopologyFile = None,
     data: BenchData = None,
     sizes: Annotated[
         str, typer.Option(help="Comma-separated SLICESxMONITORS, e.g. 3x9,6x18,9x36.")

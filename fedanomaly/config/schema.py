@@ -275,9 +275,9 @@ class ModelConfig(Strict):
         description="attae, cmsf-attae: a step's score, from the reconstruction error at its "
         "position: mse (the squared error averaged over metrics, the paper's), standardized "
         "(each metric's absolute error standardised by its mean and standard deviation on the "
-        "training windows, squared and averaged over metrics: the reconstruction term of eq. "
-        "28) or robust (each metric's absolute error's distance from its training median in "
-        "interquartile ranges / 1.349, averaged over metrics)",
+        "training windows, squared and averaged over metrics: eq. 28's reconstruction term, "
+        "kept per position) or robust (each metric's absolute error's distance from its "
+        "training median in interquartile ranges / 1.349, averaged over metrics)",
     )
     fine_tune_iterations: NonNegativeInt = Field(
         0,

@@ -1,6 +1,6 @@
-"""A monitor's model scores on its three parts: eq. 28 with G, E and its own critic for the
-split GANs, the per-step reconstruction error (squared, or standardised per metric) for a local
-autoencoder."""
+"""A monitor's model scores on its three parts: eq. 28 per window with G, E and its own critic
+for the split GANs, the reconstruction error per position (squared, standardised per metric or
+robust) for a local autoencoder; a step's score is the mean over the windows holding it."""
 
 from __future__ import annotations
 

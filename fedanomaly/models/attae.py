@@ -4,8 +4,10 @@ The encoder runs one LSTM branch per scale over the last ``s`` steps of the wind
 branches follow high-frequency changes, the full-length one the slow trend); their final
 hidden states are concatenated and fused by a linear layer into the code ``h``. The decoder
 feeds ``h`` at every step to an LSTM and maps its outputs back to the metrics. Training uses
-normal windows only and minimises the reconstruction MSE; the score of a step is its squared
-error averaged over metrics. The adaptive threshold of the paper is an evaluation threshold
+normal windows only and minimises the reconstruction MSE; a step's score comes from the
+reconstruction error at its position, averaged over the windows that contain it
+(:func:`fedanomaly.detection.detector.local_model_scores`: ``mse``, ``standardized`` or
+``robust``). The adaptive threshold of the paper is an evaluation threshold
 (:mod:`fedanomaly.evaluation.thresholds`), not part of the model.
 
 ATTAE is a "local" model: each VM monitor trains a whole copy
