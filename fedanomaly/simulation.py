@@ -32,10 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import numpy as np
 import ray
 from flwr.serverapp import Grid
 from flwr.simulation import run_simulation
+from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
 
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
@@ -221,6 +223,31 @@ def check_reachable(address: str | None) -> None:
         raise InputError(
             f"--ray-address: cannot reach a Ray cluster at {address}: {error}"
         ) from None
+    check_ray_cluster(address)
+
+
+#: What a server that answers but has no Ray GCS gives (an HTTP server, another gRPC service).
+NOT_RAY = (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE)
+
+
+def check_ray_cluster(address: str) -> None:
+    """Fail fast where ``address`` answers but is not a Ray cluster's head (a dashboard or other
+    service's port): ask it for the cluster ID, as Ray's own client does first; Ray would print
+    a warning a second for about 20 s before giving up. A slow or access-controlled head is left
+    for Ray to judge."""
+    channel = grpc.insecure_channel(address)
+    try:
+        gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel).GetClusterId(
+            gcs_service_pb2.GetClusterIdRequest(), timeout=3
+        )
+    except grpc.RpcError as error:
+        if error.code() in NOT_RAY:
+            raise InputError(
+                f"--ray-address: {address} answers but is not a Ray cluster's head "
+                f"({error.code().name})"
+            ) from None
+    finally:
+        channel.close()
 
 
 def gpu_share(devices: list[str]) -> list[float]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
@@ -229,3 +232,34 @@ def test_simulate_bad_input(args, message, tmp_path, monkeypatch):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with an error status, and logs nothing."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test's output to the CLI's own."""
+
+
+@pytest.fixture
+def http_port() -> Iterator[int]:
+    """A local port where an HTTP server answers every request with an error (not a Ray head)."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_simulate_refuses_an_address_that_answers_but_is_not_ray(http_port, tmp_path, capfd):
+    """One line at once, not Ray's warning a second until it gives up; nothing written."""
+    out = tmp_path / "run"
+    result = run("simulate", "--slices", "1", "--monitors", "1", "--out", out,
+                 "--ray-address", f"127.0.0.1:{http_port}")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert f"127.0.0.1:{http_port} answers but is not a Ray cluster's head" in lines[0]
+    assert "gcs_client" not in capfd.readouterr().err
+    assert not out.exists()
