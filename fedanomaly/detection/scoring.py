@@ -127,7 +127,7 @@ class ScoreScale:
     ) -> ScoreScale:
         """Fit on the training windows; without an encoder only the critic term counts."""
         metric_mean, metric_std = metric_scale(errors)
-        recon = cls.reconstruction(errors, metric_mean, metric_std).mean(axis=1)
+        recon = cls.window_reconstruction(errors, metric_mean, metric_std)
         return cls(
             metric_mean,
             metric_std,
@@ -143,9 +143,16 @@ class ScoreScale:
         """r per window and position: mean over metrics of squared per-metric z-scores."""
         return (((errors - mean) / std) ** 2).mean(axis=2)
 
+    @classmethod
+    def window_reconstruction(
+        cls, errors: np.ndarray, mean: np.ndarray, std: np.ndarray
+    ) -> np.ndarray:
+        """r per window: :meth:`reconstruction` averaged over the window's positions."""
+        return cls.reconstruction(errors, mean, std).mean(axis=1)
+
     def combine(self, errors: np.ndarray, critic: np.ndarray) -> np.ndarray:
         """A of eq. 28 on the common scale, per window: ``(n,)``."""
-        recon = self.reconstruction(errors, self.metric_mean, self.metric_std).mean(axis=1)
+        recon = self.window_reconstruction(errors, self.metric_mean, self.metric_std)
         r = (recon - self.recon_mean) / self.recon_std
         c = (critic - self.critic_mean) / self.critic_std
         return self.gamma * r + (1.0 - self.gamma) * c
