@@ -376,6 +376,7 @@ SIMULATE_FLAGS = {
     "model.slice_iterations": "--slice-iters",
     "evaluation.threshold": "--threshold",
     "model.reconstruction_score": "--score",
+    "model.metric_pooling": "--pooling",
     "model.fine_tune_iterations": "--fine-tune",
     "payload.feedback": "--precision",
     "payload.generated": "--precision",
@@ -431,6 +432,14 @@ def simulate(
             "interquartile range, absolute)."
         ),
     ] = None,
+    pooling: Annotated[
+        str | None,
+        typer.Option(
+            help="biwgan-gp and its baselines: how eq. 28's reconstruction term pools a "
+            "window's metrics, mean (the paper's) or max (the metric furthest above its "
+            "training level: for faults that move a few metrics)."
+        ),
+    ] = None,
     fine_tune: Annotated[
         int | None,
         typer.Option(
@@ -481,6 +490,7 @@ def simulate(
         "model.slice_iterations": slice_iters,
         "evaluation.threshold": threshold,
         "model.reconstruction_score": score,
+        "model.metric_pooling": pooling,
         "model.fine_tune_iterations": fine_tune,
         "payload.feedback": precision,
         "payload.generated": precision,

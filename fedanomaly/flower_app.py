@@ -56,6 +56,7 @@ RUN_CONFIG_SETTINGS: dict[str, tuple[str, ...]] = {
     "batch-size": ("model.batch_size",),
     "critic-iterations": ("model.critic_iterations",),
     "score": ("model.reconstruction_score",),
+    "pooling": ("model.metric_pooling",),
     "fine-tune": ("model.fine_tune_iterations",),
     "threshold": ("evaluation.threshold",),
     "precision": ("payload.feedback", "payload.generated", "payload.models"),

@@ -211,6 +211,11 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
             ["--score", "robust"],
             "--score: model.reconstruction_score: robust applies to attae and cmsf-attae",
         ),
+        (["--pooling", "median"], "--pooling: model.metric_pooling: Input should be 'mean'"),
+        (
+            ["--model", "attae", "--pooling", "max"],
+            "--pooling: model.metric_pooling: metric_pooling max applies to biwgan-gp and its",
+        ),
         (
             ["--fine-tune", "5"],
             "--fine-tune: model.fine_tune_iterations: fine-tuning applies to attae and cmsf-attae",

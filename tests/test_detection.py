@@ -33,6 +33,19 @@ def test_score_scale_standardises_both_terms_on_training_windows():
     assert mixed.mean() == pytest.approx(0.0, abs=0.1)
 
 
+def test_max_pooling_takes_the_metric_furthest_above_its_training_level():
+    rng = np.random.default_rng(1)
+    errors = rng.gamma(2.0, [0.1, 1.0, 10.0], size=(400, 4, 3))
+    critic = rng.normal(0.0, 1.0, 400)
+    scale = ScoreScale.fit(errors, critic, gamma=1.0, bidirectional=True, pooling="max")
+    # per metric: squared z-score of each value, averaged over the window's 4 positions ...
+    z2 = (((errors - errors.mean((0, 1))) / errors.std((0, 1))) ** 2).mean(axis=1)
+    # ... standardised per metric over the training windows; r is the largest of the 3
+    recon = ((z2 - z2.mean(axis=0)) / z2.std(axis=0)).max(axis=1)
+    expected = (recon - recon.mean()) / recon.std()
+    np.testing.assert_allclose(scale.combine(errors, critic), expected, rtol=1e-6, atol=1e-9)
+
+
 def test_without_an_encoder_only_the_critic_counts():
     errors = np.zeros((10, 2, 3))
     critic = np.arange(10.0)

@@ -60,6 +60,13 @@ def test_the_run_config_sets_the_score_fine_tuning_and_data_source():
     assert topology_from({"model": "attae", "fine-tune": -1}).model.fine_tune_iterations == 0
 
 
+def test_the_run_config_sets_the_metric_pooling():
+    assert topology_from({"pooling": "max"}).model.metric_pooling == "max"
+    assert topology_from({"pooling": ""}).model.metric_pooling == "mean"
+    with pytest.raises(InputError, match=r"^run config 'pooling': model.metric_pooling"):
+        topology_from({"model": "attae", "pooling": "max"})
+
+
 def test_a_data_source_alone_gives_its_own_layout_as_simulate_data_does(smd_dir):
     topology = topology_from({"data": f"smd:{smd_dir}", "model": "attae"})
     assert [s.name for s in topology.slices] == ["group-1", "group-2", "group-3"]

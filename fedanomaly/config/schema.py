@@ -279,6 +279,14 @@ class ModelConfig(Strict):
         "kept per position) or robust (each metric's absolute error's distance from its "
         "training median in interquartile ranges / 1.349, averaged over metrics)",
     )
+    metric_pooling: Literal["mean", "max"] = Field(
+        "mean",
+        description="biwgan-gp and the Fig. 9 baselines: how eq. 28's reconstruction term pools "
+        "a window's metrics: mean (each value's standardised error squared, averaged over the "
+        "window: the paper's norm) or max (each metric's window mean of those, standardised on "
+        "the training windows, and the largest taken; beyond the paper: for faults that move a "
+        "few metrics)",
+    )
     fine_tune_iterations: NonNegativeInt = Field(
         0,
         description="attae, cmsf-attae: after training, each monitor trains the model it "
@@ -325,6 +333,17 @@ class ModelConfig(Strict):
             raise ValueError(
                 f"{value} applies to attae and cmsf-attae; {name}'s score (eq. 28) always "
                 "standardises its errors"
+            )
+        return value
+
+    @field_validator("metric_pooling")
+    @classmethod
+    def _pooling_of_a_split_model(cls, value: str, info: ValidationInfo) -> str:
+        name = info.data.get("name")
+        if value != "mean" and name is not None and name in LOCAL_MODELS:
+            raise ValueError(
+                f"metric_pooling {value} applies to biwgan-gp and its baselines; {name} scores "
+                "with reconstruction_score"
             )
         return value
 

@@ -77,7 +77,9 @@ def model_scores(
     the mean of eq. 28 over the windows that contain the step."""
     train = data.windows("train", shape.length, config.window_stride)
     recon, critic = window_terms(*modules, train, shape)
-    scale = ScoreScale.fit(recon, critic, config.score_weight, shape.variant.bidirectional)
+    scale = ScoreScale.fit(
+        recon, critic, config.score_weight, shape.variant.bidirectional, config.metric_pooling
+    )
 
     def position_scores(windows: np.ndarray) -> np.ndarray:
         window_scores = scale.combine(*window_terms(*modules, windows, shape))

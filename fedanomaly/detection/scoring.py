@@ -11,13 +11,19 @@ standardised per metric with its mean and standard deviation over the monitor's 
 (so a metric that is always hard to reconstruct does not drown the others, and a fault that moves
 a few metrics of one family stands out), squared and averaged over the window's values. Both
 terms are then standardised with their mean and standard deviation on the training windows
-before mixing, since their scales differ by orders of magnitude. Windows are taken with stride 1,
-and a step's score is the mean of A over the windows that contain it, so every step of a part
-gets a score. Thresholds are in :mod:`fedanomaly.evaluation.thresholds`.
+before mixing, since their scales differ by orders of magnitude.
+
+With ``metric_pooling: max`` (beyond the paper) r is instead the largest, over metrics, of each
+metric's squared z-score averaged over the window's positions and standardised on the training
+windows: a fault that moves a few metrics is then not averaged away by the many it leaves alone.
+
+Windows are taken with stride 1, and a step's score is the mean of A over the windows that contain
+it, so every step of a part gets a score. Thresholds are in :mod:`fedanomaly.evaluation.thresholds`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,13 +114,22 @@ def robust_deviation(errors: np.ndarray, median: np.ndarray, spread: np.ndarray)
     return (np.abs(errors - median) / spread).mean(axis=2)
 
 
+def metric_window_errors(errors: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Each metric's squared z-score averaged over a window's positions: ``(n, T, d)`` ->
+    ``(n, d)``."""
+    return (((errors - mean) / std) ** 2).mean(axis=1)
+
+
 @dataclass(frozen=True)
 class ScoreScale:
-    """Per-metric error scale, and mean and standard deviation of both window terms on training
-    windows."""
+    """Per-metric error scale, how r pools the metrics, and mean and standard deviation of both
+    window terms on training windows."""
 
     metric_mean: np.ndarray
     metric_std: np.ndarray
+    pooling: str
+    window_metric_mean: np.ndarray
+    window_metric_std: np.ndarray
     recon_mean: float
     recon_std: float
     critic_mean: float
@@ -123,19 +138,46 @@ class ScoreScale:
 
     @classmethod
     def fit(
-        cls, errors: np.ndarray, critic: np.ndarray, gamma: float, bidirectional: bool
+        cls,
+        errors: np.ndarray,
+        critic: np.ndarray,
+        gamma: float,
+        bidirectional: bool,
+        pooling: str = "mean",
     ) -> ScoreScale:
-        """Fit on the training windows; without an encoder only the critic term counts."""
+        """Fit on the training windows; without an encoder only the critic term counts.
+
+        Parameters
+        ----------
+        errors
+            Absolute reconstruction errors of the training windows ``(n, T, d)``.
+        critic
+            The critic term of the same windows ``(n,)``.
+        gamma
+            Weight of the reconstruction term.
+        bidirectional
+            Whether the model has an encoder (else r is left out).
+        pooling
+            How r pools the metrics: ``mean`` (eq. 28) or ``max`` (see the module's text).
+        """
         metric_mean, metric_std = metric_scale(errors)
-        recon = cls.window_reconstruction(errors, metric_mean, metric_std)
-        return cls(
+        per_metric = metric_window_errors(errors, metric_mean, metric_std)
+        spread = per_metric.std(axis=0)
+        unfitted = cls(
             metric_mean,
             metric_std,
-            float(recon.mean()),
-            float(recon.std()) or 1.0,
+            pooling,
+            per_metric.mean(axis=0),
+            np.where(spread > 0, spread, 1.0),
+            0.0,
+            1.0,
             float(critic.mean()),
             float(critic.std()) or 1.0,
             gamma if bidirectional else 0.0,
+        )
+        recon = unfitted.window_reconstruction(errors)
+        return dataclasses.replace(
+            unfitted, recon_mean=float(recon.mean()), recon_std=float(recon.std()) or 1.0
         )
 
     @staticmethod
@@ -143,16 +185,18 @@ class ScoreScale:
         """r per window and position: mean over metrics of squared per-metric z-scores."""
         return (((errors - mean) / std) ** 2).mean(axis=2)
 
-    @classmethod
-    def window_reconstruction(
-        cls, errors: np.ndarray, mean: np.ndarray, std: np.ndarray
-    ) -> np.ndarray:
-        """r per window: :meth:`reconstruction` averaged over the window's positions."""
-        return cls.reconstruction(errors, mean, std).mean(axis=1)
+    def window_reconstruction(self, errors: np.ndarray) -> np.ndarray:
+        """r per window ``(n,)``: :meth:`reconstruction` averaged over the window's positions
+        (``mean``), or the largest standardised :func:`metric_window_errors` (``max``)."""
+        if self.pooling == "mean":
+            return self.reconstruction(errors, self.metric_mean, self.metric_std).mean(axis=1)
+        if self.pooling == "max":
+            per_metric = metric_window_errors(errors, self.metric_mean, self.metric_std)
+            return ((per_metric - self.window_metric_mean) / self.window_metric_std).max(axis=1)
+        raise ValueError(f"unknown metric pooling '{self.pooling}'")
 
     def combine(self, errors: np.ndarray, critic: np.ndarray) -> np.ndarray:
         """A of eq. 28 on the common scale, per window: ``(n,)``."""
-        recon = self.window_reconstruction(errors, self.metric_mean, self.metric_std)
-        r = (recon - self.recon_mean) / self.recon_std
+        r = (self.window_reconstruction(errors) - self.recon_mean) / self.recon_std
         c = (critic - self.critic_mean) / self.critic_std
         return self.gamma * r + (1.0 - self.gamma) * c
