@@ -21,14 +21,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 import torch
+from bench_scale import timed_run
 
 from fedanomaly.config import resolve_topology
-from fedanomaly.simulation import simulate
 
 
 def measure(device: str, batch_size: int, iterations: int) -> dict[str, object]:
@@ -43,19 +40,12 @@ def measure(device: str, batch_size: int, iterations: int) -> dict[str, object]:
             "model.iterations": iterations,
         },
     )
-    round_ends: list[tuple[int, float]] = []
-
-    def on_progress(done: int, _latest: dict[str, object]) -> None:
-        round_ends.append((done, time.perf_counter()))
-
-    with tempfile.TemporaryDirectory() as scratch:
-        summary = simulate(topology, Path(scratch) / "run", on_progress=on_progress)
-    (first_done, first_end), (last_done, last_end) = round_ends[0], round_ends[-1]
+    summary, rate = timed_run(topology)
     overall = summary["detection"]["overall"]
     return {
         "devices": ",".join(sorted(set(summary["devices"].values()))),
         "slice_ms": 1000 * summary["compute_wall_seconds"]["slice_manager"] / iterations,
-        "iters_per_s": (last_done - first_done) / (last_end - first_end),
+        "iters_per_s": rate,
         "wall": summary["wall_seconds"],
         "f1": overall["f1"],
         "vus_pr": overall["vus_pr"],

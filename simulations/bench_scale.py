@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -88,18 +89,25 @@ def topology_for(monitors: int, iterations: int) -> Topology:
     )
 
 
-def measure(monitors: int, iterations: int) -> dict[str, float]:
-    """One federated run of ``monitors`` monitors, measured."""
-    topology = topology_for(monitors, iterations)
+def timed_run(topology: Topology) -> tuple[dict[str, Any], float]:
+    """A real run of ``topology`` in a scratch directory: its summary, and its iterations per
+    second over the FedAvg rounds after the first (so start-up is left out)."""
     round_ends: list[tuple[int, float]] = []
 
     def on_progress(done: int, _latest: dict[str, object]) -> None:
         round_ends.append((done, time.perf_counter()))
 
-    with tempfile.TemporaryDirectory() as scratch, TreeMemory() as memory:
+    with tempfile.TemporaryDirectory() as scratch:
         summary = simulate(topology, Path(scratch) / "run", on_progress=on_progress)
     (first_done, first_end), (last_done, last_end) = round_ends[0], round_ends[-1]
-    rate = (last_done - first_done) / (last_end - first_end)
+    return summary, (last_done - first_done) / (last_end - first_end)
+
+
+def measure(monitors: int, iterations: int) -> dict[str, float]:
+    """One federated run of ``monitors`` monitors, measured."""
+    topology = topology_for(monitors, iterations)
+    with TreeMemory() as memory:
+        summary, rate = timed_run(topology)
     traffic = summary["communication"]
     per_iteration = {
         link: (traffic[link]["up_bytes"] + traffic[link]["down_bytes"]) / iterations

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.sides import GanShape
 
 CHUNK = 1024
+
+#: How r pools a window's metrics (``model.metric_pooling``).
+Pooling = Literal["mean", "max"]
 
 
 def window_terms(
@@ -127,7 +131,7 @@ class ScoreScale:
 
     metric_mean: np.ndarray
     metric_std: np.ndarray
-    pooling: str
+    pooling: Pooling
     window_metric_mean: np.ndarray
     window_metric_std: np.ndarray
     recon_mean: float
@@ -143,7 +147,7 @@ class ScoreScale:
         critic: np.ndarray,
         gamma: float,
         bidirectional: bool,
-        pooling: str = "mean",
+        pooling: Pooling = "mean",
     ) -> ScoreScale:
         """Fit on the training windows; without an encoder only the critic term counts.
 
