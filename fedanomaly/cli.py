@@ -680,7 +680,8 @@ def summary_tables(summary: dict[str, Any]) -> Group:
     ranking = Table(
         "detector", "VUS-PR", "VUS-ROC", "AUC-PR", "AUC-ROC",
         f"F1 ({method}{'; controls: validation' if method == 'generated' else ''})", "",
-        title=f"Against the controls (VUS window {detection['vus_window']:.0f} steps)",
+        title=f"Against the controls (VUS window {detection['vus_window']:.0f} steps; "
+        f"{overall['anomalous_share']:.1%} of test steps anomalous)",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip
     keys = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1")

@@ -183,7 +183,7 @@ def test_numeric_vm_names_become_strings(tmp_path):
 
 def test_command_line_settings_are_named_in_errors():
     with pytest.raises(
-        InputError, match=r"^--rate: data.injection.rate: Input should be less than 0.5"
+        InputError, match=r"^--rate: data.injection.rate: Input should be less than or equal to 0.5"
     ):
         resolve_topology(
             TOPOLOGIES / "small.yaml",

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from fedanomaly.config.schema import EvaluationConfig
-from fedanomaly.evaluation.pointwise import binary_metrics, oracle_f1, ranking_metrics
+from fedanomaly.evaluation.pointwise import (
+    binary_metrics,
+    implied_prevalence,
+    oracle_f1,
+    ranking_metrics,
+)
 from fedanomaly.evaluation.ranges import (
     anomaly_ranges,
     buffered_segments,
@@ -48,6 +53,22 @@ def test_metrics_match_the_tsb_ad_reference_implementation(case):
     assert adjusted == pytest.approx(case["point_adjusted_f1"], abs=1e-12)
     # the reference adds 1e-5 to the F1 denominator
     assert oracle_f1(labels, scores)[0] == pytest.approx(case["f1_oracle"], abs=1e-4)
+
+
+@pytest.mark.parametrize("share", [0.013, 0.05, 0.3, 0.5, 0.8])
+def test_implied_prevalence_recovers_the_share_of_anomalies_behind_the_figures(share):
+    rng = np.random.default_rng(7)
+    labels = (rng.random(20_000) < share).astype(np.int8)
+    # a detector that misses 12 % of the anomalies and raises alarms on 3 % of normal steps
+    preds = np.where(labels == 1, rng.random(labels.size) > 0.12, rng.random(labels.size) < 0.03)
+    figures = binary_metrics(labels, preds.astype(np.int8))
+    implied = implied_prevalence(figures["precision"], figures["recall"], figures["accuracy"])
+    assert implied == pytest.approx(labels.mean(), rel=1e-9)
+
+
+def test_implied_prevalence_is_undefined_without_errors_or_hits():
+    assert np.isnan(implied_prevalence(1.0, 1.0, 1.0))
+    assert np.isnan(implied_prevalence(0.0, 0.0, 0.9))
 
 
 def test_ranges_and_their_buffered_segments():

@@ -114,14 +114,25 @@ def test_change_size_follows_intensity(clean):
     assert sizes[0] == pytest.approx(0.5 * clean[0][j], rel=0.15)
 
 
-def test_rate_duration_and_gaps(clean):
-    injection = inject(clean, ["cpu_endless_loop", "memory_leak"], rate=0.08, duration=(12, 20))
-    assert injection.labels.sum() == round(0.08 * len(clean[1]))
+@pytest.mark.parametrize(
+    ("types", "rate", "duration"),
+    [
+        (["cpu_endless_loop", "memory_leak"], 0.08, (12, 20)),
+        # the paper's protocol at the default durations: half the steps anomalous, one type
+        (["cpu_endless_loop"], 0.5, (10, 40)),
+        (["network_congestion"], 0.5, (10, 40)),
+    ],
+)
+def test_rate_duration_and_gaps(clean, types, rate, duration):
+    injection = inject(clean, types, rate=rate, duration=duration)
+    assert injection.labels.sum() == round(rate * len(clean[1]))
+    assert {e.type for e in injection.events} == set(types)
     starts = [e.start for e in injection.events]
     assert starts == sorted(starts)
+    low, high = duration
     for event, following in zip(injection.events, injection.events[1:], strict=False):
-        assert following.start - event.stop >= 12
-    assert all(12 <= e.stop - e.start <= 20 for e in injection.events[:-1])
+        assert following.start - event.stop >= low
+    assert all(low <= e.stop - e.start <= high for e in injection.events[:-1])
 
 
 def test_spikes_are_short(clean):

@@ -193,8 +193,8 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     detection = summary["detection"]
     overall = detection["overall"]
     assert set(overall) == {
-        "precision", "recall", "f1", "accuracy", "auc_pr", "auc_roc", "vus_pr", "vus_roc",
-        "event_f1", "f1_oracle", "f1_point_adjusted_legacy",
+        "anomalous_share", "precision", "recall", "f1", "accuracy", "auc_pr", "auc_roc",
+        "vus_pr", "vus_roc", "event_f1", "f1_oracle", "f1_point_adjusted_legacy",
     }  # fmt: skip
     assert all(0.0 <= v <= 1.0 for v in overall.values())
     assert set(detection["controls"]) == {"random", "untrained", "pca", "iforest"}
@@ -204,7 +204,7 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     assert set(detection["by_threshold"]) == {"validation", "pot", "sigma", "adaptive", "oracle"}
     assert detection["by_threshold"]["oracle"]["f1"] == pytest.approx(overall["f1_oracle"])
     assert detection["by_threshold"]["validation"]["f1"] == pytest.approx(overall["f1"])
-    recomputed = []
+    recomputed, shares = [], []
     for name, figures in detection["per_monitor"].items():
         saved = np.load(run / f"scores-{name}.npz")
         np.testing.assert_array_equal(saved["preds"], saved["scores"] > figures["threshold"])
@@ -213,7 +213,9 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
             figures["auc_pr"]
         )
         recomputed.append(f1_score(saved["labels"], saved["preds"]))
+        shares.append(saved["labels"].mean())
     assert overall["f1"] == pytest.approx(np.mean(recomputed))
+    assert overall["anomalous_share"] == pytest.approx(np.mean(shares))
     assert set(summary["detection"]["by_type"]) <= {
         "cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion"
     }  # fmt: skip

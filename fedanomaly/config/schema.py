@@ -160,7 +160,7 @@ class InjectionConfig(Strict):
     """Typed anomalies injected into the validation and test parts, never the train part."""
 
     types: list[AnomalyType] = Field(default_factory=lambda: list(PAPER_002_TYPES), min_length=1)
-    rate: float = Field(0.05, gt=0.0, lt=0.5, description="target fraction of anomalous steps")
+    rate: float = Field(0.05, gt=0.0, le=0.5, description="target fraction of anomalous steps")
     intensity: PositiveFloat = Field(
         1.5, description="size of the change, in standard deviations of the metric's train part"
     )

@@ -57,3 +57,30 @@ def oracle_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     )
     best = int(np.argmax(f1))
     return float(f1[best]), float(cuts[best])
+
+
+def implied_prevalence(precision: float, recall: float, accuracy: float) -> float:
+    """The share of anomalous samples that a precision, recall and accuracy imply.
+
+    Published tables often give these three figures without the class balance they were
+    measured at, yet precision and F1 depend on it. With a share ``p`` of positives, recall
+    ``R`` and precision ``P``, the errors per sample are ``p (1 - R)`` missed and
+    ``p R (1 - P) / P`` false alarms, so ``1 - accuracy = p (R (1 - P) / P + 1 - R)``.
+
+    Parameters
+    ----------
+    precision, recall, accuracy
+        Point-wise figures at one threshold, each in [0, 1].
+
+    Returns
+    -------
+    float
+        ``p`` in [0, 1]; NaN where the figures do not determine it (no errors at all, or
+        precision or recall 0).
+    """
+    if precision <= 0.0 or recall <= 0.0:
+        return float("nan")
+    errors_per_positive = recall * (1.0 - precision) / precision + 1.0 - recall
+    if errors_per_positive <= 0.0:
+        return float("nan")
+    return (1.0 - accuracy) / errors_per_positive

@@ -92,6 +92,7 @@ def part_metrics(
     preds = (scores.test > threshold).astype(np.int8)
     volume = volume_under_surface(labels, scores.test, window)
     metrics = {
+        "anomalous_share": float(labels.mean()),
         **binary_metrics(labels, preds),
         **ranking_metrics(labels, scores.test),
         "vus_pr": volume.pr,
