@@ -1,15 +1,23 @@
-"""How hard the injected anomalies are for a naive detector.
+"""How hard the anomalies are for two naive detectors that learn nothing but train statistics.
 
-Run ``python simulations/injection_difficulty.py [SOURCE]`` (default ``synthetic-vnf``). For each
-monitor of the source's default layout it flags a test step when any metric lies more than three
-train standard deviations from its train mean, and prints, per anomaly type, the share of
-anomalous steps flagged (recall) and the share of normal steps flagged (false-positive rate). A
-high recall with a low false-positive rate would mean the defaults are too easy.
+Run ``python simulations/injection_difficulty.py [SOURCE] [--slices S --monitors N]`` (default
+``synthetic-vnf``). For each monitor of the source's default layout (or of S slices of N
+monitors, as ``simulate``'s):
+
+- the three-sigma rule flags a test step when any metric lies more than three train standard
+  deviations from its train mean; printed per anomaly type: the share of anomalous steps flagged
+  (recall) and the share of normal steps flagged (false-positive rate). A high recall with a low
+  false-positive rate would mean the defaults are too easy;
+- the value z-score is eq. 28's reconstruction term with the values in place of the
+  reconstruction errors: each value's squared z-score against its metric's train mean and
+  standard deviation, averaged over a window's values, a step scored by the mean over the
+  stride-1 windows holding it. Its VUS-PR and AUC-PR (means over monitors, VUS window as in a
+  run) are what a detector must beat to have learned anything beyond each metric's usual range.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections import defaultdict
 
 import numpy as np
@@ -17,15 +25,50 @@ import numpy as np
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.data.injection import TYPE_NAMES
-from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.data.pipeline import MonitorData, prepare_monitors
+from fedanomaly.detection.detector import part_types, step_windows
+from fedanomaly.detection.scoring import steps_from_windows
+from fedanomaly.errors import InputError
+from fedanomaly.evaluation.pointwise import ranking_metrics
+from fedanomaly.evaluation.ranges import estimate_period, volume_under_surface
+
+
+def value_zscores(monitor: MonitorData, length: int) -> np.ndarray:
+    """Per test step, the mean over its ``length``-step windows of the window's mean squared
+    value z-score."""
+    train = np.concatenate([vm.train.scaled for vm in monitor.vms])
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1.0
+    scores = []
+    for windows in step_windows(monitor, "test", length):
+        window_score = (((windows - mean) / std) ** 2).mean(axis=(1, 2))
+        scores.append(steps_from_windows(np.repeat(window_score[:, None], length, axis=1)))
+    return np.concatenate(scores)
 
 
 def main() -> None:
-    source = parse_source(sys.argv[1] if len(sys.argv) > 1 else "synthetic-vnf")
-    monitors = prepare_monitors(resolve_topology(source=source))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", nargs="?", default="synthetic-vnf", help="data source")
+    parser.add_argument("--slices", type=int, help="a balanced layout (with --monitors)")
+    parser.add_argument("--monitors", type=int, help="a balanced layout (with --slices)")
+    options = parser.parse_args()
+    try:
+        source = parse_source(options.source)
+        topology = resolve_topology(slices=options.slices, monitors=options.monitors, source=source)
+        monitors = prepare_monitors(topology)
+    except InputError as error:
+        parser.error(str(error))
+    length = topology.model.window_length
     flagged: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
+    vus_pr, auc_pr = [], []
     for monitor in monitors:
+        labels = (part_types(monitor, "test") != 0).astype(int)
+        if labels.any():
+            scores = value_zscores(monitor, length)
+            window = estimate_period(monitor.vms[0].test.scaled[:, 0])
+            vus_pr.append(volume_under_surface(labels, scores, window).pr)
+            auc_pr.append(ranking_metrics(labels, scores)["auc_pr"])
         for vm in monitor.vms:
             mean, std = vm.train.raw.mean(axis=0), vm.train.raw.std(axis=0)
             std[std == 0] = np.inf
@@ -38,6 +81,10 @@ def main() -> None:
     print(f"three-sigma rule on {len(monitors)} monitors of {source.type}, test parts")
     for name in sorted(total):
         print(f"  {name:20s} flagged {flagged[name] / total[name]:6.1%} of {total[name]} steps")
+    print(
+        f"value z-score (window mean, {length} steps): VUS-PR {np.mean(vus_pr):.3f}, "
+        f"AUC-PR {np.mean(auc_pr):.3f} (means over {len(vus_pr)} monitors with anomalies)"
+    )
     print(f"normal_flagged={flagged['normal'] / total['normal']:.3f}")
 
 

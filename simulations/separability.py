@@ -29,6 +29,7 @@ from sklearn.linear_model import Ridge
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
+from fedanomaly.errors import InputError
 from fedanomaly.evaluation.pointwise import binary_metrics, oracle_f1
 from fedanomaly.evaluation.thresholds import validation_threshold
 
@@ -104,14 +105,21 @@ def main() -> None:
     parser.add_argument("--rates", default="0.05,0.5", help="shares of anomalous steps")
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args()
-    source = parse_source(options.data)
+    try:
+        source = parse_source(options.data)
+        rates = [float(text) for text in options.rates.split(",")]
+    except (InputError, ValueError) as error:
+        parser.error(str(error))
     print(f"{'rate':>5} {'type':20} {'supervised':>10} {'cross-family':>12} {'oracle':>7}")
-    for rate in (float(text) for text in options.rates.split(",")):
+    for rate in rates:
         supervised, cross = [], []
         for kind in TYPES:
             settings = {"seed": options.seed, "data.injection.types": [kind]}
             settings["data.injection.rate"] = rate
-            monitors = prepare_monitors(resolve_topology(source=source, settings=settings))
+            try:
+                monitors = prepare_monitors(resolve_topology(source=source, settings=settings))
+            except InputError as error:
+                parser.error(str(error))
             labelled = [monitor for monitor in monitors if part(monitor, "test")[1].any()]
             learned = float(np.mean([supervised_f1(m, options.seed) for m in labelled]))
             found = np.array([cross_family_f1(monitor) for monitor in labelled]).mean(axis=0)
