@@ -8,11 +8,10 @@ monitors, as ``simulate``'s):
   deviations from its train mean; printed per anomaly type: the share of anomalous steps flagged
   (recall) and the share of normal steps flagged (false-positive rate). A high recall with a low
   false-positive rate would mean the defaults are too easy;
-- the value z-score is eq. 28's reconstruction term with the values in place of the
-  reconstruction errors: each value's squared z-score against its metric's train mean and
-  standard deviation, averaged over a window's values, a step scored by the mean over the
-  stride-1 windows holding it. Its VUS-PR and AUC-PR (means over monitors, VUS window as in a
-  run) are what a detector must beat to have learned anything beyond each metric's usual range.
+- the value z-score, the ``zscore`` control row of a run (eq. 28's reconstruction term with the
+  values in place of the reconstruction errors; :mod:`fedanomaly.detection.controls`), without
+  a run: its VUS-PR and AUC-PR (means over monitors, VUS window as in a run) are what a
+  detector must beat to have learned anything beyond each metric's usual range.
 """
 
 from __future__ import annotations
@@ -25,25 +24,12 @@ import numpy as np
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.data.injection import TYPE_NAMES
-from fedanomaly.data.pipeline import MonitorData, prepare_monitors
-from fedanomaly.detection.detector import part_types, step_windows
-from fedanomaly.detection.scoring import steps_from_windows
+from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.detection.controls import control_scores
+from fedanomaly.detection.detector import part_types
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.pointwise import ranking_metrics
 from fedanomaly.evaluation.ranges import estimate_period, volume_under_surface
-
-
-def value_zscores(monitor: MonitorData, length: int) -> np.ndarray:
-    """Per test step, the mean over its ``length``-step windows of the window's mean squared
-    value z-score."""
-    train = np.concatenate([vm.train.scaled for vm in monitor.vms])
-    mean, std = train.mean(axis=0), train.std(axis=0)
-    std[std == 0] = 1.0
-    scores = []
-    for windows in step_windows(monitor, "test", length):
-        window_score = (((windows - mean) / std) ** 2).mean(axis=(1, 2))
-        scores.append(steps_from_windows(np.repeat(window_score[:, None], length, axis=1)))
-    return np.concatenate(scores)
 
 
 def main() -> None:
@@ -58,14 +44,14 @@ def main() -> None:
         monitors = prepare_monitors(topology)
     except InputError as error:
         parser.error(str(error))
-    length = topology.model.window_length
+    length, stride = topology.model.window_length, topology.model.window_stride
     flagged: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
     vus_pr, auc_pr = [], []
     for monitor in monitors:
         labels = (part_types(monitor, "test") != 0).astype(int)
         if labels.any():
-            scores = value_zscores(monitor, length)
+            scores = control_scores("zscore", monitor, length, stride, topology.seed).test
             window = estimate_period(monitor.vms[0].test.scaled[:, 0])
             vus_pr.append(volume_under_surface(labels, scores, window).pr)
             auc_pr.append(ranking_metrics(labels, scores)["auc_pr"])

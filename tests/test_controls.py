@@ -6,7 +6,22 @@ import numpy as np
 
 from fedanomaly.config import resolve_topology
 from fedanomaly.data.pipeline import prepare_monitors
-from fedanomaly.detection.controls import ForestDetector, PcaDetector, control_scores
+from fedanomaly.detection.controls import (
+    ForestDetector,
+    PcaDetector,
+    ZScoreDetector,
+    control_scores,
+)
+
+
+def test_zscore_is_the_window_mean_of_squared_value_zscores():
+    # Metric 0 takes 1 and 3 (mean 2, deviation 1); metric 1 is constant 5 (deviation 0 -> 1).
+    train = np.array([[[1.0, 5.0], [3.0, 5.0]], [[3.0, 5.0], [1.0, 5.0]]])
+    detector = ZScoreDetector()
+    detector.fit(train)
+    windows = np.array([[[2.0, 5.0], [2.0, 5.0]], [[4.0, 5.0], [2.0, 7.0]]])
+    # Window 1: z-scores (2, 0) and (0, 2): squared 4 + 0 + 0 + 4 over 4 values = 2.
+    np.testing.assert_allclose(detector.position_scores(windows), [[0.0, 0.0], [2.0, 2.0]])
 
 
 def test_pca_error_is_zero_on_the_training_subspace_and_large_off_it():
@@ -36,7 +51,7 @@ def test_every_control_scores_every_step_and_repeats_with_its_seed():
     )
     data = prepare_monitors(topology)[0]
     vm = data.vms[0]
-    for name in ("random", "pca", "iforest"):
+    for name in ("random", "zscore", "pca", "iforest"):
         scores = control_scores(name, data, 8, 4, seed=5)
         assert len(scores.train) == len(vm.train)
         assert len(scores.validation) == len(vm.validation)

@@ -197,7 +197,7 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
         "vus_pr", "vus_roc", "event_f1", "f1_oracle", "f1_point_adjusted_legacy",
     }  # fmt: skip
     assert all(0.0 <= v <= 1.0 for v in overall.values())
-    assert set(detection["controls"]) == {"random", "untrained", "pca", "iforest"}
+    assert set(detection["controls"]) == {"random", "untrained", "zscore", "pca", "iforest"}
     for name, row in detection["controls"].items():
         assert set(row) == {"vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1"}
         assert detection["beats_controls"][name] == (overall["vus_pr"] > row["vus_pr"])

@@ -373,7 +373,7 @@ class ModelConfig(Strict):
 
 # --- evaluation -----------------------------------------------------------------------------
 
-ControlName = Literal["random", "untrained", "pca", "iforest"]
+ControlName = Literal["random", "untrained", "zscore", "pca", "iforest"]
 
 
 class PayloadConfig(Strict):
@@ -414,7 +414,7 @@ class EvaluationConfig(Strict):
         "metric of the monitor's test part (125 when none is found)",
     )
     controls: list[ControlName] = Field(
-        default_factory=lambda: ["random", "untrained", "pca", "iforest"],
+        default_factory=lambda: ["random", "untrained", "zscore", "pca", "iforest"],
         description="control detectors scored on the same windows",
     )
 

@@ -2,6 +2,11 @@
 means little.
 
 - ``random``: uniform scores, seeded by the run seed and the monitor;
+- ``zscore``: no model at all: eq. 28's reconstruction term with the values in place of the
+  reconstruction errors, each value's squared z-score against its metric's mean and standard
+  deviation on the training windows, averaged over the window's values (a window score, as the
+  model's). A detector that does not beat it has learned nothing beyond each metric's usual
+  range;
 - ``pca``: squared reconstruction error of flattened training windows projected on the
   principal components that keep 90 % of their variance, per position;
 - ``iforest``: an Isolation Forest (100 trees) on flattened training windows, the negated
@@ -13,6 +18,7 @@ trained one) is the fourth control; :meth:`fedanomaly.tiers.node.TierNode.score`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -35,6 +41,24 @@ class WindowDetector(Protocol):
 
     def position_scores(self, windows: np.ndarray) -> np.ndarray:
         """Scores ``(count, T)``."""
+
+
+class ZScoreDetector:
+    """Squared z-scores of a window's values against each metric's training mean and deviation,
+    averaged over the window."""
+
+    def __init__(self) -> None:
+        self.mean = np.zeros(0)
+        self.std = np.ones(0)
+
+    def fit(self, windows: np.ndarray) -> None:
+        self.mean = windows.mean(axis=(0, 1))
+        std = windows.std(axis=(0, 1))
+        self.std = np.where(std > 0, std, 1.0)
+
+    def position_scores(self, windows: np.ndarray) -> np.ndarray:
+        window_scores = (((windows - self.mean) / self.std) ** 2).mean(axis=(1, 2))
+        return np.repeat(window_scores[:, None], windows.shape[1], axis=1)
 
 
 class PcaDetector:
@@ -84,10 +108,11 @@ def random_scores(data: MonitorData, seed: int) -> PartScores:
 
 
 def control_scores(name: str, data: MonitorData, length: int, stride: int, seed: int) -> PartScores:
-    """Scores of the control ``name`` (``random``, ``pca`` or ``iforest``)."""
+    """Scores of the control ``name`` (``random``, ``zscore``, ``pca`` or ``iforest``)."""
     if name == "random":
         return random_scores(data, seed)
-    detectors: dict[str, type[PcaDetector] | type[ForestDetector]] = {
+    detectors: dict[str, Callable[[int], WindowDetector]] = {
+        "zscore": lambda _: ZScoreDetector(),
         "pca": PcaDetector,
         "iforest": ForestDetector,
     }
