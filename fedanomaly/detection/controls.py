@@ -13,7 +13,7 @@ means little.
   ``score_samples`` of a window at every position.
 
 The untrained model (the model at the initial weights the run's seed gives, scored like the
-trained one) is the fourth control; :meth:`fedanomaly.tiers.node.TierNode.score` builds it.
+trained one) is one more control; :meth:`fedanomaly.tiers.node.TierNode.score` builds it.
 """
 
 from __future__ import annotations
