@@ -22,11 +22,12 @@ from rich.table import Table
 
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.loading import parse_source
+from fedanomaly.config.schema import PAPER_002_TYPES
 from fedanomaly.runs.cluster import local_ray_cluster
 from fedanomaly.simulation import simulate
 
 MODES = ("centralized", "standalone", "distributed", "federated")
-TYPES = ("cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion")
+TYPES = PAPER_002_TYPES
 TOPOLOGY = Path(__file__).resolve().parents[1] / "topologies" / "paper.yaml"
 
 # Tables 2-5 of seed 002: per anomaly type, per mode, accuracy / precision / recall / F1.

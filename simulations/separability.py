@@ -28,12 +28,12 @@ from sklearn.linear_model import Ridge
 
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.schema import PAPER_002_TYPES
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.pointwise import binary_metrics, oracle_f1
 from fedanomaly.evaluation.thresholds import validation_threshold
 
-TYPES = ("cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion")
 CHANGE_LAGS = (1, 5, 15)
 SMOOTHING = 5
 
@@ -67,19 +67,18 @@ class CrossFamily:
 
     def __init__(self, monitor: MonitorData) -> None:
         train, _ = part(monitor, "train")
-        self.families = np.array([metric.family for metric in monitor.metrics])
-        self.fits = {}
-        for family in np.unique(self.families):
-            own = self.families == family
+        families = np.array([metric.family for metric in monitor.metrics])
+        self.fits = []
+        for family in np.unique(families):
+            own = families == family
             regression = Ridge(alpha=1e-3).fit(train[:, ~own], train[:, own])
             spread = (train[:, own] - regression.predict(train[:, ~own])).std(axis=0)
-            self.fits[family] = (regression, np.where(spread > 0, spread, 1.0))
+            self.fits.append((own, regression, np.where(spread > 0, spread, 1.0)))
 
     def scores(self, values: np.ndarray) -> np.ndarray:
         """Per step: the largest family's mean squared standardised residual, 5-step mean."""
         per_family = []
-        for family, (regression, spread) in self.fits.items():
-            own = self.families == family
+        for own, regression, spread in self.fits:
             residual = (values[:, own] - regression.predict(values[:, ~own])) / spread
             smoothed = np.convolve(
                 (residual**2).mean(axis=1), np.ones(SMOOTHING) / SMOOTHING, "same"
@@ -113,9 +112,12 @@ def main() -> None:
     print(f"{'rate':>5} {'type':20} {'supervised':>10} {'cross-family':>12} {'oracle':>7}")
     for rate in rates:
         supervised, cross = [], []
-        for kind in TYPES:
-            settings = {"seed": options.seed, "data.injection.types": [kind]}
-            settings["data.injection.rate"] = rate
+        for kind in PAPER_002_TYPES:
+            settings = {
+                "seed": options.seed,
+                "data.injection.types": [kind],
+                "data.injection.rate": rate,
+            }
             try:
                 monitors = prepare_monitors(resolve_topology(source=source, settings=settings))
             except InputError as error:
