@@ -1,0 +1,81 @@
+"""The closing tables of ``fedanomaly simulate``, rendered from a run's ``summary.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+
+from fedanomaly.cli.common import human_bytes, number
+
+
+def summary_tables(summary: dict[str, Any]) -> Group:
+    """The closing tables of a run: cost per link and tier, detection overall and per type."""
+    links = Table(
+        "link", "up", "down", "messages", "on the link (s)", title="Communication",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    for link, entry in summary["communication"].items():
+        links.add_row(link, human_bytes(entry["up_bytes"]), human_bytes(entry["down_bytes"]),
+                      str(entry["messages"]), f"{entry['transfer_seconds']:.2f}")  # fmt: skip
+    tiers = Table("tier", "CPU s", "wall s", "peak memory", title="Tiers", box=box.SIMPLE_HEAD)
+    for tier in summary["compute_seconds"]:
+        tiers.add_row(
+            tier,
+            f"{summary['compute_seconds'][tier]:.2f}",
+            f"{summary['compute_wall_seconds'][tier]:.2f}",
+            human_bytes(summary["peak_memory_bytes"][tier]),
+        )
+    detection = summary["detection"]
+    method = detection["threshold_method"]
+    quality = Table(
+        "anomalies", "precision", "recall", "F1", "accuracy", "AUC-PR",
+        title=f"Detection at the deployable threshold ({method}): all = means over monitors, "
+        "per type = pooled over monitors",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    overall = detection["overall"]
+    quality.add_row(
+        "all", *(number(overall[k]) for k in ("precision", "recall", "f1", "accuracy", "auc_pr"))
+    )
+    for name, entry in detection["by_type"].items():
+        quality.add_row(
+            name, *(number(entry[k]) for k in ("precision", "recall", "f1", "accuracy", "auc_pr"))
+        )
+    ranking = Table(
+        "detector", "VUS-PR", "VUS-ROC", "AUC-PR", "AUC-ROC",
+        f"F1 ({method}{'; controls: validation' if method == 'generated' else ''})", "",
+        title=f"Against the controls (VUS window {detection['vus_window']:.0f} steps; "
+        f"{overall['anomalous_share']:.1%} of test steps anomalous)",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    keys = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1")
+    ranking.add_row(summary["model"], *(number(overall[k]) for k in keys), "")
+    for name, entry in detection["controls"].items():
+        verdict = {True: "beaten", False: "[red]NOT beaten[/red]", None: ""}[
+            detection["beats_controls"][name]
+        ]
+        ranking.add_row(f"control: {name}", *(number(entry[k]) for k in keys), verdict)
+    thresholds = Table(
+        "threshold", "precision", "recall", "F1", title="F1 by threshold", box=box.SIMPLE_HEAD
+    )
+    for name, entry in detection["by_threshold"].items():
+        label = "oracle (test labels)" if name == "oracle" else f"{name} (deployable)"
+        thresholds.add_row(
+            label,
+            *(number(entry[k]) if k in entry else "" for k in ("precision", "recall", "f1")),
+        )
+    thresholds.add_row("event-wise F1", "", "", number(overall["event_f1"]), style="dim")
+    thresholds.add_row(
+        "point-adjusted F1 (legacy)", "", "", number(overall["f1_point_adjusted_legacy"]),
+        style="dim",
+    )  # fmt: skip
+    header = (
+        f"{summary['mode']} {summary['model']}: {summary['topology']['slices']} slices, "
+        f"{summary['topology']['monitors']} monitors, {summary['iterations']} iterations, "
+        f"{summary['wall_seconds']:.1f} s wall, {summary['simulated_seconds']:.1f} s simulated "
+        f"({summary['simulated']['transfer_seconds']:.1f} s of it on the links)"
+    )
+    return Group(header, links, tiers, quality, ranking, thresholds)

@@ -1,0 +1,207 @@
+"""``fedanomaly simulate``: train across the tiers with a progress bar, then print the run's
+summary (or its JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from fedanomaly.cli.common import (
+    DataOption,
+    Json,
+    Monitors,
+    Seed,
+    Slices,
+    console,
+    errors,
+    human_bytes,
+    reports_input_errors,
+)
+from fedanomaly.cli.report import summary_tables
+from fedanomaly.config import parse_source
+from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.errors import InputError
+
+SIMULATE_FLAGS = {
+    "mode": "--mode",
+    "model.name": "--model",
+    "model.iterations": "--iterations",
+    "model.batch_size": "--batch-size",
+    "model.critic_iterations": "--critic-iters",
+    "model.local_iterations": "--local-iters",
+    "model.slice_iterations": "--slice-iters",
+    "evaluation.threshold": "--threshold",
+    "model.reconstruction_score": "--score",
+    "model.metric_pooling": "--pooling",
+    "model.fine_tune_iterations": "--fine-tune",
+    "payload.feedback": "--precision",
+    "payload.generated": "--precision",
+    "payload.models": "--precision",
+    "seed": "--seed",
+}
+
+
+@reports_input_errors
+def simulate(
+    topology: Annotated[
+        Path | None, typer.Argument(help="Topology YAML.", show_default=False)
+    ] = None,
+    slices: Slices = None,
+    monitors: Monitors = None,
+    mode: Annotated[
+        str | None, typer.Option(help="centralized, standalone, distributed or federated.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="biwgan-gp, a Fig. 9 baseline (bigan, wgan-gp, wgan, gan), attae (local model) "
+            "or cmsf-attae (CMSF-GAN, then ATTAE with its generated anomalies)."
+        ),
+    ] = None,
+    data: DataOption = None,
+    iterations: Annotated[int | None, typer.Option(help="Training iterations I.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per batch M.")] = None,
+    critic_iters: Annotated[int | None, typer.Option(help="Critic steps per G/E step K.")] = None,
+    local_iters: Annotated[
+        int | None, typer.Option(help="Iterations between FedAvg rounds L.")
+    ] = None,
+    slice_iters: Annotated[
+        int | None,
+        typer.Option(help="Local models: iterations between two averages at the slice L1."),
+    ] = None,
+    threshold: Annotated[
+        str | None,
+        typer.Option(
+            help="Deployable threshold: validation (eq. 33), pot, sigma, adaptive, or generated "
+            "(cmsf-attae: eq. 33 with generated anomalies, no labels)."
+        ),
+    ] = None,
+    score: Annotated[
+        str | None,
+        typer.Option(
+            help="attae, cmsf-attae: a step's score from its reconstruction error, mse (the "
+            "paper's), standardized (per metric by mean and standard deviation on the training "
+            "windows: eq. 28's term, kept per position) or robust (per metric by median and "
+            "interquartile range, absolute)."
+        ),
+    ] = None,
+    pooling: Annotated[
+        str | None,
+        typer.Option(
+            help="biwgan-gp and its baselines: how eq. 28's reconstruction term pools a "
+            "window's metrics, mean (the paper's) or max (the metric furthest above its "
+            "training level: for faults that move a few metrics)."
+        ),
+    ] = None,
+    fine_tune: Annotated[
+        int | None,
+        typer.Option(
+            "--fine-tune",
+            help="attae, cmsf-attae: iterations each monitor trains the received model on its "
+            "own windows after training, before detecting (0: none).",
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Payload precision of everything that crosses a link: float32, float16 or "
+            "int8 (per kind: the topology's payload section)."
+        ),
+    ] = None,
+    seed: Seed = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/<time>-<name>-<mode>).")
+    ] = None,
+    as_json: Json = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Join this Ray cluster (host:port or auto) instead of a local one."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="Show Ray's and Flower's logging too.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve live Prometheus metrics on this port."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics endpoint binds to.")
+    ] = "127.0.0.1",
+) -> None:
+    """Train across the tiers, detect on every monitor, and report costs and detection."""
+    # Ray, Flower and PyTorch load only for this command, so the others start fast.
+    from fedanomaly.runs.directory import default_run_dir
+    from fedanomaly.runs.live import LiveMetrics
+    from fedanomaly.simulation import RunFailedError, prepare_run
+    from fedanomaly.simulation import simulate as run_simulation
+
+    settings = {
+        "mode": mode,
+        "model.name": model,
+        "model.iterations": iterations,
+        "model.batch_size": batch_size,
+        "model.critic_iterations": critic_iters,
+        "model.local_iterations": local_iters,
+        "model.slice_iterations": slice_iters,
+        "evaluation.threshold": threshold,
+        "model.reconstruction_score": score,
+        "model.metric_pooling": pooling,
+        "model.fine_tune_iterations": fine_tune,
+        "payload.feedback": precision,
+        "payload.generated": precision,
+        "payload.models": precision,
+        "seed": seed,
+    }
+    source = parse_source(data) if data is not None else None
+    chosen = resolve_topology(topology, slices, monitors, source, settings, SIMULATE_FLAGS)
+    run_dir = out or default_run_dir(chosen)
+    prepared = prepare_run(chosen, run_dir, ray_address)
+    live = LiveMetrics(chosen, metrics_port, metrics_host) if metrics_port is not None else None
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}  {task.fields[sent]}"),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=as_json,
+    )
+    with progress:
+        task = progress.add_task(
+            f"{chosen.mode} {chosen.model.name}",
+            total=chosen.model.training_iterations,
+            losses="",
+            sent="0 B",
+        )
+
+        def on_progress(done: int, latest: dict[str, Any]) -> None:
+            progress.update(
+                task,
+                completed=done,
+                losses=loss_text(latest),
+                sent=human_bytes(latest["bytes"]),
+            )
+
+        try:
+            summary = run_simulation(
+                chosen, run_dir, ray_address, verbose, on_progress, prepared, live
+            )
+        except RunFailedError as error:
+            raise InputError(f"{error} (run directory kept: {run_dir})") from None
+        finally:
+            if live is not None:
+                live.close()
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(summary_tables(summary))
+    console.print(f"run directory: {run_dir}")
+
+
+def loss_text(latest: dict[str, Any]) -> str:
+    """The latest losses for the progress bar: ``D -4.433  EG +4.899`` or ``MSE 0.0123``."""
+    if "loss" in latest:
+        return f"MSE {latest['loss']:.4f}"
+    return f"D {latest['critic_loss']:+.3f}  EG {latest['eg_loss']:+.3f}"
