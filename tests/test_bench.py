@@ -17,6 +17,7 @@ SMALL = {
     "model": {
         "critic_iterations": 1,
         "latent_size": 4,
+        "window_length": 8,
         "hidden": {"generator": [8, 8], "encoder": [8, 8], "discriminator": [16, 8]},
     },
     "data": {"source": {"type": "synthetic-vnf", "length": 1440}},
@@ -25,6 +26,7 @@ SMALL = {
         {"name": "b", "monitors": [{"name": "b1"}]},
     ],
 }
+T = SMALL["model"]["window_length"]
 
 
 def test_closed_forms_by_hand():
@@ -55,7 +57,7 @@ def test_batch_sweep_matches_the_closed_form(tmp_path, ray_address):
         assert row["up_measured"] == row["up_closed_form"]
         assert row["down_measured"] == row["down_closed_form"]
         assert (
-            int(row["up_per_iteration"]) == iteration_payload(int(row["batch_size"]), 16, 26, 4)[0]
+            int(row["up_per_iteration"]) == iteration_payload(int(row["batch_size"]), T, 26, 4)[0]
         )
 
 

@@ -130,8 +130,8 @@ def test_data_plot_writes_a_png(tmp_path):
             "--slices and --monitors go together",
         ),
         (
-            ["data", "inspect", "synthetic-vnf", "--length", "20"],
-            "the train part has 12 steps, fewer than one window (model.window_length 16)",
+            ["data", "inspect", "synthetic-vnf", "--length", "10"],
+            "the train part has 6 steps, fewer than one window (model.window_length 8)",
         ),
         (
             ["topology", "show", "--slices", "5", "--monitors", "2"],

@@ -225,3 +225,12 @@ def test_slice_rounds_must_fit_in_a_fedavg_round_for_local_models_only():
         resolve_topology(
             slices=1, monitors=1, settings={"model.name": "attae", "model.local_iterations": 3}
         )
+
+
+def test_window_length_defaults_by_model_and_a_given_one_is_kept(tmp_path):
+    split = resolve_topology(None, 1, 1)
+    local = resolve_topology(None, 1, 1, settings={"model.name": "attae"})
+    cmsf = load_topology(write(tmp_path, f"model: {{name: cmsf-attae}}\n{ONE}"))
+    given = load_topology(write(tmp_path, f"model: {{name: attae, window_length: 5}}\n{ONE}"))
+    assert split.model.window_length == 8 and local.model.window_length == 16
+    assert cmsf.model.window_length == 16 and given.model.window_length == 5

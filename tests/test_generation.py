@@ -115,7 +115,7 @@ def test_generate_from_the_command_line(tmp_path):
     for key in ("type_accuracy", "real_type_accuracy", "discriminative_score"):
         assert 0.0 <= report[key] <= 1.0
     saved = np.load(out)
-    assert saved["windows"].shape == (7, 16, 26)
+    assert saved["windows"].shape == (7, ModelConfig().window_length, 26)
     assert str(saved["type"]) == "sudden_spike" and len(saved["metrics"]) == 26
 
 

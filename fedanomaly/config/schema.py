@@ -8,7 +8,7 @@ file only states what differs from the paper's set-up.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -196,6 +196,12 @@ class DataConfig(Strict):
 
 LOCAL_MODELS = ("attae", "cmsf-attae")
 
+#: Steps per window when ``model.window_length`` is not given. The split models score a whole
+#: window (eq. 28) and a step gets the mean over the windows holding it, so an event raises the
+#: scores of up to T - 1 normal steps on each side: shorter windows blur it less (measured in
+#: the README). The local models score each position, and ATTAE's widest scale sees 16 steps.
+SPLIT_WINDOW_LENGTH, LOCAL_WINDOW_LENGTH = 8, 16
+
 # --- model ----------------------------------------------------------------------------------
 
 
@@ -294,9 +300,22 @@ class ModelConfig(Strict):
         "personalised copy (beyond the paper; 0 = detect with the received model)",
     )
     latent_size: PositiveInt = Field(16, description="latent size [l]")
-    window_length: PositiveInt = Field(16, description="steps per window [T]")
+    window_length: PositiveInt = Field(
+        SPLIT_WINDOW_LENGTH,
+        description="steps per window [T]; when not given, 8 for biwgan-gp and its baselines, "
+        "16 for attae and cmsf-attae",
+    )
     window_stride: PositiveInt = Field(4, description="steps between two training windows")
     hidden: HiddenSizes = Field(default_factory=HiddenSizes)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _window_of_the_model(cls, data: Any) -> Any:
+        """T by model where the topology does not give it (see SPLIT_WINDOW_LENGTH)."""
+        if isinstance(data, dict) and "window_length" not in data:
+            local = data.get("name") in LOCAL_MODELS
+            return {**data, "window_length": LOCAL_WINDOW_LENGTH if local else SPLIT_WINDOW_LENGTH}
+        return data
 
     @field_validator("local_iterations")
     @classmethod
