@@ -234,3 +234,9 @@ def test_window_length_defaults_by_model_and_a_given_one_is_kept(tmp_path):
     given = load_topology(write(tmp_path, f"model: {{name: attae, window_length: 5}}\n{ONE}"))
     assert split.model.window_length == 8 and local.model.window_length == 16
     assert cmsf.model.window_length == 16 and given.model.window_length == 5
+    # a file that does not give T: T follows --model; one that does: its T stays
+    paper = TOPOLOGIES / "paper.yaml"
+    assert resolve_topology(paper, settings={"model.name": "attae"}).model.window_length == 16
+    assert resolve_topology(paper).model.window_length == 8
+    fixed = write(tmp_path, f"model: {{window_length: 12}}\n{ONE}")
+    assert resolve_topology(fixed, settings={"model.name": "attae"}).model.window_length == 12

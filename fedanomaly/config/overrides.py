@@ -81,6 +81,8 @@ def resolve_topology(
         raise InputError("--slices and --monitors go together: give both or neither")
     base = load_topology(file) if file is not None else None
     data: dict[str, Any] = base.model_dump(mode="python") if base else {"name": "command-line"}
+    if base is not None and "window_length" not in base.model.model_fields_set:
+        del data["model"]["window_length"]  # T follows the model a setting may choose
     if source is None and base is None:
         source = SyntheticVnfConfig()
     if source is not None:

@@ -8,7 +8,7 @@ file only states what differs from the paper's set-up.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -301,21 +301,14 @@ class ModelConfig(Strict):
     )
     latent_size: PositiveInt = Field(16, description="latent size [l]")
     window_length: PositiveInt = Field(
-        SPLIT_WINDOW_LENGTH,
+        default_factory=lambda fields: (
+            LOCAL_WINDOW_LENGTH if fields.get("name") in LOCAL_MODELS else SPLIT_WINDOW_LENGTH
+        ),
         description="steps per window [T]; when not given, 8 for biwgan-gp and its baselines, "
         "16 for attae and cmsf-attae",
     )
     window_stride: PositiveInt = Field(4, description="steps between two training windows")
     hidden: HiddenSizes = Field(default_factory=HiddenSizes)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _window_of_the_model(cls, data: Any) -> Any:
-        """T by model where the topology does not give it (see SPLIT_WINDOW_LENGTH)."""
-        if isinstance(data, dict) and "window_length" not in data:
-            local = data.get("name") in LOCAL_MODELS
-            return {**data, "window_length": LOCAL_WINDOW_LENGTH if local else SPLIT_WINDOW_LENGTH}
-        return data
 
     @field_validator("local_iterations")
     @classmethod
