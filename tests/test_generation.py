@@ -72,7 +72,7 @@ def test_split_update_equals_the_end_to_end_gradient():
     codes = np.arange(40) % 3
     config = ModelConfig(
         optimizer="adamw", latent_size=4, critic_iterations=1, feature_matching_weight=2.0,
-        hidden={"generator": [8, 8], "discriminator": [8, 8]},
+        window_length=16, hidden={"generator": [8, 8], "discriminator": [8, 8]},
     )  # fmt: skip
     generator = CmsfGeneratorSide(3, 5, config, seed=1)
     critic = CmsfCriticSide(windows, codes, 3, config, seed=2)

@@ -273,10 +273,14 @@ def test_a_diverging_monitor_stops_the_run_and_keeps_the_directory(ray_address, 
 
 
 def test_a_batch_larger_than_a_monitors_data_is_refused_before_training(tmp_path):
+    topology = tiny(**{"model.batch_size": 5000})
+    model = topology.model
+    train_steps = int(TINY["data.source.length"] * 0.6)  # the default 60 % train part
+    windows = (train_steps - model.window_length) // model.window_stride + 1
     with pytest.raises(
-        InputError, match=r"model.batch_size \(M=5000\) is larger than monitor vm-1-1's 213"
+        InputError, match=rf"model.batch_size \(M=5000\) is larger than monitor vm-1-1's {windows}"
     ):
-        simulate(tiny(**{"model.batch_size": 5000}), tmp_path / "run")
+        simulate(topology, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 

@@ -42,7 +42,11 @@ def describe_validation_error(
 
     ``flags`` maps YAML paths set from the command line to the option that set them.
     """
-    first = error.errors()[0]
+    # a default computed from other fields (model.window_length) is left out where one of them
+    # failed: that follows from the other problem and is not one of its own
+    problems = [e for e in error.errors() if e["type"] != "default_factory_not_called"]
+    problems = problems or error.errors()
+    first = problems[0]
     path = yaml_path(first["loc"])
     for key, flag in (flags or {}).items():
         if path == key or path.startswith(f"{key}.") or path.startswith(f"{key}["):
@@ -51,7 +55,7 @@ def describe_validation_error(
     message = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
-    more = error.error_count() - 1
+    more = len(problems) - 1
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     return f"{where}: {path}: {message}{shown}{tail}"
 
