@@ -80,9 +80,11 @@ def resolve_topology(
     if (slices is None) != (monitors is None):
         raise InputError("--slices and --monitors go together: give both or neither")
     base = load_topology(file) if file is not None else None
-    data: dict[str, Any] = base.model_dump(mode="python") if base else {"name": "command-line"}
-    if base is not None and "window_length" not in base.model.model_fields_set:
-        del data["model"]["window_length"]  # T follows the model a setting may choose
+    # only what the file gives: defaults are filled in again after the settings, so a default
+    # that depends on another field (T on the model) follows a setting of that field
+    data: dict[str, Any] = (
+        base.model_dump(mode="python", exclude_unset=True) if base else {"name": "command-line"}
+    )
     if source is None and base is None:
         source = SyntheticVnfConfig()
     if source is not None:
