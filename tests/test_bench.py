@@ -21,6 +21,7 @@ SMALL = {
         "hidden": {"generator": [8, 8], "encoder": [8, 8], "discriminator": [16, 8]},
     },
     "data": {"source": {"type": "synthetic-vnf", "length": 1440}},
+    "placement": {"slices_per_node": 2},  # one Ray actor per run: payloads do not depend on it
     "slices": [
         {"name": "a", "monitors": [{"name": "a1"}, {"name": "a2"}]},
         {"name": "b", "monitors": [{"name": "b1"}]},

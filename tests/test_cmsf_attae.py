@@ -39,6 +39,7 @@ CMSF_TINY = {
     "model.latent_size": 6,
     "model.generated_per_type": 3,
     "model.hidden": {"generator": [8, 8], "discriminator": [16, 8], "autoencoder": 8},
+    "placement.slices_per_node": 2,  # one Ray actor (one process) for the whole run
 }
 
 

@@ -22,6 +22,7 @@ SMALL = {
     "model.batch_size": 8,
     "model.critic_iterations": 1,
     "model.hidden": {"generator": [8, 8], "encoder": [8, 8], "discriminator": [16, 8]},
+    "placement.slices_per_node": 2,  # one Ray actor (one process) for the whole run
 }
 
 

@@ -33,6 +33,9 @@ TINY = {
     "model.critic_iterations": 1,
     "model.latent_size": 6,
     "model.hidden": {"generator": [8, 8], "encoder": [8, 8], "discriminator": [16, 8]},
+    # one Ray actor for both slices and their monitors (one Flower worker too): a run starts
+    # two processes instead of six; tests of the spread layout ask for it (PLACEMENTS)
+    "placement.slices_per_node": 2,
 }
 
 
@@ -90,7 +93,8 @@ def seconds(bytes_: int, bandwidth_mbps: float, latency_ms: float, jitter_ms=0.0
 
 
 PLACEMENTS = [
-    {},  # a node per slice manager, the monitors of a slice on nodes of their own
+    # the default layout: a node per slice manager, the monitors of a slice on nodes of their own
+    {"placement.slices_per_node": None},
     {"placement.slices_per_node": 2},  # both slices and all their monitors on one node
 ]
 
