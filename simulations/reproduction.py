@@ -2,8 +2,9 @@
 cluster, the paper's published numbers, and the CSV, PNG and console table each script writes.
 
 A run is kept under ``<results>/runs/<mode>-<model>-I<iterations>-seed<seed>``; a script that
-needs a run another script already made reads it instead of training again (``--fresh``
-retrains).
+needs a run another script already made reads it instead of training again, as long as the
+run's ``config.yaml`` is the topology the settings resolve to now (a changed default or
+topology file retrains it; ``--fresh`` retrains in any case).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.loading import parse_source
-from fedanomaly.config.schema import PAPER_002_TYPES
+from fedanomaly.config.schema import PAPER_002_TYPES, Topology
 from fedanomaly.runs.cluster import local_ray_cluster
 from fedanomaly.simulation import simulate
 
@@ -105,9 +107,6 @@ class Runs:
             for key, value in extra.items()
         )
         path = self.path(mode, model, iterations, tag)
-        if (path / "summary.json").exists() and not self.options.fresh:
-            return path, json.loads((path / "summary.json").read_text())
-        shutil.rmtree(path, ignore_errors=True)
         settings = {
             "mode": mode,
             "seed": self.options.seed,
@@ -118,8 +117,20 @@ class Runs:
         }
         source = parse_source(self.options.data) if self.options.data else None
         topology = resolve_topology(self.options.topology, source=source, settings=settings)
+        if not self.options.fresh and kept_run_matches(path, topology):
+            return path, json.loads((path / "summary.json").read_text())
+        shutil.rmtree(path, ignore_errors=True)
         print(f"training {path.name} ...", flush=True)
         return path, simulate(topology, path, self.address)
+
+
+def kept_run_matches(path: Path, topology: Topology) -> bool:
+    """Whether ``path`` holds a finished run of exactly ``topology`` (its ``config.yaml``, every
+    default spelled out, equal to the topology's)."""
+    summary, config = path / "summary.json", path / "config.yaml"
+    if not (summary.exists() and config.exists()):
+        return False
+    return yaml.safe_load(config.read_text()) == topology.model_dump(mode="json")
 
 
 @contextmanager
