@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -26,6 +25,7 @@ from fedanomaly.config import resolve_topology
 from fedanomaly.config.loading import parse_source
 from fedanomaly.config.schema import PAPER_002_TYPES, Topology
 from fedanomaly.runs.cluster import local_ray_cluster
+from fedanomaly.runs.directory import CONFIG, SUMMARY, config_text
 from fedanomaly.simulation import simulate
 
 MODES = ("centralized", "standalone", "distributed", "federated")
@@ -125,12 +125,10 @@ class Runs:
 
 
 def kept_run_matches(path: Path, topology: Topology) -> bool:
-    """Whether ``path`` holds a finished run of exactly ``topology`` (its ``config.yaml``, every
-    default spelled out, equal to the topology's)."""
-    summary, config = path / "summary.json", path / "config.yaml"
-    if not (summary.exists() and config.exists()):
-        return False
-    return yaml.safe_load(config.read_text()) == topology.model_dump(mode="json")
+    """Whether ``path`` holds a finished run of exactly ``topology``: a ``summary.json``, and a
+    ``config.yaml`` with the text the run directory would write for ``topology`` now."""
+    summary, config = path / SUMMARY, path / CONFIG
+    return summary.exists() and config.exists() and config.read_text() == config_text(topology)
 
 
 @contextmanager

@@ -22,6 +22,11 @@ LOG = "run.log"
 CHECKPOINTS = "checkpoints"
 
 
+def config_text(topology: Topology) -> str:
+    """The resolved topology as ``config.yaml`` holds it, every default spelled out."""
+    return yaml.safe_dump(topology.model_dump(mode="json"), sort_keys=False)
+
+
 def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
     """``runs/<UTC time>-<topology>-<mode>``."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -64,9 +69,8 @@ class RunDirectory:
         return self.path / LOG
 
     def write_config(self, topology: Topology) -> None:
-        """The resolved topology, every default spelled out."""
-        text = yaml.safe_dump(topology.model_dump(mode="json"), sort_keys=False)
-        (self.path / CONFIG).write_text(text)
+        """The resolved topology, every default spelled out (:func:`config_text`)."""
+        (self.path / CONFIG).write_text(config_text(topology))
 
     def append_metrics(self, records: list[dict[str, Any]]) -> None:
         """Append JSON lines to ``metrics.jsonl``."""
