@@ -14,14 +14,15 @@ from fedanomaly.detection.controls import (
 )
 
 
-def test_zscore_is_the_window_mean_of_squared_value_zscores():
+def test_zscore_is_the_root_mean_square_of_a_windows_value_zscores():
     # Metric 0 takes 1 and 3 (mean 2, deviation 1); metric 1 is constant 5 (deviation 0 -> 1).
     train = np.array([[[1.0, 5.0], [3.0, 5.0]], [[3.0, 5.0], [1.0, 5.0]]])
     detector = ZScoreDetector()
     detector.fit(train)
     windows = np.array([[[2.0, 5.0], [2.0, 5.0]], [[4.0, 5.0], [2.0, 7.0]]])
-    # Window 1: z-scores (2, 0) and (0, 2): squared 4 + 0 + 0 + 4 over 4 values = 2.
-    np.testing.assert_allclose(detector.position_scores(windows), [[0.0, 0.0], [2.0, 2.0]])
+    # Window 1: z-scores (2, 0) and (0, 2): squared 4 + 0 + 0 + 4 over 4 values = 2, root 2**0.5.
+    root2 = 2.0**0.5
+    np.testing.assert_allclose(detector.position_scores(windows), [[0.0, 0.0], [root2, root2]])
 
 
 def test_pca_error_is_zero_on_the_training_subspace_and_large_off_it():

@@ -25,8 +25,8 @@ def test_score_scale_standardises_both_terms_on_training_windows():
     critic = rng.normal(5.0, 2.0, 500)
     scale = ScoreScale.fit(errors, critic, gamma=0.5, bidirectional=True)
     mixed = scale.combine(errors, critic)
-    # r per window: squared per-metric z-scores averaged over the window's positions and metrics
-    recon = (((errors - errors.mean((0, 1))) / errors.std((0, 1))) ** 2).mean(axis=(1, 2))
+    # r per window: root mean square of the per-metric z-scores over the window's values
+    recon = np.sqrt((((errors - errors.mean((0, 1))) / errors.std((0, 1))) ** 2).mean(axis=(1, 2)))
     standard_critic = (critic - critic.mean()) / critic.std()
     expected = 0.5 * (recon - recon.mean()) / recon.std() + 0.5 * standard_critic
     np.testing.assert_allclose(mixed, expected, rtol=1e-6, atol=1e-9)

@@ -281,17 +281,17 @@ class ModelConfig(Strict):
         description="attae, cmsf-attae: a step's score, from the reconstruction error at its "
         "position: mse (the squared error averaged over metrics, the paper's), standardized "
         "(each metric's absolute error standardised by its mean and standard deviation on the "
-        "training windows, squared and averaged over metrics: eq. 28's reconstruction term, "
+        "training windows, squared and averaged over metrics: eq. 28's squared z-scores, "
         "kept per position) or robust (each metric's absolute error's distance from its "
         "training median in interquartile ranges / 1.349, averaged over metrics)",
     )
     metric_pooling: Literal["mean", "max"] = Field(
         "mean",
         description="biwgan-gp and the Fig. 9 baselines: how eq. 28's reconstruction term pools "
-        "a window's metrics: mean (each value's standardised error squared, averaged over the "
-        "window: the paper's norm) or max (each metric's window mean of those, standardised on "
-        "the training windows, and the largest taken; beyond the paper: for faults that move a "
-        "few metrics)",
+        "a window's metrics: mean (the root mean square of each value's standardised error "
+        "over the window: a norm, as the paper's) or max (each metric's mean squared z-score "
+        "over the window, standardised on the training windows, and the largest taken; beyond "
+        "the paper: for faults that move a few metrics)",
     )
     fine_tune_iterations: NonNegativeInt = Field(
         0,

@@ -3,9 +3,9 @@ means little.
 
 - ``random``: uniform scores, seeded by the run seed and the monitor;
 - ``zscore``: no model at all: eq. 28's reconstruction term with the values in place of the
-  reconstruction errors, each value's squared z-score against its metric's mean and standard
-  deviation on the training windows, averaged over the window's values (a window score, as the
-  model's). A detector that does not beat it has learned nothing beyond each metric's usual
+  reconstruction errors, the root mean square over the window's values of each value's z-score
+  against its metric's mean and standard deviation on the training windows (a window score, as
+  the model's). A detector that does not beat it has learned nothing beyond each metric's usual
   range;
 - ``pca``: squared reconstruction error of flattened training windows projected on the
   principal components that keep 90 % of their variance, per position;
@@ -44,8 +44,8 @@ class WindowDetector(Protocol):
 
 
 class ZScoreDetector:
-    """Squared z-scores of a window's values against each metric's training mean and deviation,
-    averaged over the window."""
+    """The root mean square over a window's values of their z-scores against each metric's
+    training mean and deviation."""
 
     def __init__(self) -> None:
         self.mean = np.zeros(0)
@@ -57,7 +57,7 @@ class ZScoreDetector:
         self.std = np.where(std > 0, std, 1.0)
 
     def position_scores(self, windows: np.ndarray) -> np.ndarray:
-        window_scores = (((windows - self.mean) / self.std) ** 2).mean(axis=(1, 2))
+        window_scores = np.sqrt((((windows - self.mean) / self.std) ** 2).mean(axis=(1, 2)))
         return np.repeat(window_scores[:, None], windows.shape[1], axis=1)
 
 

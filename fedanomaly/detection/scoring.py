@@ -3,13 +3,17 @@
 For a window X with latent code f = E(X):
 
     A(X) = gamma * r(X) + (1 - gamma) * c(X)
-    r(X) = mean over positions t and metrics m of ((|X - G(E(X))|_{t,m} - mu_m) / sigma_m)^2
+    r(X) = sqrt(mean over positions t and metrics m of ((|X - G(E(X))|_{t,m} - mu_m) / sigma_m)^2)
     c(X) = softplus(-D(X, E(X)))         (sigmoid cross-entropy of D's logit against "real")
 
-A is a window's score, as in the paper. The reconstruction term is the L1 error of each value,
-standardised per metric with its mean and standard deviation over the monitor's training windows
-(so a metric that is always hard to reconstruct does not drown the others, and a fault that moves
-a few metrics of one family stands out), squared and averaged over the window's values. Both
+A is a window's score, as in the paper. The reconstruction term is a norm of the window's errors,
+as in eq. 28: the L1 error of each value is standardised per metric with its mean and standard
+deviation over the monitor's training windows (so a metric that is always hard to reconstruct
+does not drown the others, and a fault that moves a few metrics of one family stands out), and r
+is the root mean square of those z-scores over the window's values. (The mean square without the
+root, the choice until 2026-12-06, ranks single windows alike but is heavy-tailed: a few large
+faults then pull eq. 33's mean of the anomalous validation scores, and so the threshold, far
+above most anomalous steps, and a step's mean over its windows follows its worst window.) Both
 terms are then standardised with their mean and standard deviation on the training windows
 before mixing, since their scales differ by orders of magnitude.
 
@@ -190,10 +194,12 @@ class ScoreScale:
         return (((errors - mean) / std) ** 2).mean(axis=2)
 
     def window_reconstruction(self, errors: np.ndarray) -> np.ndarray:
-        """r per window ``(n,)``: :meth:`reconstruction` averaged over the window's positions
-        (``mean``), or the largest standardised :func:`metric_window_errors` (``max``)."""
+        """r per window ``(n,)``: the square root of :meth:`reconstruction` averaged over the
+        window's positions (``mean``: the root mean square z-score), or the largest standardised
+        :func:`metric_window_errors` (``max``)."""
         if self.pooling == "mean":
-            return self.reconstruction(errors, self.metric_mean, self.metric_std).mean(axis=1)
+            squares = self.reconstruction(errors, self.metric_mean, self.metric_std)
+            return np.sqrt(squares.mean(axis=1))
         if self.pooling == "max":
             per_metric = metric_window_errors(errors, self.metric_mean, self.metric_std)
             return ((per_metric - self.window_metric_mean) / self.window_metric_std).max(axis=1)
