@@ -27,6 +27,7 @@ from sklearn.ensemble import IsolationForest
 
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.detection.detector import scores_by_part, window_part_scores
+from fedanomaly.detection.scoring import metric_scale, root_mean_square_zscore
 from fedanomaly.evaluation.report import PartScores
 
 PCA_VARIANCE = 0.9
@@ -52,12 +53,10 @@ class ZScoreDetector:
         self.std = np.ones(0)
 
     def fit(self, windows: np.ndarray) -> None:
-        self.mean = windows.mean(axis=(0, 1))
-        std = windows.std(axis=(0, 1))
-        self.std = np.where(std > 0, std, 1.0)
+        self.mean, self.std = metric_scale(windows)
 
     def position_scores(self, windows: np.ndarray) -> np.ndarray:
-        window_scores = np.sqrt((((windows - self.mean) / self.std) ** 2).mean(axis=(1, 2)))
+        window_scores = root_mean_square_zscore(windows, self.mean, self.std)
         return np.repeat(window_scores[:, None], windows.shape[1], axis=1)
 
 

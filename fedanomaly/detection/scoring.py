@@ -84,8 +84,9 @@ def steps_from_windows(scores: np.ndarray) -> np.ndarray:
 
 
 def metric_scale(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation per metric of absolute errors ``(n, T, d)`` on training
-    windows (a standard deviation of 0, a metric always reconstructed alike, counts as 1)."""
+    """Mean and standard deviation per metric of training windows ``(n, T, d)`` of absolute
+    errors (or of values, for the ``zscore`` control); a standard deviation of 0, a metric that
+    never varies, counts as 1."""
     std = errors.std(axis=(0, 1))
     return errors.mean(axis=(0, 1)), np.where(std > 0, std, 1.0)
 
@@ -120,6 +121,12 @@ def robust_deviation(errors: np.ndarray, median: np.ndarray, spread: np.ndarray)
     """Per window and position, the mean over metrics of each absolute error's distance from
     its metric's training median in robust spreads: ``(n, T, d)`` -> ``(n, T)``."""
     return (np.abs(errors - median) / spread).mean(axis=2)
+
+
+def root_mean_square_zscore(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """The root mean square over each window's values of their per-metric z-scores: eq. 28's
+    reconstruction term with mean pooling, ``(n, T, d)`` -> ``(n,)``."""
+    return np.sqrt(ScoreScale.reconstruction(values, mean, std).mean(axis=1))
 
 
 def metric_window_errors(errors: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -194,12 +201,10 @@ class ScoreScale:
         return (((errors - mean) / std) ** 2).mean(axis=2)
 
     def window_reconstruction(self, errors: np.ndarray) -> np.ndarray:
-        """r per window ``(n,)``: the square root of :meth:`reconstruction` averaged over the
-        window's positions (``mean``: the root mean square z-score), or the largest standardised
-        :func:`metric_window_errors` (``max``)."""
+        """r per window ``(n,)``: :func:`root_mean_square_zscore` (``mean``), or the largest
+        standardised :func:`metric_window_errors` (``max``)."""
         if self.pooling == "mean":
-            squares = self.reconstruction(errors, self.metric_mean, self.metric_std)
-            return np.sqrt(squares.mean(axis=1))
+            return root_mean_square_zscore(errors, self.metric_mean, self.metric_std)
         if self.pooling == "max":
             per_metric = metric_window_errors(errors, self.metric_mean, self.metric_std)
             return ((per_metric - self.window_metric_mean) / self.window_metric_std).max(axis=1)
