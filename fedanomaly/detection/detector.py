@@ -18,6 +18,7 @@ from fedanomaly.detection.scoring import (
     metric_scale,
     robust_deviation,
     robust_metric_scale,
+    squared_zscores,
     steps_from_windows,
     window_terms,
 )
@@ -116,7 +117,7 @@ def position_scorer(
         mean, std = metric_scale(train_errors)
 
         def reduce(errors: np.ndarray) -> np.ndarray:
-            return ScoreScale.reconstruction(errors, mean, std)
+            return squared_zscores(errors, mean, std).mean(axis=2)
 
     elif config.reconstruction_score == "robust":
         median, spread = robust_metric_scale(train_errors)

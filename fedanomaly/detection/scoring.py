@@ -123,16 +123,22 @@ def robust_deviation(errors: np.ndarray, median: np.ndarray, spread: np.ndarray)
     return (np.abs(errors - median) / spread).mean(axis=2)
 
 
+def squared_zscores(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Each value's squared z-score against its metric's mean and standard deviation:
+    ``(n, T, d)`` -> ``(n, T, d)``."""
+    return ((values - mean) / std) ** 2
+
+
 def root_mean_square_zscore(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """The root mean square over each window's values of their per-metric z-scores: eq. 28's
     reconstruction term with mean pooling, ``(n, T, d)`` -> ``(n,)``."""
-    return np.sqrt(ScoreScale.reconstruction(values, mean, std).mean(axis=1))
+    return np.sqrt(squared_zscores(values, mean, std).mean(axis=2).mean(axis=1))
 
 
 def metric_window_errors(errors: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Each metric's squared z-score averaged over a window's positions: ``(n, T, d)`` ->
     ``(n, d)``."""
-    return (((errors - mean) / std) ** 2).mean(axis=1)
+    return squared_zscores(errors, mean, std).mean(axis=1)
 
 
 @dataclass(frozen=True)
@@ -194,11 +200,6 @@ class ScoreScale:
         return dataclasses.replace(
             unfitted, recon_mean=float(recon.mean()), recon_std=float(recon.std()) or 1.0
         )
-
-    @staticmethod
-    def reconstruction(errors: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-        """r per window and position: mean over metrics of squared per-metric z-scores."""
-        return (((errors - mean) / std) ** 2).mean(axis=2)
 
     def window_reconstruction(self, errors: np.ndarray) -> np.ndarray:
         """r per window ``(n,)``: :func:`root_mean_square_zscore` (``mean``), or the largest
