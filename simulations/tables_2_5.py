@@ -1,11 +1,11 @@
 """Tables 2-5 of seed 002: accuracy, precision, recall and F1 per anomaly type and mode.
 
 Run ``python simulations/tables_2_5.py [--data SOURCE] [--iterations I] [--protocol P]
-[--pooling mean|max]``:
+[--pooling mahalanobis|mean|max]``:
 trains (or reads) ``topologies/paper.yaml`` in the four modes and writes ``tables_2_5.csv`` and
 ``tables_2_5.png`` (our F1 beside the paper's, per type and mode) into ``--results``
-(``tables_2_5-one-type.*`` and ``tables_2_5-paper.*`` for those protocols, ``-max`` added with
-``--pooling max``, eq. 28's reconstruction term pooled by the largest metric instead of the mean).
+(``tables_2_5-one-type.*`` and ``tables_2_5-paper.*`` for those protocols, ``-mean`` or ``-max``
+added with another ``--pooling`` than the default, the norm eq. 28's reconstruction term takes).
 
 Protocols:
 
@@ -38,6 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from reproduction import MODES, PAPER_TABLES, TYPES, arguments, print_table, shared_runs, write_csv
 
+from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.injection import TYPE_CODES
 from fedanomaly.evaluation.pointwise import implied_prevalence
 
@@ -69,12 +70,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--pooling",
-        choices=("mean", "max"),
-        default="mean",
-        help="how eq. 28's reconstruction term pools a window's metrics (model.metric_pooling)",
+        choices=("mahalanobis", "mean", "max"),
+        default="mahalanobis",
+        help="which norm of a window's residuals eq. 28's reconstruction term takes "
+        "(model.metric_pooling)",
     )
     options = parser.parse_args()
-    pooling = {"model.metric_pooling": "max"} if options.pooling == "max" else {}
+    default_pooling = ModelConfig.model_fields["metric_pooling"].default
+    pooling = (
+        {"model.metric_pooling": options.pooling} if options.pooling != default_pooling else {}
+    )
     with shared_runs(options) as runs:
         if options.protocol in PROTOCOL_SETTINGS:
             protocol = PROTOCOL_SETTINGS[options.protocol]
@@ -106,7 +111,7 @@ def main() -> None:
             )
             rows.append(row)
     suffix = "" if options.protocol == "pooled" else f"-{options.protocol}"
-    name = f"tables_2_5{suffix}" + ("-max" if pooling else "")
+    name = f"tables_2_5{suffix}" + (f"-{options.pooling}" if pooling else "")
     write_csv(options.results / f"{name}.csv", rows)
     print_table(f"Tables 2-5 ({options.protocol}): ours beside seed 002's", rows)
     figure, axes = plt.subplots(1, len(TYPES), figsize=(16, 3.8), sharey=True)

@@ -211,7 +211,10 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
             ["--score", "robust"],
             "--score: model.reconstruction_score: robust applies to attae and cmsf-attae",
         ),
-        (["--pooling", "median"], "--pooling: model.metric_pooling: Input should be 'mean'"),
+        (
+            ["--pooling", "median"],
+            "--pooling: model.metric_pooling: Input should be 'mahalanobis'",
+        ),
         (
             ["--model", "attae", "--pooling", "max"],
             "--pooling: model.metric_pooling: metric_pooling max applies to biwgan-gp and its",

@@ -62,7 +62,7 @@ def test_the_run_config_sets_the_score_fine_tuning_and_data_source():
 
 def test_the_run_config_sets_the_metric_pooling():
     assert topology_from({"pooling": "max"}).model.metric_pooling == "max"
-    assert topology_from({"pooling": ""}).model.metric_pooling == "mean"
+    assert topology_from({"pooling": ""}).model.metric_pooling == "mahalanobis"
     with pytest.raises(InputError, match=r"^run config 'pooling': model.metric_pooling"):
         topology_from({"model": "attae", "pooling": "max"})
 

@@ -92,9 +92,11 @@ def simulate(
     pooling: Annotated[
         str | None,
         typer.Option(
-            help="biwgan-gp and its baselines: how eq. 28's reconstruction term pools a "
-            "window's metrics, mean (the paper's) or max (the metric furthest above its "
-            "training level: for faults that move a few metrics)."
+            help="biwgan-gp and its baselines: which norm of a window's residuals eq. 28's "
+            "reconstruction term takes: mahalanobis (default: the window's mean residual per "
+            "metric, whitened by its training covariance), mean (the root mean square of the "
+            "standardised errors, the paper's norm) or max (the metric furthest above its "
+            "training level)."
         ),
     ] = None,
     fine_tune: Annotated[

@@ -2,7 +2,7 @@
 means little.
 
 - ``random``: uniform scores, seeded by the run seed and the monitor;
-- ``zscore``: no model at all: eq. 28's reconstruction term with the values in place of the
+- ``zscore``: no model at all: eq. 28's ``mean`` reconstruction term with the values in place of the
   reconstruction errors, the root mean square over the window's values of each value's z-score
   against its metric's mean and standard deviation on the training windows (a window score, as
   the model's). A detector that does not beat it has learned nothing beyond each metric's usual

@@ -77,9 +77,14 @@ def model_scores(
     """Fit the score scale on the training windows, then score every step of the three parts:
     the mean of eq. 28 over the windows that contain the step."""
     train = data.windows("train", shape.length, config.window_stride)
-    recon, critic = window_terms(*modules, train, shape)
+    residuals, critic = window_terms(*modules, train, shape)
     scale = ScoreScale.fit(
-        recon, critic, config.score_weight, shape.variant.bidirectional, config.metric_pooling
+        residuals,
+        critic,
+        config.score_weight,
+        shape.variant.bidirectional,
+        config.metric_pooling,
+        config.covariance_shrinkage,
     )
 
     def position_scores(windows: np.ndarray) -> np.ndarray:

@@ -1,25 +1,32 @@
 """The anomaly score of eq. 28 (seed 002).
 
-For a window X with latent code f = E(X):
+For a window X with latent code f = E(X) and residuals X - G(E(X)):
 
     A(X) = gamma * r(X) + (1 - gamma) * c(X)
-    r(X) = sqrt(mean over positions t and metrics m of ((|X - G(E(X))|_{t,m} - mu_m) / sigma_m)^2)
     c(X) = softplus(-D(X, E(X)))         (sigmoid cross-entropy of D's logit against "real")
 
-A is a window's score, as in the paper. The reconstruction term is a norm of the window's errors,
-as in eq. 28: the L1 error of each value is standardised per metric with its mean and standard
-deviation over the monitor's training windows (so a metric that is always hard to reconstruct
-does not drown the others, and a fault that moves a few metrics of one family stands out), and r
-is the root mean square of those z-scores over the window's values. (The mean square without the
-root, the choice until 2026-12-06, ranks single windows alike but is heavy-tailed: a few large
-faults then pull eq. 33's mean of the anomalous validation scores, and so the threshold, far
-above most anomalous steps, and a step's mean over its windows follows its worst window.) Both
-terms are then standardised with their mean and standard deviation on the training windows
-before mixing, since their scales differ by orders of magnitude.
+A is a window's score, as in the paper, and r a norm of the window's residuals, fitted on the
+monitor's training windows; ``model.metric_pooling`` chooses which:
 
-With ``metric_pooling: max`` (beyond the paper) r is instead the largest, over metrics, of each
-metric's squared z-score averaged over the window's positions and standardised on the training
-windows: a fault that moves a few metrics is then not averaged away by the many it leaves alone.
+- ``mahalanobis`` (the default since 2026-12-06): the Mahalanobis distance of the window's mean
+  residual per metric (a vector of d values) from the training windows' mean residuals, with
+  their covariance estimated by Ledoit-Wolf and then shrunk towards its own diagonal by
+  ``model.covariance_shrinkage``. A fault moves one metric family against the others, which
+  normal load moves together; the model's residuals keep some of that shared movement, and the
+  covariance weighs it out, so the fault's residual stands out. The shrinkage keeps nearly
+  collinear residual directions (tiny training variance) from deciding the score alone.
+- ``mean``: the root mean square of each value's z-score, its absolute residual standardised
+  per metric with the mean and standard deviation over the training windows (so a metric that
+  is always hard to reconstruct does not drown the others). (The mean square without the root,
+  the choice until 2026-12-06, ranks single windows alike but is heavy-tailed: a few large faults
+  then pull eq. 33's mean of the anomalous validation scores, and so the threshold, far above
+  most anomalous steps.)
+- ``max`` (beyond the paper): the largest, over metrics, of each metric's squared z-score
+  averaged over the window's positions and standardised on the training windows: a fault that
+  moves a few metrics is then not averaged away by the many it leaves alone.
+
+Both terms are then standardised with their mean and standard deviation on the training windows
+before mixing, since their scales differ by orders of magnitude.
 
 Windows are taken with stride 1, and a step's score is the mean of A over the windows that contain
 it, so every step of a part gets a score. Thresholds are in :mod:`fedanomaly.evaluation.thresholds`.
@@ -33,6 +40,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from sklearn.covariance import LedoitWolf
 from torch.nn import functional
 
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
@@ -41,7 +49,7 @@ from fedanomaly.models.sides import GanShape
 CHUNK = 1024
 
 #: How r pools a window's metrics (``model.metric_pooling``).
-Pooling = Literal["mean", "max"]
+Pooling = Literal["mahalanobis", "mean", "max"]
 
 
 def window_terms(
@@ -51,15 +59,15 @@ def window_terms(
     windows: np.ndarray,
     shape: GanShape,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Absolute reconstruction error per window, position and metric, shape ``(n, T, d)``, and
-    the critic term per window, shape ``(n,)`` (no gradients)."""
+    """Residual X - G(E(X)) per window, position and metric, shape ``(n, T, d)``, and the
+    critic term per window, shape ``(n,)`` (no gradients)."""
     recon, critic_term = [], []
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
             x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
             if shape.variant.bidirectional:
                 code = encoder(x)
-                recon.append((x - generator(code)).abs().numpy())
+                recon.append((x - generator(code)).numpy())
             else:
                 code = x.new_zeros(len(x), 0)
                 recon.append(np.zeros(x.shape, dtype=np.float32))
@@ -142,13 +150,55 @@ def metric_window_errors(errors: np.ndarray, mean: np.ndarray, std: np.ndarray) 
 
 
 @dataclass(frozen=True)
+class ResidualWhitening:
+    """The mean and the inverse covariance of training windows' mean residuals ``(d,)``.
+
+    Parameters
+    ----------
+    mean
+        Mean over training windows of each metric's residual averaged over the window ``(d,)``.
+    precision
+        Inverse of their covariance ``(d, d)``: Ledoit-Wolf's estimate, shrunk towards its
+        diagonal.
+    """
+
+    mean: np.ndarray
+    precision: np.ndarray
+
+    @classmethod
+    def fit(cls, residuals: np.ndarray, shrinkage: float) -> ResidualWhitening:
+        """Fit on training residuals ``(n, T, d)``.
+
+        Parameters
+        ----------
+        residuals
+            Residuals X - G(E(X)) of the training windows.
+        shrinkage
+            Weight in [0, 1] of the covariance's diagonal in the shrunk covariance
+            ``(1 - shrinkage) * C + shrinkage * diag(C)``; 1 ignores the correlations.
+        """
+        estimate = LedoitWolf().fit(residuals.mean(axis=1, dtype=np.float64))
+        covariance = estimate.covariance_
+        shrunk = (1.0 - shrinkage) * covariance + shrinkage * np.diag(np.diag(covariance))
+        return cls(estimate.location_, np.linalg.pinv(shrunk, hermitian=True))
+
+    def distance(self, residuals: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance of each window's mean residual: ``(n, T, d)`` -> ``(n,)``."""
+        centred = residuals.mean(axis=1, dtype=np.float64) - self.mean
+        squared = np.einsum("ij,jk,ik->i", centred, self.precision, centred)
+        return np.sqrt(np.maximum(squared, 0.0))
+
+
+@dataclass(frozen=True)
 class ScoreScale:
-    """Per-metric error scale, how r pools the metrics, and mean and standard deviation of both
-    window terms on training windows."""
+    """Per-metric error scale, how r pools the metrics (with the residual whitening of
+    ``mahalanobis`` pooling), and mean and standard deviation of both window terms on training
+    windows."""
 
     metric_mean: np.ndarray
     metric_std: np.ndarray
     pooling: Pooling
+    whitening: ResidualWhitening | None
     window_metric_mean: np.ndarray
     window_metric_std: np.ndarray
     recon_mean: float
@@ -160,18 +210,19 @@ class ScoreScale:
     @classmethod
     def fit(
         cls,
-        errors: np.ndarray,
+        residuals: np.ndarray,
         critic: np.ndarray,
         gamma: float,
         bidirectional: bool,
-        pooling: Pooling = "mean",
+        pooling: Pooling,
+        shrinkage: float,
     ) -> ScoreScale:
         """Fit on the training windows; without an encoder only the critic term counts.
 
         Parameters
         ----------
-        errors
-            Absolute reconstruction errors of the training windows ``(n, T, d)``.
+        residuals
+            Residuals X - G(E(X)) of the training windows ``(n, T, d)``.
         critic
             The critic term of the same windows ``(n,)``.
         gamma
@@ -179,15 +230,22 @@ class ScoreScale:
         bidirectional
             Whether the model has an encoder (else r is left out).
         pooling
-            How r pools the metrics: ``mean`` (eq. 28) or ``max`` (see the module's text).
+            How r pools the window's residuals: ``mahalanobis``, ``mean`` or ``max`` (see the
+            module's text).
+        shrinkage
+            ``mahalanobis``: weight of the covariance's diagonal (see
+            :meth:`ResidualWhitening.fit`).
         """
+        errors = np.abs(residuals)
         metric_mean, metric_std = metric_scale(errors)
         per_metric = metric_window_errors(errors, metric_mean, metric_std)
         spread = per_metric.std(axis=0)
+        whitens = pooling == "mahalanobis" and bidirectional
         unfitted = cls(
             metric_mean,
             metric_std,
             pooling,
+            ResidualWhitening.fit(residuals, shrinkage) if whitens else None,
             per_metric.mean(axis=0),
             np.where(spread > 0, spread, 1.0),
             0.0,
@@ -196,14 +254,20 @@ class ScoreScale:
             float(critic.std()) or 1.0,
             gamma if bidirectional else 0.0,
         )
-        recon = unfitted.window_reconstruction(errors)
+        recon = unfitted.window_reconstruction(residuals)
         return dataclasses.replace(
             unfitted, recon_mean=float(recon.mean()), recon_std=float(recon.std()) or 1.0
         )
 
-    def window_reconstruction(self, errors: np.ndarray) -> np.ndarray:
-        """r per window ``(n,)``: :func:`root_mean_square_zscore` (``mean``), or the largest
+    def window_reconstruction(self, residuals: np.ndarray) -> np.ndarray:
+        """r per window ``(n,)``: the :meth:`ResidualWhitening.distance` (``mahalanobis``;
+        0 without an encoder), :func:`root_mean_square_zscore` (``mean``), or the largest
         standardised :func:`metric_window_errors` (``max``)."""
+        if self.pooling == "mahalanobis":
+            if self.whitening is None:
+                return np.zeros(len(residuals))
+            return self.whitening.distance(residuals)
+        errors = np.abs(residuals)
         if self.pooling == "mean":
             return root_mean_square_zscore(errors, self.metric_mean, self.metric_std)
         if self.pooling == "max":
@@ -211,8 +275,8 @@ class ScoreScale:
             return ((per_metric - self.window_metric_mean) / self.window_metric_std).max(axis=1)
         raise ValueError(f"unknown metric pooling '{self.pooling}'")
 
-    def combine(self, errors: np.ndarray, critic: np.ndarray) -> np.ndarray:
+    def combine(self, residuals: np.ndarray, critic: np.ndarray) -> np.ndarray:
         """A of eq. 28 on the common scale, per window: ``(n,)``."""
-        r = (self.window_reconstruction(errors) - self.recon_mean) / self.recon_std
+        r = (self.window_reconstruction(residuals) - self.recon_mean) / self.recon_std
         c = (critic - self.critic_mean) / self.critic_std
         return self.gamma * r + (1.0 - self.gamma) * c
