@@ -30,6 +30,7 @@ implies (:func:`fedanomaly.evaluation.pointwise.implied_prevalence`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import matplotlib
 
@@ -40,6 +41,7 @@ from reproduction import MODES, PAPER_TABLES, TYPES, arguments, print_table, sha
 
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.injection import TYPE_CODES
+from fedanomaly.detection.scoring import Pooling
 from fedanomaly.evaluation.pointwise import implied_prevalence
 
 METRICS = ("accuracy", "precision", "recall", "f1")
@@ -70,7 +72,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--pooling",
-        choices=("mahalanobis", "mean", "max"),
+        choices=get_args(Pooling),
         default="mahalanobis",
         help="which norm of a window's residuals eq. 28's reconstruction term takes "
         "(model.metric_pooling)",

@@ -11,6 +11,7 @@ from fedanomaly.config import load_topology, parse_source, resolve_topology
 from fedanomaly.config.schema import CsvConfig, SmdConfig, SyntheticVnfConfig
 from fedanomaly.data.metrics import Family
 from fedanomaly.errors import InputError
+from fedanomaly.runs.directory import config_text
 from tests.conftest import TOPOLOGIES
 
 ONE = "slices: [{name: s, monitors: [{name: m}]}]"
@@ -240,3 +241,19 @@ def test_window_length_defaults_by_model_and_a_given_one_is_kept(tmp_path):
     assert resolve_topology(paper).model.window_length == 8
     fixed = write(tmp_path, f"model: {{window_length: 12}}\n{ONE}")
     assert resolve_topology(fixed, settings={"model.name": "attae"}).model.window_length == 12
+
+
+def test_covariance_shrinkage_is_a_weight_for_the_split_models_only(tmp_path):
+    settings = {"model.covariance_shrinkage": 0.5}
+    topology = resolve_topology(slices=1, monitors=1, settings=settings)
+    assert topology.model.covariance_shrinkage == 0.5
+    with pytest.raises(InputError, match=r"model.covariance_shrinkage: Input should be less than"):
+        resolve_topology(slices=1, monitors=1, settings={"model.covariance_shrinkage": 1.5})
+    with pytest.raises(InputError, match="covariance_shrinkage applies to biwgan-gp"):
+        resolve_topology(slices=1, monitors=1, settings={**settings, "model.name": "attae"})
+    # a local model's run directory spells the defaults out, and its config loads back
+    attae = resolve_topology(slices=1, monitors=1, settings={"model.name": "attae"})
+    (tmp_path / "config.yaml").write_text(config_text(attae))
+    reloaded = load_topology(tmp_path / "config.yaml")
+    assert reloaded.model.metric_pooling == "mahalanobis"
+    assert reloaded.model == attae.model

@@ -114,3 +114,13 @@ def test_residual_whitening_ignores_correlations_at_full_shrinkage():
     whitening = ResidualWhitening.fit(residuals, shrinkage=1.0)
     variances = np.diag(ledoit_wolf(residuals.mean(axis=1))[0])
     np.testing.assert_allclose(whitening.precision, np.diag(1.0 / variances), rtol=1e-9)
+
+
+def test_mahalanobis_pooling_gives_nan_where_a_training_residual_is_not_finite():
+    residuals = np.random.default_rng(5).normal(size=(50, 4, 3))
+    residuals[7, 2, 1] = np.nan
+    scale = ScoreScale.fit(
+        residuals, np.zeros(50), gamma=1.0, bidirectional=True, pooling="mahalanobis",
+        shrinkage=0.25,
+    )  # fmt: skip
+    assert np.isnan(scale.window_reconstruction(np.zeros((2, 4, 3)))).all()

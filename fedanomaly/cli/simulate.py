@@ -95,8 +95,8 @@ def simulate(
             help="biwgan-gp and its baselines: which norm of a window's residuals eq. 28's "
             "reconstruction term takes: mahalanobis (default: the window's mean residual per "
             "metric, whitened by its training covariance), mean (the root mean square of the "
-            "standardised errors, the paper's norm) or max (the metric furthest above its "
-            "training level)."
+            "standardised errors, in place of the paper's L1 norm) or max (the metric furthest "
+            "above its training level)."
         ),
     ] = None,
     fine_tune: Annotated[

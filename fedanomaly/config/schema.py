@@ -291,8 +291,8 @@ class ModelConfig(Strict):
         "X - G(E(X)) eq. 28's reconstruction term takes: mahalanobis (the Mahalanobis distance "
         "of the window's mean residual per metric from the training windows', under their "
         "covariance shrunk by covariance_shrinkage; beyond the paper, the default), mean (the "
-        "root mean square of each value's standardised absolute residual over the window: the "
-        "paper's norm, standardised per metric) or max (each metric's mean squared z-score over "
+        "root mean square of each value's standardised absolute residual over the window, in "
+        "place of the paper's L1 norm) or max (each metric's mean squared z-score over "
         "the window, standardised on the training windows, and the largest taken; beyond the "
         "paper: for faults that move a few metrics)",
     )

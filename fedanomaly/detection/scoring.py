@@ -48,7 +48,7 @@ from fedanomaly.models.sides import GanShape
 
 CHUNK = 1024
 
-#: How r pools a window's metrics (``model.metric_pooling``).
+#: Which norm of a window's residuals r takes (``model.metric_pooling``).
 Pooling = Literal["mahalanobis", "mean", "max"]
 
 
@@ -61,18 +61,18 @@ def window_terms(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Residual X - G(E(X)) per window, position and metric, shape ``(n, T, d)``, and the
     critic term per window, shape ``(n,)`` (no gradients)."""
-    recon, critic_term = [], []
+    residuals, critic_term = [], []
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
             x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
             if shape.variant.bidirectional:
                 code = encoder(x)
-                recon.append((x - generator(code)).numpy())
+                residuals.append((x - generator(code)).numpy())
             else:
                 code = x.new_zeros(len(x), 0)
-                recon.append(np.zeros(x.shape, dtype=np.float32))
+                residuals.append(np.zeros(x.shape, dtype=np.float32))
             critic_term.append(functional.softplus(-critic(x, code)).numpy())
-    return np.concatenate(recon), np.concatenate(critic_term)
+    return np.concatenate(residuals), np.concatenate(critic_term)
 
 
 def steps_from_windows(scores: np.ndarray) -> np.ndarray:
@@ -176,14 +176,41 @@ class ResidualWhitening:
         shrinkage
             Weight in [0, 1] of the covariance's diagonal in the shrunk covariance
             ``(1 - shrinkage) * C + shrinkage * diag(C)``; 1 ignores the correlations.
+
+        Returns
+        -------
+        ResidualWhitening
+            The window means' mean and the inverse of their shrunk covariance; NaN throughout
+            where a residual is not finite, so that every distance is NaN, as the other
+            poolings' scores are then.
+
+        Notes
+        -----
+        Ledoit-Wolf shrinks towards a multiple of the identity, so a metric whose window means
+        barely vary in training keeps a large weight: a later shift in it alone scores high.
         """
-        estimate = LedoitWolf().fit(residuals.mean(axis=1, dtype=np.float64))
+        means = residuals.mean(axis=1, dtype=np.float64)
+        if not np.isfinite(means).all():
+            size = means.shape[1]
+            return cls(np.full(size, np.nan), np.full((size, size), np.nan))
+        estimate = LedoitWolf(store_precision=False).fit(means)
         covariance = estimate.covariance_
         shrunk = (1.0 - shrinkage) * covariance + shrinkage * np.diag(np.diag(covariance))
         return cls(estimate.location_, np.linalg.pinv(shrunk, hermitian=True))
 
     def distance(self, residuals: np.ndarray) -> np.ndarray:
-        """Mahalanobis distance of each window's mean residual: ``(n, T, d)`` -> ``(n,)``."""
+        """Mahalanobis distance of each window's mean residual from the training mean.
+
+        Parameters
+        ----------
+        residuals
+            Residuals X - G(E(X)) of the windows to score ``(n, T, d)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``sqrt((m - mean)^T precision (m - mean))`` per window, m its mean residual ``(n,)``.
+        """
         centred = residuals.mean(axis=1, dtype=np.float64) - self.mean
         squared = np.einsum("ij,jk,ik->i", centred, self.precision, centred)
         return np.sqrt(np.maximum(squared, 0.0))
