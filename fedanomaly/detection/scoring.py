@@ -267,12 +267,11 @@ class ScoreScale:
         metric_mean, metric_std = metric_scale(errors)
         per_metric = metric_window_errors(errors, metric_mean, metric_std)
         spread = per_metric.std(axis=0)
-        whitens = pooling == "mahalanobis" and bidirectional
         unfitted = cls(
             metric_mean,
             metric_std,
             pooling,
-            ResidualWhitening.fit(residuals, shrinkage) if whitens else None,
+            ResidualWhitening.fit(residuals, shrinkage) if pooling == "mahalanobis" else None,
             per_metric.mean(axis=0),
             np.where(spread > 0, spread, 1.0),
             0.0,
@@ -287,12 +286,11 @@ class ScoreScale:
         )
 
     def window_reconstruction(self, residuals: np.ndarray) -> np.ndarray:
-        """r per window ``(n,)``: the :meth:`ResidualWhitening.distance` (``mahalanobis``;
-        0 without an encoder), :func:`root_mean_square_zscore` (``mean``), or the largest
-        standardised :func:`metric_window_errors` (``max``)."""
-        if self.pooling == "mahalanobis":
-            if self.whitening is None:
-                return np.zeros(len(residuals))
+        """r per window ``(n,)``: the :meth:`ResidualWhitening.distance` (``mahalanobis``),
+        :func:`root_mean_square_zscore` (``mean``), or the largest standardised
+        :func:`metric_window_errors` (``max``). Without an encoder the residuals are 0, and so
+        is r, whatever the pooling."""
+        if self.whitening is not None:  # fitted for mahalanobis pooling only
             return self.whitening.distance(residuals)
         errors = np.abs(residuals)
         if self.pooling == "mean":
