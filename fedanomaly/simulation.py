@@ -648,7 +648,8 @@ def simulate(
         run.save_scores(
             name,
             {"scores": report.scores, "preds": report.preds,
-             "labels": (report.types != 0).astype(np.int8), "types": report.types},
+             "labels": (report.types != 0).astype(np.int8), "types": report.types,
+             "beyond_range": report.beyond_range},
         )  # fmt: skip
     plot_losses(
         records_seen,

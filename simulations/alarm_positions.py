@@ -9,6 +9,11 @@ in that margin, and the missed anomalous steps. A step's score is the mean over 
 that hold it, so an event raises the scores of up to T - 1 normal steps on each side; where
 events are dense (half the steps anomalous, as in the paper's tables) few normal steps lie
 outside that margin.
+
+Runs that saved ``beyond_range`` (since 2026-12-06) also give the false alarms on normal steps
+where a metric lies outside the range it took in the train part (load the model never saw),
+and the F1 at the deployable threshold, mean over monitors, with and without those normal
+steps.
 """
 
 from __future__ import annotations
@@ -19,17 +24,27 @@ from pathlib import Path
 import numpy as np
 import yaml
 from scipy.ndimage import binary_dilation
+from sklearn.metrics import f1_score
 
 
 def alarm_positions(run: Path) -> dict[str, float]:
-    """Counts of the run's normal steps, false alarms and misses, near events and in all."""
+    """Counts of the run's normal steps, false alarms and misses, near events, beyond the
+    training range and in all; F1 with and without the normal steps beyond the range."""
     config = yaml.safe_load((run / "config.yaml").read_text())
     margin = int(config["model"]["window_length"]) - 1
     reach = np.ones(2 * margin + 1, dtype=bool)
-    counts = dict.fromkeys(("normal", "near", "alarms", "alarms_near", "anomalous", "missed"), 0)
+    names = ("normal", "near", "beyond", "alarms", "alarms_near", "alarms_beyond")
+    counts = dict.fromkeys((*names, "anomalous", "missed"), 0)
+    f1_all, f1_within = [], []
     for path in sorted(run.glob("scores-*.npz")):
         saved = np.load(path)
         anomalous, alarm = saved["labels"].astype(bool), saved["preds"].astype(bool)
+        if "beyond_range" in saved.files:
+            beyond = saved["beyond_range"] & ~anomalous
+            counts["beyond"] += int(beyond.sum())
+            counts["alarms_beyond"] += int((alarm & beyond).sum())
+            f1_all.append(f1_score(anomalous, alarm))
+            f1_within.append(f1_score(anomalous[~beyond], alarm[~beyond]))
         near = binary_dilation(anomalous, structure=reach) & ~anomalous
         counts["normal"] += int((~anomalous).sum())
         counts["near"] += int(near.sum())
@@ -37,7 +52,8 @@ def alarm_positions(run: Path) -> dict[str, float]:
         counts["alarms_near"] += int((alarm & near).sum())
         counts["anomalous"] += int(anomalous.sum())
         counts["missed"] += int((~alarm & anomalous).sum())
-    return {"margin": margin, **counts}
+    f1 = {"f1": float(np.mean(f1_all)), "f1_within": float(np.mean(f1_within))} if f1_all else {}
+    return {"margin": margin, **counts, **f1}
 
 
 def share(part: int, whole: int) -> str:
@@ -56,6 +72,12 @@ def main() -> None:
             f"{share(c['alarms_near'], c['alarms'])} of them there; "
             f"missed {c['missed']} of {c['anomalous']} anomalous steps"
         )
+        if "f1" in c:
+            print(
+                f"  normal steps beyond the training range {share(c['beyond'], c['normal'])}; "
+                f"{share(c['alarms_beyond'], c['alarms'])} of the false alarms there; "
+                f"F1 {c['f1']:.3f}, {c['f1_within']:.3f} without those normal steps"
+            )
 
 
 if __name__ == "__main__":

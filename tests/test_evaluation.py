@@ -24,13 +24,14 @@ from fedanomaly.evaluation.ranges import (
     point_adjust,
     volume_under_surface,
 )
-from fedanomaly.evaluation.report import PartScores, evaluate_monitor
+from fedanomaly.evaluation.report import MonitorReport, PartScores, evaluate_monitor
 from fedanomaly.evaluation.thresholds import (
     adaptive_threshold,
     pot_threshold,
     sigma_threshold,
     validation_threshold,
 )
+from fedanomaly.runs.summary import beyond_train_range
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "tsb_ad_reference.json").read_text())["cases"]
@@ -173,7 +174,9 @@ def test_a_monitor_report_thresholds_predicts_and_ranks_the_controls():
     model = scores_for(rng.normal(size=400) + 6 * (types != 0), types)
     noise = scores_for(rng.normal(size=400), types)
     config = EvaluationConfig(vus_window=10, controls=["random"])
-    report = evaluate_monitor("vm", model, {"random": noise}, config, np.zeros(10))
+    beyond = np.zeros(400, dtype=bool)
+    beyond[::7] = True
+    report = evaluate_monitor("vm", model, {"random": noise}, config, np.zeros(10), beyond)
     # eq. 33 midpoint of the validation means (about 0 and 6)
     expected = validation_threshold(model.validation, model.validation_types)
     assert report.threshold == pytest.approx(expected) and 2.5 < report.threshold < 3.5
@@ -181,13 +184,19 @@ def test_a_monitor_report_thresholds_predicts_and_ranks_the_controls():
     assert report.metrics["f1"] > 0.95 and report.metrics["vus_pr"] > 0.9
     assert report.controls["random"]["vus_pr"] < 0.3
     assert report.vus_window == 10
+    np.testing.assert_array_equal(report.beyond_range, beyond)
     assert report.thresholds["oracle"]["f1"] >= report.thresholds["validation"]["f1"]
     sigma = evaluate_monitor(
-        "vm", model, {}, EvaluationConfig(threshold="sigma", sigma_beta=2.0), np.zeros(10)
+        "vm", model, {}, EvaluationConfig(threshold="sigma", sigma_beta=2.0), np.zeros(10), beyond
     )
     assert sigma.threshold == pytest.approx(model.train.mean() + 2 * model.train.std())
     adaptive = evaluate_monitor(
-        "vm", model, {}, EvaluationConfig(threshold="adaptive", adaptive_window=50), np.zeros(10)
+        "vm",
+        model,
+        {},
+        EvaluationConfig(threshold="adaptive", adaptive_window=50),
+        np.zeros(10),
+        beyond,
     )
     expected = adaptive_threshold(model.validation, model.test, 50, 3.0)
     np.testing.assert_array_equal(adaptive.preds, (model.test > expected).astype(np.int8))
@@ -200,3 +209,29 @@ def test_figures_without_anomalies_are_undefined_not_zero():
     assert np.isnan(figures["recall"]) and np.isnan(figures["f1"])
     assert figures["precision"] == 0.0 and figures["accuracy"] == pytest.approx(5 / 6)
     assert np.isnan(event_f1(labels, preds)) and np.isnan(oracle_f1(labels, np.arange(6.0))[0])
+
+
+def report_of(types: list[int], preds: list[int], beyond: list[int]) -> MonitorReport:
+    """A monitor's report holding only what the unseen-load count reads."""
+    size = len(types)
+    return MonitorReport(
+        "vm", 0.0, 10, np.zeros(size), np.array(preds, dtype=np.int8),
+        np.array(types, dtype=np.int8), np.array(beyond, dtype=bool), {}, {},
+    )  # fmt: skip
+
+
+def test_false_alarms_beyond_the_training_range_are_pooled_over_monitors():
+    # monitor 1: normal steps 0-2, false alarms at 0 and 1, steps 0 and 2 beyond the range;
+    # an alarm on the anomalous step 3 (beyond too) is no false alarm
+    first = report_of([0, 0, 0, 2], [1, 1, 0, 1], [1, 0, 1, 1])
+    second = report_of([0, 3], [0, 0], [0, 0])
+    assert beyond_train_range([first, second]) == {
+        "normal_steps": 4,
+        "normal_steps_beyond": 2,
+        "false_alarms": 2,
+        "false_alarms_beyond": 1,
+        "normal_share": 0.5,
+        "false_alarm_share": 0.5,
+    }
+    quiet = beyond_train_range([second])
+    assert quiet["false_alarms"] == 0 and quiet["false_alarm_share"] is None

@@ -209,8 +209,20 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     assert detection["by_threshold"]["oracle"]["f1"] == pytest.approx(overall["f1_oracle"])
     assert detection["by_threshold"]["validation"]["f1"] == pytest.approx(overall["f1"])
     recomputed, shares = [], []
+    unseen = dict.fromkeys(("normal_steps", "normal_steps_beyond", "false_alarms"), 0)
+    unseen["false_alarms_beyond"] = 0
+    raw = {data.name: data for data in prepare_monitors(topology)}
     for name, figures in detection["per_monitor"].items():
         saved = np.load(run / f"scores-{name}.npz")
+        # a step is beyond the training range where a raw value leaves the train part's range
+        train, test = raw[name].vms[0].train.raw, raw[name].vms[0].test.raw
+        beyond = ((test < train.min(axis=0)) | (test > train.max(axis=0))).any(axis=1)
+        np.testing.assert_array_equal(saved["beyond_range"], beyond)
+        normal, alarm = saved["labels"] == 0, saved["preds"] == 1
+        unseen["normal_steps"] += int(normal.sum())
+        unseen["normal_steps_beyond"] += int((normal & beyond).sum())
+        unseen["false_alarms"] += int((normal & alarm).sum())
+        unseen["false_alarms_beyond"] += int((normal & alarm & beyond).sum())
         np.testing.assert_array_equal(saved["preds"], saved["scores"] > figures["threshold"])
         assert f1_score(saved["labels"], saved["preds"]) == pytest.approx(figures["f1"])
         assert average_precision_score(saved["labels"], saved["scores"]) == pytest.approx(
@@ -220,6 +232,13 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
         shares.append(saved["labels"].mean())
     assert overall["f1"] == pytest.approx(np.mean(recomputed))
     assert overall["anomalous_share"] == pytest.approx(np.mean(shares))
+    assert detection["beyond_train_range"] == {
+        **unseen,
+        "normal_share": pytest.approx(unseen["normal_steps_beyond"] / unseen["normal_steps"]),
+        "false_alarm_share": pytest.approx(unseen["false_alarms_beyond"] / unseen["false_alarms"])
+        if unseen["false_alarms"]
+        else None,
+    }
     assert set(summary["detection"]["by_type"]) <= {
         "cpu_endless_loop", "memory_leak", "disk_io_fault", "network_congestion"
     }  # fmt: skip
@@ -231,7 +250,7 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     for path in (run / "checkpoints").iterdir():
         assert all(isinstance(t, torch.Tensor) for t in load_checkpoint(path).values())
     scores = np.load(run / "scores-vm-1-1.npz")
-    assert set(scores.files) == {"scores", "preds", "labels", "types"}
+    assert set(scores.files) == {"scores", "preds", "labels", "types", "beyond_range"}
     assert len(scores["scores"]) == len(scores["labels"]) == 288  # the test part of 1,440 steps
     if mode == "centralized":
         # every monitor's train part goes up once; G, E and D come back to each monitor

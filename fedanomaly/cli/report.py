@@ -78,4 +78,17 @@ def summary_tables(summary: dict[str, Any]) -> Group:
         f"{summary['wall_seconds']:.1f} s wall, {summary['simulated_seconds']:.1f} s simulated "
         f"({summary['simulated']['transfer_seconds']:.1f} s of it on the links)"
     )
-    return Group(header, links, tiers, quality, ranking, thresholds)
+    return Group(header, links, tiers, quality, ranking, thresholds, unseen_load_line(detection))
+
+
+def unseen_load_line(detection: dict[str, Any]) -> str:
+    """How many false alarms fall on test steps where a metric left its training range."""
+    beyond = detection["beyond_train_range"]
+    if not beyond["false_alarms"]:
+        return "No false alarms at the deployable threshold."
+    return (
+        f"False alarms on steps where a metric is outside its training range: "
+        f"{beyond['false_alarms_beyond']} of {beyond['false_alarms']} "
+        f"({beyond['false_alarm_share']:.0%}); such steps are {beyond['normal_share']:.1%} "
+        "of the normal test steps."
+    )

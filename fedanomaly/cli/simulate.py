@@ -37,6 +37,7 @@ SIMULATE_FLAGS = {
     "evaluation.threshold": "--threshold",
     "model.reconstruction_score": "--score",
     "model.metric_pooling": "--pooling",
+    "model.level_stretch": "--level-stretch",
     "model.fine_tune_iterations": "--fine-tune",
     "payload.feedback": "--precision",
     "payload.generated": "--precision",
@@ -99,6 +100,14 @@ def simulate(
             "above its training level)."
         ),
     ] = None,
+    level_stretch: Annotated[
+        float | None,
+        typer.Option(
+            help="biwgan-gp and its baselines: each training window's level (mean per metric) "
+            "is moved away from the monitor's training mean by a factor from [1, 1 + this], "
+            "so that the model learns load beyond the training range (default 0.6; 0: off)."
+        ),
+    ] = None,
     fine_tune: Annotated[
         int | None,
         typer.Option(
@@ -150,6 +159,7 @@ def simulate(
         "evaluation.threshold": threshold,
         "model.reconstruction_score": score,
         "model.metric_pooling": pooling,
+        "model.level_stretch": level_stretch,
         "model.fine_tune_iterations": fine_tune,
         "payload.feedback": precision,
         "payload.generated": precision,

@@ -304,6 +304,15 @@ class ModelConfig(Strict):
         "diagonal in (1 - s) * C + s * diag(C), C the Ledoit-Wolf estimate of the training "
         "windows' mean residuals (1 ignores the correlations between metrics)",
     )
+    level_stretch: float = Field(
+        0.6,
+        ge=0.0,
+        description="biwgan-gp and its baselines: each training window a monitor draws has its "
+        "level (mean per metric) moved away from the monitor's training mean by a factor drawn "
+        "uniformly from [1, 1 + level_stretch], the fluctuations within the window kept, so "
+        "that G, E and the critics learn load beyond the training range (beyond the paper; "
+        "0 = the windows as they are)",
+    )
     fine_tune_iterations: NonNegativeInt = Field(
         0,
         description="attae, cmsf-attae: after training, each monitor trains the model it "
@@ -381,6 +390,18 @@ class ModelConfig(Strict):
             raise ValueError(
                 f"covariance_shrinkage applies to biwgan-gp and its baselines; {name} scores "
                 "with reconstruction_score"
+            )
+        return value
+
+    @field_validator("level_stretch")
+    @classmethod
+    def _stretch_for_a_split_model(cls, value: float, info: ValidationInfo) -> float:
+        name = info.data.get("name")
+        default = cls.model_fields["level_stretch"].default
+        if value != default and name is not None and name in LOCAL_MODELS:
+            raise ValueError(
+                f"level_stretch applies to biwgan-gp and its baselines, whose monitors draw "
+                f"training batches for a critic; {name} trains on its windows as they are"
             )
         return value
 

@@ -80,6 +80,13 @@ class VMData:
         """The part named ``split``."""
         return getattr(self, split)
 
+    def beyond_train_range(self, split: str) -> np.ndarray:
+        """Per step of a part: whether some metric lies outside the range (minimum to maximum)
+        it took in the train part, i.e. the VM runs where training never saw it."""
+        train = self.train.scaled
+        values = self.part(split).scaled
+        return ((values < train.min(axis=0)) | (values > train.max(axis=0))).any(axis=1)
+
     def for_training(self) -> VMData:
         """The VM without its values in source units (training and detection use the scaled
         values only)."""
@@ -105,6 +112,10 @@ class MonitorData:
         """The monitor's data without values in source units: what a simulation holds and
         ships to its nodes (a third of the memory of the full data)."""
         return dataclasses.replace(self, vms=tuple(vm.for_training() for vm in self.vms))
+
+    def beyond_train_range(self, split: str) -> np.ndarray:
+        """:meth:`VMData.beyond_train_range` of one part over all VMs, concatenated."""
+        return np.concatenate([vm.beyond_train_range(split) for vm in self.vms])
 
     def windows(self, split: str, length: int, stride: int) -> np.ndarray:
         """Scaled windows of one part over all VMs, shape ``(count, length, metrics)``: a

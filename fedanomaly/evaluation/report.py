@@ -58,6 +58,7 @@ class MonitorReport:
     scores: np.ndarray
     preds: np.ndarray
     types: np.ndarray
+    beyond_range: np.ndarray  # test steps with a metric outside its train part's range
     metrics: dict[str, float]
     thresholds: dict[str, dict[str, float]]
     controls: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -110,6 +111,7 @@ def evaluate_monitor(
     controls: dict[str, PartScores],
     config: EvaluationConfig,
     period_series: np.ndarray,
+    beyond_range: np.ndarray,
 ) -> MonitorReport:
     """Threshold and measure the model's scores and each control's on the same test steps.
 
@@ -125,6 +127,9 @@ def evaluate_monitor(
         Threshold choice and VUS window.
     period_series
         The series whose period sets the VUS window when ``config.vus_window`` is ``auto``.
+    beyond_range
+        Per test step, whether a metric lies outside the range it took in the train part
+        (kept with the predictions, to tell false alarms on unseen load from the rest).
     """
     window = estimate_period(period_series) if config.vus_window == "auto" else config.vus_window
     thresholds = deployable_thresholds(model, config)
@@ -149,6 +154,7 @@ def evaluate_monitor(
         model.test,
         preds,
         model.test_types,
+        np.asarray(beyond_range, dtype=bool),
         metrics,
         by_threshold,
         rows,

@@ -117,6 +117,30 @@ def by_type(reports: list[MonitorReport]) -> dict[str, dict[str, float]]:
     return result
 
 
+def beyond_train_range(reports: list[MonitorReport]) -> dict[str, int | float | None]:
+    """Normal test steps and false alarms (at the deployable threshold) on steps where a metric
+    lies outside the range it took in the train part, pooled over monitors; the shares are
+    ``None`` where there is nothing to share."""
+    normal = np.concatenate([r.types == 0 for r in reports])
+    alarm = np.concatenate([r.preds == 1 for r in reports]) & normal
+    beyond = np.concatenate([r.beyond_range for r in reports])
+    counts = {
+        "normal_steps": int(normal.sum()),
+        "normal_steps_beyond": int((normal & beyond).sum()),
+        "false_alarms": int(alarm.sum()),
+        "false_alarms_beyond": int((alarm & beyond).sum()),
+    }
+    return {
+        **counts,
+        "normal_share": counts["normal_steps_beyond"] / counts["normal_steps"]
+        if counts["normal_steps"]
+        else None,
+        "false_alarm_share": counts["false_alarms_beyond"] / counts["false_alarms"]
+        if counts["false_alarms"]
+        else None,
+    }
+
+
 def beats(model: float | None, control: float | None) -> bool | None:
     """Whether the model's VUS-PR is above the control's (``None`` where undefined)."""
     if model is None or control is None:
@@ -143,6 +167,7 @@ def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[
         "overall": overall,
         "by_type": by_type(reports),
         "by_threshold": thresholds,
+        "beyond_train_range": beyond_train_range(reports),
         "controls": controls,
         "beats_controls": {
             name: beats(overall["vus_pr"], row["vus_pr"]) for name, row in controls.items()

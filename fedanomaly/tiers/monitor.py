@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fedanomaly.config.schema import ModelConfig
+from fedanomaly.data.augmentation import stretch_levels
 from fedanomaly.data.preprocessing import resident_bytes
 from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.metering.clock import Stopwatch
@@ -71,6 +72,8 @@ class Monitor:
         self.batch_size = config.batch_size
         self.critic = CriticSide(shape, config, seed=seed + stable_hash(name))
         self.rng = np.random.default_rng([seed, stable_hash(name)])
+        self.level_stretch = config.level_stretch
+        self.centre = windows.mean(axis=(0, 1), dtype=np.float64)
         self.link = link
         self.precision = precision
         self.meter = Meter()
@@ -85,9 +88,14 @@ class Monitor:
         return self.meter.transmit(self.link, "up", arrays, self.precision)
 
     def sample(self) -> np.ndarray:
-        """M windows drawn without replacement from the training windows."""
+        """M windows drawn without replacement from the training windows, their levels
+        stretched by factors drawn from [1, 1 + ``model.level_stretch``]."""
         chosen = self.rng.choice(len(self.windows), self.batch_size, replace=False)
-        return self.windows[np.sort(chosen)]
+        batch = self.windows[np.sort(chosen)]
+        if not self.level_stretch:
+            return batch
+        factors = self.rng.uniform(1.0, 1.0 + self.level_stretch, len(batch))
+        return stretch_levels(batch, self.centre, factors)
 
     def first_batch(self) -> tuple[np.ndarray, Traffic]:
         """The batch of the first iteration as the slice manager receives it, and what sending

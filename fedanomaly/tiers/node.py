@@ -277,7 +277,14 @@ class TierNode:
                 untrained = (initial.generator, initial.encoder, critic_side.critic)
                 controls["untrained"] = model_scores(data, untrained, self.shape, self.config)
         controls = {c: controls[c] for c in evaluation.controls}
-        return evaluate_monitor(name, scores, controls, evaluation, data.vms[0].test.scaled[:, 0])
+        return evaluate_monitor(
+            name,
+            scores,
+            controls,
+            evaluation,
+            data.vms[0].test.scaled[:, 0],
+            data.beyond_train_range("test"),
+        )
 
     def learning_monitor(self, name: str) -> LearningMonitor:
         """A hosted monitor of a local model."""
