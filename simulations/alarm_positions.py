@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 from scipy.ndimage import binary_dilation
-from sklearn.metrics import f1_score
+
+from fedanomaly.evaluation.pointwise import binary_metrics
 
 
 def alarm_positions(run: Path) -> dict[str, float]:
@@ -43,8 +44,8 @@ def alarm_positions(run: Path) -> dict[str, float]:
             beyond = saved["beyond_range"] & ~anomalous
             counts["beyond"] += int(beyond.sum())
             counts["alarms_beyond"] += int((alarm & beyond).sum())
-            f1_all.append(f1_score(anomalous, alarm))
-            f1_within.append(f1_score(anomalous[~beyond], alarm[~beyond]))
+            f1_all.append(binary_metrics(anomalous, alarm)["f1"])
+            f1_within.append(binary_metrics(anomalous[~beyond], alarm[~beyond])["f1"])
         near = binary_dilation(anomalous, structure=reach) & ~anomalous
         counts["normal"] += int((~anomalous).sum())
         counts["near"] += int(near.sum())
@@ -52,7 +53,8 @@ def alarm_positions(run: Path) -> dict[str, float]:
         counts["alarms_near"] += int((alarm & near).sum())
         counts["anomalous"] += int(anomalous.sum())
         counts["missed"] += int((~alarm & anomalous).sum())
-    f1 = {"f1": float(np.mean(f1_all)), "f1_within": float(np.mean(f1_within))} if f1_all else {}
+    # means over monitors, leaving out those with nothing to find (as the run's summary does)
+    f1 = {"f1": np.nanmean(f1_all), "f1_within": np.nanmean(f1_within)} if f1_all else {}
     return {"margin": margin, **counts, **f1}
 
 

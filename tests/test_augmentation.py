@@ -8,6 +8,7 @@ import pytest
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.augmentation import stretch_levels
+from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.errors import InputError
 from fedanomaly.models.sides import GanShape
 from fedanomaly.tiers.monitor import Monitor
@@ -33,8 +34,12 @@ def test_monitor_batches_are_stretched_by_factors_within_the_configured_range():
     shape = GanShape.from_config(config, 3)
     plain = Monitor("vm", windows, shape, plain_config, 0, None).sample()
     stretched = Monitor("vm", windows, shape, config, 0, None).sample()
-    # without stretching a batch is rows of the training windows, as before the option
-    assert all((windows == row).all(axis=(1, 2)).any() for row in plain)
+    # without stretching the batches are those drawn before the option existed
+    old_draws = np.random.default_rng([0, stable_hash("vm")])
+    plain_monitor = Monitor("vm", windows, shape, plain_config, 0, None)
+    for _ in range(2):
+        drawn = windows[np.sort(old_draws.choice(200, config.batch_size, replace=False))]
+        np.testing.assert_array_equal(plain_monitor.sample(), drawn)
     # the same draw, its levels moved away from the training mean, its fluctuations kept
     centre = windows.mean(axis=(0, 1))
     level, moved = plain.mean(axis=1), stretched.mean(axis=1)
@@ -52,3 +57,5 @@ def test_level_stretch_is_for_the_split_models_only():
         resolve_topology(slices=1, monitors=1, settings={"model.level_stretch": -0.1})
     with pytest.raises(InputError, match="level_stretch applies to biwgan-gp"):
         resolve_topology(slices=1, monitors=1, settings={**settings, "model.name": "attae"})
+    off = {"model.level_stretch": 0.0, "model.name": "attae"}  # off is off for any model
+    assert resolve_topology(slices=1, monitors=1, settings=off).model.level_stretch == 0.0

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fedanomaly.cli.report import unseen_load_line
 from fedanomaly.config.schema import EvaluationConfig
 from fedanomaly.evaluation.pointwise import (
     binary_metrics,
@@ -235,3 +236,20 @@ def test_false_alarms_beyond_the_training_range_are_pooled_over_monitors():
     }
     quiet = beyond_train_range([second])
     assert quiet["false_alarms"] == 0 and quiet["false_alarm_share"] is None
+
+    assert unseen_load_line({"beyond_train_range": quiet}) == (
+        "No false alarms at the deployable threshold."
+    )
+    pooled = {"beyond_train_range": beyond_train_range([first, second])}
+    assert unseen_load_line(pooled) == (
+        "False alarms on steps where a metric is outside its training range: 1 of 2 (50%); "
+        "such steps are 50.0% of the normal test steps."
+    )
+
+
+def test_beyond_range_flags_must_match_the_test_steps():
+    types = np.zeros(40, dtype=np.int8)
+    model = scores_for(np.arange(40.0), types)
+    with pytest.raises(ValueError, match="vm: 39 beyond-range flags for 40 test steps"):
+        evaluate_monitor("vm", model, {}, EvaluationConfig(vus_window=5), np.zeros(10),
+                         np.zeros(39, dtype=bool))  # fmt: skip

@@ -27,6 +27,19 @@ def test_monitor_with_two_vms_holds_both():
     assert core.windows("train", 32, 4).shape[0] == 2 * ((single - 32) // 4 + 1)
 
 
+def test_steps_beyond_the_training_range_follow_the_vms_order():
+    monitors = prepare_monitors(resolve_topology(TOPOLOGIES / "small.yaml"))
+    core = next(m for m in monitors if m.name == "core-monitor-1")
+    expected = []
+    for vm in core.vms:  # from the values in source units: outside the train part's range
+        low, high = vm.train.raw.min(axis=0), vm.train.raw.max(axis=0)
+        expected.append(((vm.test.raw < low) | (vm.test.raw > high)).any(axis=1))
+    flags = core.beyond_train_range("test")
+    np.testing.assert_array_equal(flags, np.concatenate(expected))
+    assert 0 < flags.sum() < len(flags)  # some steps of the generated week, not all
+    assert not core.beyond_train_range("train").any()
+
+
 def test_source_layout_one_monitor_per_smd_machine(smd_dir):
     topology = resolve_topology(source=parse_source(f"smd:{smd_dir}"))
     assert [s.name for s in topology.slices] == ["group-1", "group-2", "group-3"]

@@ -209,8 +209,8 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     assert detection["by_threshold"]["oracle"]["f1"] == pytest.approx(overall["f1_oracle"])
     assert detection["by_threshold"]["validation"]["f1"] == pytest.approx(overall["f1"])
     recomputed, shares = [], []
-    unseen = dict.fromkeys(("normal_steps", "normal_steps_beyond", "false_alarms"), 0)
-    unseen["false_alarms_beyond"] = 0
+    counted = ("normal_steps", "normal_steps_beyond", "false_alarms", "false_alarms_beyond")
+    unseen = dict.fromkeys(counted, 0)
     raw = {data.name: data for data in prepare_monitors(topology)}
     for name, figures in detection["per_monitor"].items():
         saved = np.load(run / f"scores-{name}.npz")

@@ -12,7 +12,8 @@ from fedanomaly.cli.common import human_bytes, number
 
 
 def summary_tables(summary: dict[str, Any]) -> Group:
-    """The closing tables of a run: cost per link and tier, detection overall and per type."""
+    """The closing tables of a run: cost per link and tier, detection overall and per type,
+    against the controls and by threshold, and a line on false alarms on unseen load."""
     links = Table(
         "link", "up", "down", "messages", "on the link (s)", title="Communication",
         box=box.SIMPLE_HEAD,
@@ -82,7 +83,19 @@ def summary_tables(summary: dict[str, Any]) -> Group:
 
 
 def unseen_load_line(detection: dict[str, Any]) -> str:
-    """How many false alarms fall on test steps where a metric left its training range."""
+    """The closing line on unseen load.
+
+    Parameters
+    ----------
+    detection
+        A summary's ``detection`` entry, with its ``beyond_train_range`` counts.
+
+    Returns
+    -------
+    str
+        How many false alarms fall on test steps where a metric is outside its training range,
+        and how common such normal steps are.
+    """
     beyond = detection["beyond_train_range"]
     if not beyond["false_alarms"]:
         return "No false alarms at the deployable threshold."

@@ -398,7 +398,7 @@ class ModelConfig(Strict):
     def _stretch_for_a_split_model(cls, value: float, info: ValidationInfo) -> float:
         name = info.data.get("name")
         default = cls.model_fields["level_stretch"].default
-        if value != default and name is not None and name in LOCAL_MODELS:
+        if value not in (0.0, default) and name is not None and name in LOCAL_MODELS:
             raise ValueError(
                 f"level_stretch applies to biwgan-gp and its baselines, whose monitors draw "
                 f"training batches for a critic; {name} trains on its windows as they are"

@@ -22,7 +22,8 @@ def stretch_levels(windows: np.ndarray, centre: np.ndarray, factors: np.ndarray)
     windows
         Windows ``(n, T, d)``.
     centre
-        Mean of the training data per metric ``(d,)``.
+        The level to stretch away from, per metric ``(d,)``: a monitor's mean over its
+        training windows (over all its VMs, each min-max scaled on its own train part).
     factors
         One stretch factor per window ``(n,)``; 1 leaves a window as it is.
 

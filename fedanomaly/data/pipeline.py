@@ -81,8 +81,20 @@ class VMData:
         return getattr(self, split)
 
     def beyond_train_range(self, split: str) -> np.ndarray:
-        """Per step of a part: whether some metric lies outside the range (minimum to maximum)
-        it took in the train part, i.e. the VM runs where training never saw it."""
+        """Which steps of a part have a metric outside the range it took in the train part.
+
+        Parameters
+        ----------
+        split
+            The part: ``train``, ``validation`` or ``test``.
+
+        Returns
+        -------
+        numpy.ndarray
+            One bool per step: some metric is below its train minimum or above its train
+            maximum (compared on the float32 scaled values, so a value within float32
+            rounding of a bound counts as inside).
+        """
         train = self.train.scaled
         values = self.part(split).scaled
         return ((values < train.min(axis=0)) | (values > train.max(axis=0))).any(axis=1)
@@ -114,7 +126,14 @@ class MonitorData:
         return dataclasses.replace(self, vms=tuple(vm.for_training() for vm in self.vms))
 
     def beyond_train_range(self, split: str) -> np.ndarray:
-        """:meth:`VMData.beyond_train_range` of one part over all VMs, concatenated."""
+        """Which steps of a part, over all VMs, have a metric outside its training range.
+
+        Returns
+        -------
+        numpy.ndarray
+            :meth:`VMData.beyond_train_range` of ``split`` for each VM, concatenated in the
+            order of the VMs (that of the part's scores and types).
+        """
         return np.concatenate([vm.beyond_train_range(split) for vm in self.vms])
 
     def windows(self, split: str, length: int, stride: int) -> np.ndarray:

@@ -130,7 +130,17 @@ def evaluate_monitor(
     beyond_range
         Per test step, whether a metric lies outside the range it took in the train part
         (kept with the predictions, to tell false alarms on unseen load from the rest).
+
+    Raises
+    ------
+    ValueError
+        If ``beyond_range`` does not hold one flag per test step.
     """
+    beyond = np.asarray(beyond_range, dtype=bool)
+    if beyond.shape != model.test.shape:
+        raise ValueError(
+            f"{name}: {beyond.shape[0]} beyond-range flags for {model.test.shape[0]} test steps"
+        )
     window = estimate_period(period_series) if config.vus_window == "auto" else config.vus_window
     thresholds = deployable_thresholds(model, config)
     chosen = thresholds[config.threshold]
@@ -154,7 +164,7 @@ def evaluate_monitor(
         model.test,
         preds,
         model.test_types,
-        np.asarray(beyond_range, dtype=bool),
+        beyond,
         metrics,
         by_threshold,
         rows,

@@ -118,9 +118,21 @@ def by_type(reports: list[MonitorReport]) -> dict[str, dict[str, float]]:
 
 
 def beyond_train_range(reports: list[MonitorReport]) -> dict[str, int | float | None]:
-    """Normal test steps and false alarms (at the deployable threshold) on steps where a metric
-    lies outside the range it took in the train part, pooled over monitors; the shares are
-    ``None`` where there is nothing to share."""
+    """Normal test steps and false alarms on steps beyond the training range, over monitors.
+
+    Parameters
+    ----------
+    reports
+        Every monitor's evaluation, with its predictions at the deployable threshold and its
+        test steps' ``beyond_range`` flags.
+
+    Returns
+    -------
+    dict
+        ``normal_steps``, ``normal_steps_beyond``, ``false_alarms`` and ``false_alarms_beyond``
+        (counts pooled over monitors), and ``normal_share`` and ``false_alarm_share`` (the
+        beyond-range part of each; ``None`` where the whole is 0).
+    """
     normal = np.concatenate([r.types == 0 for r in reports])
     alarm = np.concatenate([r.preds == 1 for r in reports]) & normal
     beyond = np.concatenate([r.beyond_range for r in reports])

@@ -89,7 +89,8 @@ class Monitor:
 
     def sample(self) -> np.ndarray:
         """M windows drawn without replacement from the training windows, their levels
-        stretched by factors drawn from [1, 1 + ``model.level_stretch``]."""
+        stretched away from the training windows' mean by factors drawn from
+        [1, 1 + ``model.level_stretch``] (with 0 no factor is drawn: the old batches)."""
         chosen = self.rng.choice(len(self.windows), self.batch_size, replace=False)
         batch = self.windows[np.sort(chosen)]
         if not self.level_stretch:
