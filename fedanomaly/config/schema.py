@@ -215,6 +215,18 @@ class HiddenSizes(Strict):
     autoencoder: PositiveInt = 32
 
 
+#: Settings only the split models use: why a local model cannot, and a value it may still
+#: give besides the default (``None``: none).
+SPLIT_ONLY_SETTINGS: dict[str, tuple[str, float | None]] = {
+    "covariance_shrinkage": ("; {name} scores with reconstruction_score", None),
+    "level_stretch": (
+        ", whose monitors draw training batches for a critic; {name} trains on its windows as "
+        "they are",
+        0.0,
+    ),
+}
+
+
 class ModelConfig(Strict):
     """Model and training hyper-parameters (symbols of seed 002 in brackets)."""
 
@@ -381,27 +393,16 @@ class ModelConfig(Strict):
             )
         return value
 
-    @field_validator("covariance_shrinkage")
+    @field_validator("covariance_shrinkage", "level_stretch")
     @classmethod
-    def _shrinkage_of_a_split_model(cls, value: float, info: ValidationInfo) -> float:
-        name = info.data.get("name")
-        default = cls.model_fields["covariance_shrinkage"].default
-        if value != default and name is not None and name in LOCAL_MODELS:
+    def _setting_of_a_split_model(cls, value: float, info: ValidationInfo) -> float:
+        # The local models' configs, written out in full, carry the default; level_stretch 0
+        # (off) is allowed too.
+        name, field = info.data.get("name"), str(info.field_name)
+        reason, off = SPLIT_ONLY_SETTINGS[field]
+        if value not in (cls.model_fields[field].default, off) and name in LOCAL_MODELS:
             raise ValueError(
-                f"covariance_shrinkage applies to biwgan-gp and its baselines; {name} scores "
-                "with reconstruction_score"
-            )
-        return value
-
-    @field_validator("level_stretch")
-    @classmethod
-    def _stretch_for_a_split_model(cls, value: float, info: ValidationInfo) -> float:
-        name = info.data.get("name")
-        default = cls.model_fields["level_stretch"].default
-        if value not in (0.0, default) and name is not None and name in LOCAL_MODELS:
-            raise ValueError(
-                f"level_stretch applies to biwgan-gp and its baselines, whose monitors draw "
-                f"training batches for a critic; {name} trains on its windows as they are"
+                f"{field} applies to biwgan-gp and its baselines{reason.format(name=name)}"
             )
         return value
 
