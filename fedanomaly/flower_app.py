@@ -57,22 +57,41 @@ RUN_CONFIG_SETTINGS: dict[str, tuple[str, ...]] = {
     "critic-iterations": ("model.critic_iterations",),
     "score": ("model.reconstruction_score",),
     "pooling": ("model.metric_pooling",),
+    "level-stretch": ("model.level_stretch",),
     "fine-tune": ("model.fine_tune_iterations",),
     "threshold": ("evaluation.threshold",),
     "precision": ("payload.feedback", "payload.generated", "payload.models"),
     "data-length": ("data.source.length",),
     "seed": ("seed",),
 }
-#: Keys for which 0 is a value, so that -1 keeps the topology's (elsewhere "" and 0 do).
-ZERO_IS_A_VALUE = frozenset({"fine-tune", "seed"})
+#: Keys for which 0 is a value, so that a negative value keeps the topology's (elsewhere "" and
+#: 0 do), and the type their value takes.
+ZERO_IS_A_VALUE: dict[str, type[int] | type[float]] = {
+    "fine-tune": int,
+    "seed": int,
+    "level-stretch": float,
+}
 
 
 def run_config_setting(key: str, value: Any) -> Any:
-    """A run-config value as a setting, or None (also for a missing key) to keep the topology's."""
+    """A run-config value as a setting, or None (also for a missing key) to keep the topology's.
+
+    Raises
+    ------
+    InputError
+        For a key that takes a number and a value that is not one.
+    """
     if value is None:
         return None
     if key in ZERO_IS_A_VALUE:
-        return None if int(value) < 0 else int(value)
+        kind = ZERO_IS_A_VALUE[key]
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"run config '{key}': expected a number ({kind.__name__}), got {value!r}"
+            ) from None
+        return None if number < 0 else number
     return value or None
 
 

@@ -67,6 +67,17 @@ def test_the_run_config_sets_the_metric_pooling():
         topology_from({"model": "attae", "pooling": "max"})
 
 
+def test_the_run_config_sets_the_level_stretch_and_zero_turns_it_off():
+    default = topology_from({}).model.level_stretch
+    assert topology_from({"level-stretch": -1.0}).model.level_stretch == default > 0
+    assert topology_from({"level-stretch": 0.0}).model.level_stretch == 0
+    assert topology_from({"level-stretch": 1.25}).model.level_stretch == 1.25
+    with pytest.raises(InputError, match=r"^run config 'level-stretch': expected a number"):
+        topology_from({"level-stretch": "lots"})
+    with pytest.raises(InputError, match=r"^run config 'level-stretch': model.level_stretch"):
+        topology_from({"model": "attae", "level-stretch": 0.5})
+
+
 def test_a_data_source_alone_gives_its_own_layout_as_simulate_data_does(smd_dir):
     topology = topology_from({"data": f"smd:{smd_dir}", "model": "attae"})
     assert [s.name for s in topology.slices] == ["group-1", "group-2", "group-3"]
