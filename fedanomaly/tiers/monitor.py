@@ -73,7 +73,10 @@ class Monitor:
         self.critic = CriticSide(shape, config, seed=seed + stable_hash(name))
         self.rng = np.random.default_rng([seed, stable_hash(name)])
         self.level_stretch = config.level_stretch
-        self.centre = windows.mean(axis=(0, 1), dtype=np.float64)
+        # the training windows' mean, which stretching moves levels away from (none without)
+        self.centre: np.ndarray | None = (
+            windows.mean(axis=(0, 1), dtype=np.float64) if self.level_stretch else None
+        )
         self.link = link
         self.precision = precision
         self.meter = Meter()
@@ -93,7 +96,7 @@ class Monitor:
         [1, 1 + ``model.level_stretch``] (with 0 no factor is drawn: the old batches)."""
         chosen = self.rng.choice(len(self.windows), self.batch_size, replace=False)
         batch = self.windows[np.sort(chosen)]
-        if not self.level_stretch:
+        if self.centre is None:
             return batch
         factors = self.rng.uniform(1.0, 1.0 + self.level_stretch, len(batch))
         return stretch_levels(batch, self.centre, factors)
