@@ -15,7 +15,7 @@ def test_paper_topology_data_per_monitor():
     monitors = prepare_monitors(resolve_topology(TOPOLOGIES / "paper.yaml"))
     assert [m.name for m in monitors][:3] == ["vm-1-1", "vm-1-2", "vm-1-3"]
     windows = monitors[0].windows("train", 32, 4)
-    assert windows.shape == ((6048 - 32) // 4 + 1, 32, 26) and windows.dtype == np.float32
+    assert windows.shape == ((24192 - 32) // 4 + 1, 32, 26) and windows.dtype == np.float32
     assert windows.min() >= 0.0 and windows.max() <= 1.0
 
 

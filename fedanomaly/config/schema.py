@@ -56,7 +56,13 @@ class SyntheticVnfConfig(Strict):
     """Built-in VM metrics with the 26-metric schema of seed 002."""
 
     type: Literal["synthetic-vnf"] = "synthetic-vnf"
-    length: PositiveInt = Field(10_080, description="steps per VM (10,080 = one week of minutes)")
+    length: PositiveInt = Field(
+        40_320,
+        description=(
+            "steps per VM (40,320 = four weeks of minutes: the train part then covers the "
+            "range the slice load takes)"
+        ),
+    )
     step_seconds: PositiveInt = Field(60, description="seconds between two samples")
     noise: NonNegativeFloat = Field(1.0, description="multiplier on every noise term")
 
