@@ -48,13 +48,14 @@ def test_data_inspect_synthetic_json():
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     first = report["monitors"][0]
-    assert first["metrics"] == 26 and first["steps"] == {  # four weeks of minutes, 60/20/20
-        "train": 24192,
-        "validation": 8064,
-        "test": 8064,
+    train, held_out = 24192, 8064  # four weeks of minutes, split 60 / 20 / 20
+    assert first["metrics"] == 26 and first["steps"] == {
+        "train": train,
+        "validation": held_out,
+        "test": held_out,
     }
     model = ModelConfig()
-    assert first["windows"]["train"] == (24192 - model.window_length) // model.window_stride + 1
+    assert first["windows"]["train"] == (train - model.window_length) // model.window_stride + 1
     validation = first["anomalies"]["validation"]
     assert set(validation) <= {
         "cpu_endless_loop",
@@ -62,7 +63,7 @@ def test_data_inspect_synthetic_json():
         "disk_io_fault",
         "network_congestion",
     }
-    assert sum(v["steps"] for v in validation.values()) == pytest.approx(0.05 * 8064, abs=2)
+    assert sum(v["steps"] for v in validation.values()) == pytest.approx(0.05 * held_out, abs=2)
 
 
 def test_data_inspect_options_reach_the_injection():
