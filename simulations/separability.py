@@ -71,7 +71,7 @@ class CrossFamily:
         self.fits = []
         for family in np.unique(families):
             own = families == family
-            regression = Ridge(alpha=1e-3).fit(train[:, ~own], train[:, own])
+            regression = Ridge(alpha=1e-3, solver="svd").fit(train[:, ~own], train[:, own])
             spread = (train[:, own] - regression.predict(train[:, ~own])).std(axis=0)
             self.fits.append((own, regression, np.where(spread > 0, spread, 1.0)))
 
