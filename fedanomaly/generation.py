@@ -8,8 +8,6 @@ own typed windows, the generator only the critics' feedback.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.data.typed_windows import labelled_windows, typed_windows
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.generation import GenerationQuality, generation_quality
+from fedanomaly.files import write_atomically
 from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide
 
 #: Real and generated windows per type for the quality measures.
@@ -138,17 +137,10 @@ def write_generated(result: GeneratedAnomalies, out: Path) -> None:
     InputError
         If the folder of ``out`` does not exist or cannot be written.
     """
-    if not out.parent.is_dir():
-        raise InputError(f"{out}: the folder {out.parent} does not exist")
-    try:
-        handle, temporary = tempfile.mkstemp(suffix=".npz", dir=out.parent)
-    except OSError as error:
-        raise InputError(f"{out}: cannot write there: {error.strerror or error}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
+
+    def write(path: Path) -> None:
+        with path.open("wb") as stream:  # a stream: np.savez would append .npz to a name
             np.savez(stream, windows=result.windows, type=np.array(result.type_name),
                      metrics=np.array(result.metrics))  # fmt: skip
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    write_atomically(out, write)

@@ -45,7 +45,7 @@ from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
-from fedanomaly.metering.meter import Meter
+from fedanomaly.metering.meter import MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER, Meter
 from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.cmsf import CmsfGeneratorSide
 from fedanomaly.models.local import build_local_model
@@ -68,9 +68,6 @@ from fedanomaly.tiers.node import TierNode
 # Keep Ray from rewriting CUDA_VISIBLE_DEVICES for CPU-only actors (and from warning about it).
 os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
 
-MONITOR_SLICE = "monitor_slice"
-MONITOR_CONTROLLER = "monitor_controller"
-SLICE_CONTROLLER = "slice_controller"
 LOSSES = ("critic_loss", "eg_loss", "loss")
 RoundCallback = Callable[[list[dict[str, Any]]], None]
 
@@ -110,14 +107,14 @@ class Deployment:
 
 def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
     """The model every slice starts from: G and E, or a local model's weights."""
+    if not topology.model.is_local:
+        return GeneratorSide(shape, topology.model, topology.seed).arrays()
     local = module_arrays(build_local_model(topology.model, shape.metrics, topology.seed))
     if topology.model.name == "cmsf-attae":  # G, then ATTAE
         types = len(topology.data.injection.types)
         generator = CmsfGeneratorSide(types, shape.metrics, topology.model, topology.seed)
         return generator.arrays() + local
-    if topology.model.is_local:
-        return local
-    return GeneratorSide(shape, topology.model, topology.seed).arrays()
+    return local
 
 
 def trained_per_round(topology: Topology, shape: GanShape, initial: list[np.ndarray]) -> RoundParts:
@@ -458,13 +455,11 @@ def detect_everywhere(
             arrays, critic = ray.get(group.generator_arrays.remote(group_name)), None
         elif topology.mode == "centralized":
             arrays, critic = ray.get(
-                group.send_model.remote(
-                    group_name, MONITOR_CONTROLLER, "down", len(members), "controller"
-                )
+                group.send_model.remote(group_name, MONITOR_CONTROLLER, len(members), "controller")
             )
         else:
             arrays, critic = ray.get(
-                group.send_model.remote(group_name, MONITOR_SLICE, "down", len(members))
+                group.send_model.remote(group_name, MONITOR_SLICE, len(members))
             )
         for name in members:
             jobs[name] = deployment.hosts[name].score.remote(
@@ -567,9 +562,9 @@ def simulate(
     RunFailedError
         If a monitor's loss turned NaN; the run directory keeps everything written so far.
     """
-    started = time.perf_counter()
     if monitors is None:
         monitors = prepare_run(topology, out, ray_address)
+    started = time.perf_counter()  # wall_seconds: the data are prepared, the rest counts
     run = RunDirectory(out)
     run.write_config(topology)
     run_id = uuid.uuid4().hex[:8]
@@ -610,9 +605,7 @@ def simulate(
             outcome: dict[str, Any] = {}
             controller_meter, controller_clock = Meter(), Stopwatch()
             if topology.mode == "federated":
-                outcome = run_federated(
-                    topology, deployment, run_id, namespace, on_round, run, grid
-                )
+                outcome = run_federated(topology, deployment, namespace, on_round, run, grid)
                 controller_meter, controller_clock = outcome["meter"], outcome["clock"]
             else:
                 train_without_flower(deployment, topology, on_round)
@@ -625,7 +618,6 @@ def simulate(
         raise
     except ray.exceptions.OutOfMemoryError as error:
         raise RunFailedError(failure_reason(str(error))) from None
-    model_bytes = sum(a.nbytes for a in initial_model(deployment.shape, topology))
     summary = build_summary(
         topology,
         monitors,
@@ -633,7 +625,9 @@ def simulate(
         outcome["accounts"],
         controller_meter,
         controller_clock,
-        controller_memory=model_bytes if topology.mode == "federated" else 0,
+        controller_memory=sum(a.nbytes for a in initial_model(deployment.shape, topology))
+        if topology.mode == "federated"
+        else 0,
         devices=deployment.devices,
         rounds=math.ceil(topology.model.training_iterations / topology.model.local_iterations)
         if topology.mode == "federated"
@@ -663,7 +657,6 @@ def simulate(
 def run_federated(
     topology: Topology,
     deployment: Deployment,
-    run_id: str,
     namespace: str,
     on_round: RoundCallback,
     run: RunDirectory,

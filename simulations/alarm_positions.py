@@ -18,7 +18,7 @@ steps.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +64,17 @@ def share(part: int, whole: int) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) < 2:
-        sys.exit("usage: python simulations/alarm_positions.py RUN_DIR [RUN_DIR ...]")
-    for name in sys.argv[1:]:
-        c = alarm_positions(Path(name))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="run directories of fedanomaly simulate")  # fmt: skip
+    runs = parser.parse_args().runs
+    for run in runs:
+        if not (run / "config.yaml").is_file() or not any(run.glob("scores-*.npz")):
+            parser.error(f"{run}: not a run directory (no config.yaml and scores-*.npz)")
+    for run in runs:
+        c = alarm_positions(run)
         print(
-            f"{Path(name).name}: normal steps within {c['margin']} steps of an event "
+            f"{run.name}: normal steps within {c['margin']} steps of an event "
             f"{share(c['near'], c['normal'])}; false alarms {c['alarms']}, "
             f"{share(c['alarms_near'], c['alarms'])} of them there; "
             f"missed {c['missed']} of {c['anomalous']} anomalous steps"

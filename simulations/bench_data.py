@@ -7,6 +7,7 @@ a second on one core). Each figure is the best of three runs.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ def best_of(runs: int, action: Callable[[], object]) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     rows = 1_000_000
     source = SyntheticVnfSource(SyntheticVnfConfig(length=rows), seed=0)
     counter = iter(range(1_000))

@@ -22,6 +22,7 @@ from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.models.sides import GanShape
 from fedanomaly.simulation import simulate
+from fedanomaly.tiers.local_slice import weighted_average
 from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
@@ -61,12 +62,7 @@ def in_process(topology: Topology) -> list[float]:
         count = min(model.local_iterations, model.iterations - start)
         for manager in managers:
             manager.train(start, count)
-        states = [manager.side.arrays() for manager in managers]
-        total = sum(weights)
-        average = [
-            sum(w * s[k] for w, s in zip(weights, states, strict=True)) / total
-            for k in range(len(states[0]))
-        ]
+        average = weighted_average([manager.side.arrays() for manager in managers], weights)
         for manager in managers:
             manager.side.load_arrays(average)
         ends.append(time.perf_counter())

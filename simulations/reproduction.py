@@ -66,7 +66,9 @@ def arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--results", type=Path, default=Path("simulations/results"))
     parser.add_argument("--data", default=None, help="data source, e.g. bitbrains:PATH")
-    parser.add_argument("--iterations", type=int, default=500, help="I of every run")
+    parser.add_argument(
+        "--iterations", type=int, default=None, help="I of every run (default: the topology's)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fresh", action="store_true", help="retrain runs already in results")
     parser.add_argument("--topology", type=Path, default=TOPOLOGY, help="topology file")
@@ -106,17 +108,16 @@ class Runs:
             f"-{key.rsplit('.', 1)[-1]}{'+'.join(value) if isinstance(value, list) else value}"
             for key, value in extra.items()
         )
-        path = self.path(mode, model, iterations, tag)
         settings = {
             "mode": mode,
             "seed": self.options.seed,
             "model.name": model,
-            "model.iterations": iterations,
-            "model.local_iterations": min(10, iterations),
+            **({"model.iterations": iterations} if iterations else {}),
             **extra,
         }
         source = parse_source(self.options.data) if self.options.data else None
         topology = resolve_topology(self.options.topology, source=source, settings=settings)
+        path = self.path(mode, model, topology.model.iterations, tag)
         if not self.options.fresh and kept_run_matches(path, topology):
             return path, json.loads((path / "summary.json").read_text())
         shutil.rmtree(path, ignore_errors=True)

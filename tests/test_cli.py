@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import ray
 from typer.testing import CliRunner
 
 from fedanomaly.cli import app
@@ -192,6 +193,25 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
     assert "critic_iterations: 1" in config and "length: 1440" in config
 
 
+def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path):
+    out = tmp_path / "run"
+    result = run(
+        "simulate", "--slices", "1", "--monitors", "2", "--iterations", "4", "--batch-size", "8",
+        "--critic-iters", "1", "--data", "synthetic-vnf?length=1440", "--ray-address", ray_address,
+        "--out", out, "--per-monitor",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    detection = json.loads((out / "summary.json").read_text())["detection"]
+    rows = {words[0]: words[1:] for words in map(str.split, result.output.splitlines()) if words}
+    figures = [("mean", detection["overall"], detection["controls"])] + [
+        (name, entry, entry["controls"]) for name, entry in detection["per_monitor"].items()
+    ]
+    for name, model, controls in figures:
+        expected = [model[k] for k in ("vus_pr", "auc_pr", "f1", "f1_oracle")]
+        expected += [controls[control]["vus_pr"] for control in detection["controls"]]
+        assert rows[name] == [f"{value:.3f}" for value in expected]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -272,3 +292,34 @@ def test_simulate_refuses_an_address_that_answers_but_is_not_ray(http_port, tmp_
     assert f"127.0.0.1:{http_port} answers but is not a Ray cluster's head" in lines[0]
     assert "gcs_client" not in capfd.readouterr().err
     assert not out.exists()
+
+
+def test_a_refused_run_leaves_the_users_own_out_folder_as_it_was(ray_address, tmp_path):
+    """A run refused inside the Ray session (a GPU asked of a cluster without one) removes what
+    it wrote, and only that: the user's own files in the ``--out`` folder stay."""
+    ray.init(address=ray_address)
+    gpus = ray.cluster_resources().get("GPU", 0.0)
+    ray.shutdown()
+    if gpus:
+        pytest.skip("the test cluster has a GPU, so device: cuda is not refused")
+    topology = tmp_path / "cuda.yaml"
+    topology.write_text(
+        "device: cuda\ndata: {source: {type: synthetic-vnf, length: 1440}}\n"
+        "slices: [{name: s, monitors: [{name: m}]}]\n"
+    )
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    result = run("simulate", topology, "--out", out, "--ray-address", ray_address)
+    assert result.exit_code == 2, result.output
+    assert "device: cuda is set, but the Ray cluster has no GPU" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "kept"
+
+
+def test_an_out_folder_with_an_earlier_runs_files_is_refused(tmp_path):
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    result = run("simulate", "--slices", "1", "--monitors", "1", "--out", out)
+    assert result.exit_code == 2, result.output
+    assert f"{out}: holds an earlier run" in result.output

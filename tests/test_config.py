@@ -221,11 +221,20 @@ def test_slice_rounds_must_fit_in_a_fedavg_round_for_local_models_only():
     assert resolve_topology(slices=1, monitors=1, settings=settings).model.slice_iterations == 5
     with pytest.raises(InputError, match="L1=5 is larger than local_iterations L=2"):
         resolve_topology(slices=1, monitors=1, settings={**settings, "model.name": "attae"})
-    # the default L1 (5) is checked too
-    with pytest.raises(InputError, match="L1=5 is larger than local_iterations L=3"):
-        resolve_topology(
-            slices=1, monitors=1, settings={"model.name": "attae", "model.local_iterations": 3}
-        )
+    # the default L1 is 5, or L where L is smaller
+    attae = {"model.name": "attae"}
+    assert resolve_topology(slices=1, monitors=1, settings=attae).model.slice_iterations == 5
+    smaller = {**attae, "model.local_iterations": 3}
+    assert resolve_topology(slices=1, monitors=1, settings=smaller).model.slice_iterations == 3
+
+
+@pytest.mark.parametrize(("iterations", "expected"), [(500, 10), (10, 10), (5, 5), (1, 1)])
+def test_the_default_fedavg_interval_is_ten_or_every_iteration_where_fewer(iterations, expected):
+    """Pydantic checks no default, so the default L may not exceed I: it is min(10, I)."""
+    settings = {"model.iterations": iterations}
+    model = resolve_topology(slices=1, monitors=1, settings=settings).model
+    assert model.local_iterations == expected
+    assert model.local_iterations <= model.iterations
 
 
 def test_window_length_defaults_by_model_and_a_given_one_is_kept(tmp_path):

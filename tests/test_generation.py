@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -116,6 +117,10 @@ def test_generate_from_the_command_line(tmp_path):
         assert 0.0 <= report[key] <= 1.0
     saved = np.load(out)
     assert saved["windows"].shape == (7, ModelConfig().window_length, 26)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temporary file's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["leaks.npz"]
     assert str(saved["type"]) == "sudden_spike" and len(saved["metrics"]) == 26
 
 

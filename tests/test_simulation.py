@@ -228,9 +228,15 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
         assert average_precision_score(saved["labels"], saved["scores"]) == pytest.approx(
             figures["auc_pr"]
         )
+        assert figures["by_threshold"]["validation"]["f1"] == pytest.approx(figures["f1"])
+        assert figures["by_threshold"]["oracle"]["f1"] == pytest.approx(figures["f1_oracle"])
         recomputed.append(f1_score(saved["labels"], saved["preds"]))
         shares.append(saved["labels"].mean())
     assert overall["f1"] == pytest.approx(np.mean(recomputed))
+    for name, row in detection["controls"].items():  # the means of the monitors' own rows
+        for key in ("vus_pr", "auc_pr", "f1"):
+            own = [figures["controls"][name][key] for figures in detection["per_monitor"].values()]
+            assert row[key] == pytest.approx(np.mean(own))
     assert overall["anomalous_share"] == pytest.approx(np.mean(shares))
     assert detection["beyond_train_range"] == {
         **unseen,

@@ -33,20 +33,14 @@ from fedanomaly.bench.closed_form import (
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.plotting import write_figure
+from fedanomaly.metering.meter import LINKS, MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 from fedanomaly.runs.cluster import local_ray_cluster
-from fedanomaly.simulation import (
-    MONITOR_CONTROLLER,
-    MONITOR_SLICE,
-    SLICE_CONTROLLER,
-    prepare_run,
-    simulate,
-)
+from fedanomaly.runs.summary import TIERS
+from fedanomaly.simulation import prepare_run, simulate
 
 Row = dict[str, Any]
 RowMaker = Callable[[Topology, dict[str, Any], list[MonitorData]], Row]
-LINKS = (MONITOR_SLICE, SLICE_CONTROLLER, MONITOR_CONTROLLER)
-TIERS = ("monitor", "slice_manager", "controller")
 PAYLOAD_COLUMNS = ("up_measured", "up_closed_form", "down_measured", "down_closed_form")
 
 
@@ -91,9 +85,9 @@ def expected_payload(topology: Topology, monitors: list[MonitorData]) -> dict[st
     metrics = len(monitors[0].metrics)
     expected = {link: [0, 0] for link in LINKS}
     if topology.mode in ("distributed", "federated"):
-        up, down = iteration_payload(
+        up = iteration_payload(
             m.batch_size, m.window_length, metrics, m.latent_size, payload.feedback
-        )
+        )[0]
         down = iteration_payload(
             m.batch_size, m.window_length, metrics, m.latent_size, payload.generated
         )[1]

@@ -43,11 +43,13 @@ DataOption = Annotated[str | None, typer.Option(help="Data source, TYPE[:PATH][?
 
 def human_bytes(count: float) -> str:
     """``1.5 MB`` style."""
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.1f} {unit}" if unit != "B" else f"{int(count)} B"
+    if count < 1000:
+        return f"{int(count)} B"
+    for unit in ("kB", "MB"):
         count /= 1000
-    return f"{count:.1f} GB"
+        if count < 1000:
+            return f"{count:.1f} {unit}"
+    return f"{count / 1000:.1f} GB"
 
 
 def number(value: float | None) -> str:

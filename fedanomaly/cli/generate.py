@@ -71,7 +71,7 @@ def generate(
         console=errors, transient=as_json,
     )  # fmt: skip
     with progress:
-        task = progress.add_task("train", total=chosen.model.training_iterations, losses="")
+        task = progress.add_task("train", total=chosen.model.iterations, losses="")
 
         def on_iteration(done: int, d_loss: float, g_loss: float) -> None:
             progress.update(task, completed=done, losses=f"D {d_loss:.3f}  G {g_loss:.3f}")

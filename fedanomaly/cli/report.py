@@ -82,6 +82,45 @@ def summary_tables(summary: dict[str, Any]) -> Group:
     return Group(header, links, tiers, quality, ranking, thresholds, unseen_load_line(detection))
 
 
+def per_monitor_table(summary: dict[str, Any]) -> Table:
+    """Each monitor's detection beside the control rows on its own windows, and their means.
+
+    Parameters
+    ----------
+    summary
+        A run's ``summary.json`` content.
+
+    Returns
+    -------
+    Table
+        Per monitor: VUS-PR, AUC-PR, F1 at the deployable threshold and the oracle F1 of the
+        model, then each control row's VUS-PR, in red where it is above the model's; a last
+        row with the means over monitors (``detection.overall`` and ``detection.controls``).
+    """
+    detection = summary["detection"]
+    controls = list(detection["controls"])
+    table = Table(
+        "monitor", "VUS-PR", "AUC-PR", "F1", "oracle F1", *controls,
+        title=f"Per monitor: the model's VUS-PR, AUC-PR, F1 ({detection['threshold_method']}) "
+        "and oracle F1; each control row's VUS-PR on the same windows (red: above the model's)",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+
+    def row(label: str, figures: dict[str, Any], rows: dict[str, dict[str, Any]]) -> list[str]:
+        model = figures["vus_pr"]
+        cells = [label, *(number(figures[k]) for k in ("vus_pr", "auc_pr", "f1", "f1_oracle"))]
+        for name in controls:
+            control = rows[name]["vus_pr"]
+            above = model is not None and control is not None and control > model
+            cells.append(f"[red]{number(control)}[/red]" if above else number(control))
+        return cells
+
+    for name, figures in detection["per_monitor"].items():
+        table.add_row(*row(name, figures, figures["controls"]))
+    table.add_row(*row("mean", detection["overall"], detection["controls"]), style="bold")
+    return table
+
+
 def unseen_load_line(detection: dict[str, Any]) -> str:
     """The closing line on unseen load.
 

@@ -21,7 +21,7 @@ from fedanomaly.cli.common import (
     human_bytes,
     reports_input_errors,
 )
-from fedanomaly.cli.report import summary_tables
+from fedanomaly.cli.report import per_monitor_table, summary_tables
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.errors import InputError
@@ -133,6 +133,12 @@ def simulate(
         typer.Option(help="Join this Ray cluster (host:port or auto) instead of a local one."),
     ] = None,
     verbose: Annotated[bool, typer.Option(help="Show Ray's and Flower's logging too.")] = False,
+    per_monitor: Annotated[
+        bool,
+        typer.Option(
+            help="Also print each monitor's detection beside the control rows on its windows."
+        ),
+    ] = False,
     metrics_port: Annotated[
         int | None,
         typer.Option(min=0, max=65535, help="Serve live Prometheus metrics on this port."),
@@ -209,6 +215,8 @@ def simulate(
         print(json.dumps(summary, indent=2))
         return
     console.print(summary_tables(summary))
+    if per_monitor:
+        console.print(per_monitor_table(summary))
     console.print(f"run directory: {run_dir}")
 
 

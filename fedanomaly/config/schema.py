@@ -208,6 +208,10 @@ LOCAL_MODELS = ("attae", "cmsf-attae")
 #: the README). The local models score each position, and ATTAE's widest scale sees 16 steps.
 SPLIT_WINDOW_LENGTH, LOCAL_WINDOW_LENGTH = 8, 16
 
+#: FedAvg every L iterations and, for the local models, a slice average every L1, when not
+#: given; a run of fewer iterations averages at its end (L = I, L1 = L).
+DEFAULT_LOCAL_ITERATIONS, DEFAULT_SLICE_ITERATIONS = 10, 5
+
 # --- model ----------------------------------------------------------------------------------
 
 
@@ -244,11 +248,16 @@ class ModelConfig(Strict):
     )
     iterations: PositiveInt = Field(500, description="training iterations [I]")
     critic_iterations: PositiveInt = Field(5, description="critic steps per G/E step [K]")
-    local_iterations: PositiveInt = Field(10, description="iterations between two FedAvg [L]")
+    local_iterations: PositiveInt = Field(
+        default_factory=lambda fields: min(DEFAULT_LOCAL_ITERATIONS, fields["iterations"]),
+        description="iterations between two FedAvg [L], at most I; when not given, 10, or I "
+        "where I is smaller",
+    )
     slice_iterations: PositiveInt = Field(
-        5,
+        default_factory=lambda fields: min(DEFAULT_SLICE_ITERATIONS, fields["local_iterations"]),
         description="local models: iterations each monitor trains between two averages at its "
-        "slice manager [L1]; the controller averages every L iterations, L / L1 slice rounds [L2]",
+        "slice manager [L1], at most L; when not given, 5, or L where L is smaller; the "
+        "controller averages every L iterations, L / L1 slice rounds [L2]",
     )
     scales: list[PositiveInt] = Field(
         default_factory=lambda: [4, 8, 16],

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +15,7 @@ from fedanomaly.data.metrics import Family
 from fedanomaly.data.pipeline import VMData
 from fedanomaly.data.preprocessing import SPLITS
 from fedanomaly.errors import InputError
+from fedanomaly.files import write_atomically
 
 TYPE_COLOURS = dict(zip(TYPE_NAMES[1:], matplotlib.colormaps["tab10"].colors, strict=False))
 
@@ -80,21 +79,6 @@ def plot_vm(vm: VMData, title: str, out: Path, split: str = "all") -> None:
 
 def write_figure(figure: Figure, out: Path) -> None:
     """Save a figure as PNG through a temporary file, so that no half-written file is left."""
-    if not out.parent.is_dir():
-        raise InputError(f"{out}: the folder {out.parent} does not exist")
     if out.is_dir():
         raise InputError(f"{out}: is a folder; give a file name such as {out / 'monitor.png'}")
-    try:
-        handle, temporary = tempfile.mkstemp(suffix=".png", dir=out.parent)
-    except OSError as error:
-        raise InputError(f"{out}: cannot write there: {error.strerror or error}") from None
-    os.close(handle)
-    try:
-        figure.savefig(temporary, dpi=110, format="png")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, out)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    write_atomically(out, lambda path: figure.savefig(path, dpi=110, format="png"))

@@ -12,6 +12,7 @@ import torch
 
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.pipeline import MonitorData
+from fedanomaly.data.preprocessing import make_windows
 from fedanomaly.detection.scoring import (
     CHUNK,
     ScoreScale,
@@ -31,8 +32,8 @@ from fedanomaly.models.sides import GanShape
 def step_windows(data: MonitorData, split: str, length: int) -> list[np.ndarray]:
     """Stride-1 windows ``(count, T, d)`` of one part, per VM (views, not copies)."""
     return [
-        np.lib.stride_tricks.sliding_window_view(vm.part(split).scaled, length, axis=0).transpose(
-            0, 2, 1
+        make_windows(
+            vm.part(split).scaled, length, 1, f"monitor {data.name}, VM {vm.name}, {split}"
         )
         for vm in data.vms
     ]

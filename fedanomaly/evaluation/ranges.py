@@ -144,7 +144,8 @@ def autocorrelation(series: np.ndarray, lags: int) -> np.ndarray:
 
 def estimate_period(series: np.ndarray) -> int:
     """TSB-AD's window: the lag of the highest local maximum of the autocorrelation over lags
-    3..400 of the first 20,000 steps, or 125 when that lag is outside 3..300 or none exists."""
+    3..400 of the first 20,000 steps, or 125 when none exists or that lag is outside 6..303
+    (TSB-AD tests 3..300 on the index counted from lag 3, and so do we, to give its values)."""
     series = np.asarray(series)[:20_000]
     base = 3
     correlation = autocorrelation(series, min(PERIOD_MAX_LAG, len(series) - 1))[base:]

@@ -20,12 +20,9 @@ is reported beside them, labelled as such, only for comparison with papers that 
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from scipy.stats import genpareto
 
-DeployableThreshold = Literal["validation", "pot", "sigma", "adaptive", "generated"]
 MIN_EXCESSES = 10
 
 

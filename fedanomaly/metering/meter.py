@@ -10,7 +10,13 @@ import numpy as np
 from fedanomaly.metering.precision import Precision, decode, encode
 from fedanomaly.metering.wire import message_size
 
-LINKS = ("monitor_slice", "slice_controller", "monitor_controller")
+#: The links a payload crosses, named by the tiers at their ends.
+MONITOR_SLICE, SLICE_CONTROLLER, MONITOR_CONTROLLER = (
+    "monitor_slice",
+    "slice_controller",
+    "monitor_controller",
+)
+LINKS = (MONITOR_SLICE, SLICE_CONTROLLER, MONITOR_CONTROLLER)
 DIRECTIONS = ("up", "down")
 
 

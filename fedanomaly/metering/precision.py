@@ -18,7 +18,6 @@ from typing import Literal
 import numpy as np
 
 Precision = Literal["float32", "float16", "int8"]
-PRECISIONS: tuple[Precision, ...] = ("float32", "float16", "int8")
 SCALE_SUFFIX = ".scale"
 
 

@@ -25,7 +25,7 @@ class MultiScaleEncoder(nn.Module):
 
     def __init__(
         self, metrics: int, length: int, scales: tuple[int, ...], hidden: int, latent: int
-    ):
+    ) -> None:
         super().__init__()
         self.scales = tuple(min(s, length) for s in scales)
         self.branches = nn.ModuleList(
@@ -44,7 +44,7 @@ class MultiScaleEncoder(nn.Module):
 class Decoder(nn.Module):
     """Code ``(B, l)`` -> window ``(B, T, d)``: the code at every step, LSTM, linear."""
 
-    def __init__(self, metrics: int, length: int, hidden: int, latent: int):
+    def __init__(self, metrics: int, length: int, hidden: int, latent: int) -> None:
         super().__init__()
         self.length = length
         self.lstm = nn.LSTM(latent, hidden, batch_first=True)

@@ -183,7 +183,7 @@ def eg_feedback(
     x_bar: torch.Tensor,
     z: torch.Tensor,
     variant: GanVariant = VARIANTS["biwgan-gp"],
-) -> tuple[float, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A monitor's error feedback (eq. 19-21).
 
     Returns

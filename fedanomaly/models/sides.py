@@ -122,7 +122,7 @@ class GeneratorSide:
         seed: int,
         device: str = "cpu",
         noise_seed: int | None = None,
-    ):
+    ) -> None:
         torch.manual_seed(seed)
         self.shape = shape
         self.device = torch.device(device)
@@ -228,7 +228,7 @@ def feedback_arrays(grad_f: torch.Tensor, grad_x_bar: torch.Tensor, variant: Gan
 class CriticSide:
     """A monitor's critic D_n and its optimizer: K critic steps, then the feedback."""
 
-    def __init__(self, shape: GanShape, config: ModelConfig, seed: int):
+    def __init__(self, shape: GanShape, config: ModelConfig, seed: int) -> None:
         torch.manual_seed(seed)
         self.shape = shape
         self.config = config

@@ -34,10 +34,10 @@ def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
 
 
 def check_free(path: Path) -> None:
-    """Refuse a folder that holds an earlier run, or a file in the way."""
+    """Refuse a folder that holds an earlier run's files, or a file in the way."""
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: is a file; --out needs a folder")
-    if (path / SUMMARY).exists() or (path / METRICS).exists():
+    if any((path / name).exists() for name in (SUMMARY, METRICS, CONFIG, LOG, CHECKPOINTS)):
         raise InputError(f"{path}: holds an earlier run; choose another --out")
 
 
@@ -47,11 +47,13 @@ class RunDirectory:
     Parameters
     ----------
     path
-        The folder; it is created, and must not hold an earlier run.
+        The folder; it is created where missing, and must not hold an earlier run. A folder
+        that exists already may hold other files; the run leaves them alone.
     """
 
     def __init__(self, path: Path) -> None:
         check_free(path)
+        self.created = not path.exists()
         try:
             (path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -60,8 +62,17 @@ class RunDirectory:
         (path / METRICS).write_text("")
 
     def remove(self) -> None:
-        """Delete the run directory (for a run refused before it started)."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Delete what the run wrote (for a run refused before it started).
+
+        The files the run writes before training (``config.yaml``, ``metrics.jsonl``,
+        ``run.log``, ``checkpoints/``) go; the folder goes too when the run created it and
+        nothing else is left in it. Files of the user's in a folder given as ``--out`` stay.
+        """
+        for name in (CONFIG, METRICS, LOG):
+            (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / CHECKPOINTS, ignore_errors=True)
+        if self.created and not any(self.path.iterdir()):
+            self.path.rmdir()
 
     @property
     def log_file(self) -> Path:

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from fedanomaly.config.schema import Topology
 from fedanomaly.errors import InputError
+from fedanomaly.metering.meter import MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER
 from fedanomaly.runs.timeline import simulated_time
 
 LOSS_TIERS = {
@@ -90,7 +91,7 @@ class LiveMetrics:
         """Take a batch of ``metrics.jsonl`` lines."""
         self.records.extend(records)
         for record in records:
-            link = "slice_controller" if "round" in record else "monitor_slice"
+            link = SLICE_CONTROLLER if "round" in record else MONITOR_SLICE
             for direction in ("up", "down"):
                 self.bytes.labels(link, direction).inc(record[f"{direction}_bytes"])
                 self.messages.labels(link, direction).inc(record[f"{direction}_messages"])
@@ -104,7 +105,7 @@ class LiveMetrics:
                     self.loss.labels(LOSS_TIERS[key], record["group"], key).set(record[key])
         self.wall.set(time.perf_counter() - self.started)
         zero = {"messages": 0, "up_bytes": 0, "up_messages": 0}
-        traffic = {"monitor_controller": zero}
+        traffic = {MONITOR_CONTROLLER: zero}
         self.simulated.set(
             simulated_time(self.records, self.topology, traffic)["simulated_seconds"]
         )

@@ -188,8 +188,15 @@ def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[
             r.name: {
                 "threshold": r.threshold,
                 "vus_window": r.vus_window,
-                **{k: None if np.isnan(v) else v for k, v in r.metrics.items()},
+                **defined(r.metrics),
+                "by_threshold": {method: defined(row) for method, row in r.thresholds.items()},
+                "controls": {name: defined(r.controls[name]) for name in controls},
             }
             for r in reports
         },
     }
+
+
+def defined(row: dict[str, float]) -> dict[str, float | None]:
+    """A row of figures for JSON, ``None`` in place of NaN (a metric undefined here)."""
+    return {k: None if np.isnan(v) else v for k, v in row.items()}

@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 from fedanomaly.config.schema import Topology
+from fedanomaly.metering.meter import MONITOR_CONTROLLER
 from fedanomaly.metering.network import message_seconds, transfer_seconds
 
 
@@ -58,7 +59,7 @@ def simulated_time(
     )
     compute_total = transfer_total = 0.0
     if topology.mode == "centralized":
-        upload, count = traffic["monitor_controller"], len(topology.monitors)
+        upload, count = traffic[MONITOR_CONTROLLER], len(topology.monitors)
         transfer_total += transfer_seconds(
             topology.links.monitor_controller,
             upload["up_bytes"] / count,

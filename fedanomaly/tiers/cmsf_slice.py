@@ -13,7 +13,7 @@ it trains (the hinge of :func:`~fedanomaly.models.attae.augmented_loss`) and cal
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import ray
@@ -26,6 +26,7 @@ from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide
 from fedanomaly.models.local import LocalLearner
 from fedanomaly.models.sides import Arrays
 from fedanomaly.tiers.local_slice import (
+    GroupRecord,
     HostedLearners,
     LearnerGroup,
     LearningMonitor,
@@ -85,10 +86,9 @@ class GeneratingMonitor(LearningMonitor):
         generator: CmsfGeneratorSide,
         per_type: int,
         link: str | None,
-        label: str | None = None,
-        payload: PayloadConfig | None = None,
+        label: str | None,
+        payload: PayloadConfig,
     ) -> None:
-        payload = payload or PayloadConfig()
         super().__init__(name, learner, link, label, payload.models)
         self.critic = critic
         self.generator = generator
@@ -171,10 +171,6 @@ class HostedGenerating(HostedLearners):
 class RemoteGenerating(RemoteLearners):
     """``cmsf-attae`` monitors hosted by other nodes, reached through Ray actor calls."""
 
-    def __init__(self, hosts: list[tuple[Any, list[str]]]) -> None:
-        super().__init__(hosts)
-        self.host_of = {name: host for host, names in hosts for name in names}
-
     def labelled(self) -> list[str]:
         replies = ray.get([host.labelled.remote(names) for host, names in self.hosts])
         return [name for reply in replies for name in reply]
@@ -246,12 +242,12 @@ class CmsfThenAttae:
         self.delivered = False
 
     @property
-    def records(self) -> list[IterationRecord]:
+    def records(self) -> list[GroupRecord]:
         """Iteration records of both phases, in order."""
         return self.detector.records
 
     @records.setter
-    def records(self, value: list[IterationRecord]) -> None:
+    def records(self, value: list[GroupRecord]) -> None:
         self.detector.records = value
 
     def train(self, start: int, iterations: int) -> None:

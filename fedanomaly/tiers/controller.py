@@ -26,11 +26,10 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAvg
 
 from fedanomaly.metering.clock import Stopwatch
-from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
+from fedanomaly.metering.meter import SLICE_CONTROLLER, Meter, Traffic, traffic_fields
 from fedanomaly.metering.precision import Precision
 from fedanomaly.metering.wire import from_positional, positional
 
-SLICE_CONTROLLER = "slice_controller"
 ERROR_CODE = 4242
 
 

@@ -24,6 +24,7 @@ from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.attae import Attae
 from fedanomaly.models.local import LocalLearner
 from fedanomaly.tiers.monitor import DivergenceError
+from fedanomaly.tiers.slice_manager import IterationRecord
 
 
 @dataclass
@@ -227,14 +228,19 @@ class LocalIterationRecord:
         }
 
 
+#: A group's iteration records: the local model's, after CMSF-GAN's split-phase records where
+#: the group trains cmsf-attae.
+GroupRecord = LocalIterationRecord | IterationRecord
+
+
 def weighted_average(models: list[list[np.ndarray]], weights: list[int]) -> list[np.ndarray]:
     """Sample-weighted mean of the models, array by array (FedAvg, eq. 27 of seed 002)."""
-    total = float(sum(weights))
     return [
-        (sum(w * model[k].astype(np.float64) for w, model in zip(weights, models, strict=True))
-         / total).astype(models[0][k].dtype)
-        for k in range(len(models[0]))
-    ]  # fmt: skip
+        np.average(np.stack(arrays).astype(np.float64), axis=0, weights=weights).astype(
+            arrays[0].dtype
+        )
+        for arrays in zip(*models, strict=True)
+    ]
 
 
 class LocalSliceManager:
@@ -269,7 +275,7 @@ class LocalSliceManager:
         self.precision = precision
         self.meter = Meter()
         self.stopwatch = Stopwatch()
-        self.records: list[LocalIterationRecord] = []
+        self.records: list[GroupRecord] = []
         self.model: list[np.ndarray] = []
         self.pending: list[np.ndarray] | None = None
 

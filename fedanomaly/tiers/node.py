@@ -51,6 +51,7 @@ from fedanomaly.tiers.cmsf_slice import (
     generated_anomalies,
 )
 from fedanomaly.tiers.local_slice import (
+    GroupRecord,
     HostedLearners,
     LearningMonitor,
     LocalRound,
@@ -58,7 +59,7 @@ from fedanomaly.tiers.local_slice import (
     RemoteLearners,
 )
 from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor, StepResult
-from fedanomaly.tiers.slice_manager import IterationRecord, LocalMonitors, SliceManager
+from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 
 class RemoteMonitors:
@@ -110,23 +111,23 @@ class TierNode:
         shape: GanShape,
         config: ModelConfig,
         seed: int,
-        batch_critics: bool = True,
-        payload: PayloadConfig | None = None,
-        injection: InjectionConfig | None = None,
-        unlabelled: frozenset[str] = frozenset(),
+        batch_critics: bool,
+        payload: PayloadConfig,
+        injection: InjectionConfig,
+        unlabelled: frozenset[str],
     ) -> None:
         torch.set_num_threads(1)
         self.shape = shape
         self.config = config
         self.seed = seed
         self.batch_critics = batch_critics
-        self.payload = payload or PayloadConfig()
+        self.payload = payload
         self.data: dict[str, MonitorData] = {}
         self.monitors: dict[str, Monitor | LearningMonitor] = {}
         self.stepping: dict[tuple[str, ...], CoLocatedMonitors] = {}
         self.managers: dict[str, SliceManager | LocalSliceManager | CmsfThenAttae] = {}
         self.samples: dict[str, int] = {}
-        self.injection = injection or InjectionConfig()
+        self.injection = injection
         self.unlabelled = unlabelled
         self.types = len(self.injection.types)
 
@@ -388,14 +389,14 @@ class TierNode:
         """Run iterations of Algorithm 1 (or slice rounds of a local model) in a hosted group."""
         self.managers[group].train(start, iterations)
 
-    def take_records(self, group: str) -> list[IterationRecord]:
+    def take_records(self, group: str) -> list[GroupRecord]:
         """A hosted group's iteration records since the last call (failed rounds' too)."""
         manager = self.managers[group]
         records, manager.records = manager.records, []
         return records
 
     def upload_model(
-        self, group: str, link: str, part: slice = slice(None)
+        self, group: str, link: str, part: slice
     ) -> tuple[list[np.ndarray], int, Traffic]:
         """A hosted group's model (G and E, or the average of its local models), or the
         ``part`` of its arrays a round trained, and Q_s, sent to the controller over ``link``;
@@ -412,10 +413,10 @@ class TierNode:
         return self.managers[group].arrays()
 
     def send_model(
-        self, group: str, link: str, direction: str, copies: int, with_critic: str | None = None
+        self, group: str, link: str, copies: int, with_critic: str | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-        """A hosted group's model (and a hosted critic) sent ``copies`` times over ``link``;
-        metered here."""
+        """A hosted group's model (and a hosted critic) sent down ``copies`` times over ``link``
+        to the monitors that detect with it; metered here."""
         manager = self.managers[group]
         if isinstance(manager, CmsfThenAttae):
             return manager.send_model(copies, link), None
@@ -428,7 +429,7 @@ class TierNode:
         message = positional(arrays + critic)
         received = message
         for _ in range(copies):
-            received, _ = manager.meter.transmit(link, direction, message, self.payload.models)
+            received, _ = manager.meter.transmit(link, "down", message, self.payload.models)
         both = from_positional(received, len(message))
         return both[: len(arrays)], both[len(arrays) :] or None
 

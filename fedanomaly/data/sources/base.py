@@ -34,13 +34,14 @@ class DataSource(ABC):
         """Names of the entities the source holds, in a stable order; ``None`` if any name goes."""
         return None
 
-    def default_layout(self, slices: int = 3) -> dict[str, list[str]]:
+    def default_layout(self) -> dict[str, list[str]]:
         """Slices and their entities for a topology built from the source alone.
 
-        By default the entities are spread over ``slices`` slices in order.
+        By default the entities are spread in order over three slices (fewer where there are
+        fewer entities).
         """
         names = self.entities() or []
-        count = max(1, min(slices, len(names)))
+        count = max(1, min(3, len(names)))
         base, extra = divmod(len(names), count)
         layout: dict[str, list[str]] = {}
         start = 0
@@ -75,7 +76,6 @@ class FileSource(DataSource):
         if directory and not path.is_dir():
             raise InputError(f"{path}: data source '{kind}' expects a folder")
         self.path = path
-        self.config = config
 
     @property
     def label(self) -> str:

@@ -82,7 +82,7 @@ class SmdSource(PickleLayoutSource):
     def metrics(self, count: int) -> tuple[MetricSpec, ...]:
         return SMD_METRICS if count == len(SMD_METRICS) else super().metrics(count)
 
-    def default_layout(self, slices: int = 3) -> dict[str, list[str]]:
+    def default_layout(self) -> dict[str, list[str]]:
         """One slice per machine group (the digit after ``machine-``)."""
         layout: dict[str, list[str]] = {}
         for name in self.entities():

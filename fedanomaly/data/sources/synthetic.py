@@ -90,10 +90,6 @@ class SyntheticVnfSource(DataSource):
     def label(self) -> str:
         return self.type_name
 
-    def default_layout(self, slices: int = 3) -> dict[str, list[str]]:
-        """The paper's layout: 3 slices of 3 VMs."""
-        return {f"slice-{s}": [f"vm-{s}-{k}" for k in (1, 2, 3)] for s in range(1, slices + 1)}
-
     def load(self, entity: str, slice_name: str) -> EntityData:
         seconds = np.arange(self.config.length, dtype=np.float64) * self.config.step_seconds
         if slice_name not in self._slice_loads:
