@@ -6,8 +6,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fedanomaly.errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
@@ -43,3 +47,18 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
         os.replace(temporary, out)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_figure(figure: Figure, out: Path) -> None:
+    """Save a figure as PNG through a temporary file (:func:`write_atomically`).
+
+    Parameters
+    ----------
+    figure
+        The matplotlib figure.
+    out
+        The PNG file to write; its folder must exist.
+    """
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; give a file name such as {out / 'monitor.png'}")
+    write_atomically(out, lambda path: figure.savefig(path, dpi=110, format="png"))

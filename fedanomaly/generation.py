@@ -17,12 +17,12 @@ import numpy as np
 
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.data.typed_windows import labelled_windows, typed_windows
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.generation import GenerationQuality, generation_quality
 from fedanomaly.files import write_atomically
 from fedanomaly.models.cmsf import CmsfCriticSide, CmsfGeneratorSide
+from fedanomaly.seeding import stable_hash
 
 #: Real and generated windows per type for the quality measures.
 EVALUATION_PER_TYPE = 200

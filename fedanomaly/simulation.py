@@ -40,8 +40,8 @@ from flwr.simulation import run_simulation
 from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
 
 from fedanomaly.config.schema import Topology
+from fedanomaly.data.injection import anomaly_labels
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
@@ -54,6 +54,7 @@ from fedanomaly.runs.directory import RunDirectory, check_free
 from fedanomaly.runs.live import LiveMetrics
 from fedanomaly.runs.plots import plot_losses
 from fedanomaly.runs.summary import build_summary
+from fedanomaly.seeding import stable_hash
 from fedanomaly.tiers.controller import (
     Federation,
     RoundParts,
@@ -642,7 +643,7 @@ def simulate(
         run.save_scores(
             name,
             {"scores": report.scores, "preds": report.preds,
-             "labels": (report.types != 0).astype(np.int8), "types": report.types,
+             "labels": anomaly_labels(report.types), "types": report.types,
              "beyond_range": report.beyond_range},
         )  # fmt: skip
     plot_losses(

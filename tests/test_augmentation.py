@@ -8,9 +8,9 @@ import pytest
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.augmentation import stretch_levels
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.errors import InputError
 from fedanomaly.models.sides import GanShape
+from fedanomaly.seeding import stable_hash
 from fedanomaly.tiers.monitor import Monitor
 
 

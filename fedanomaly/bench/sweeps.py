@@ -32,7 +32,7 @@ from fedanomaly.bench.closed_form import (
 )
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData
-from fedanomaly.data.plotting import write_figure
+from fedanomaly.files import write_figure
 from fedanomaly.metering.meter import LINKS, MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 from fedanomaly.runs.cluster import local_ray_cluster

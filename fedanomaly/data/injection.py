@@ -139,6 +139,11 @@ ANOMALY_KINDS: dict[str, AnomalyKind] = {
 }
 
 
+def anomaly_labels(types: np.ndarray) -> np.ndarray:
+    """1 where a step's type code is not normal (0), else 0: the labels of typed steps."""
+    return (np.asarray(types) != 0).astype(np.int8)
+
+
 @dataclass(frozen=True)
 class InjectedAnomaly:
     """One injected event: steps ``start:stop`` of metric ``columns``."""
@@ -161,7 +166,7 @@ class Injection:
     @property
     def labels(self) -> np.ndarray:
         """1 where a step is anomalous (injected or labelled by the source), else 0."""
-        return (self.types != 0).astype(np.int8)
+        return anomaly_labels(self.types)
 
 
 def affected_columns(

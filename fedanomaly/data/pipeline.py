@@ -15,7 +15,12 @@ import numpy as np
 from sklearn.preprocessing import MinMaxScaler
 
 from fedanomaly.config.schema import DataConfig, SourceConfig, Topology
-from fedanomaly.data.injection import TYPE_CODES, InjectedAnomaly, inject_anomalies
+from fedanomaly.data.injection import (
+    TYPE_CODES,
+    InjectedAnomaly,
+    anomaly_labels,
+    inject_anomalies,
+)
 from fedanomaly.data.metrics import MetricSpec
 from fedanomaly.data.preprocessing import (
     SPLITS,
@@ -26,8 +31,8 @@ from fedanomaly.data.preprocessing import (
 )
 from fedanomaly.data.series import EntityData
 from fedanomaly.data.sources import DataSource, open_source
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.errors import InputError
+from fedanomaly.seeding import stable_hash
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class PartData:
     @property
     def labels(self) -> np.ndarray:
         """1 for an anomalous step, else 0."""
-        return (self.types != 0).astype(np.int8)
+        return anomaly_labels(self.types)
 
     def __len__(self) -> int:
         return int(self.scaled.shape[0])

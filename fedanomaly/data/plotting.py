@@ -15,7 +15,7 @@ from fedanomaly.data.metrics import Family
 from fedanomaly.data.pipeline import VMData
 from fedanomaly.data.preprocessing import SPLITS
 from fedanomaly.errors import InputError
-from fedanomaly.files import write_atomically
+from fedanomaly.files import write_figure
 
 TYPE_COLOURS = dict(zip(TYPE_NAMES[1:], matplotlib.colormaps["tab10"].colors, strict=False))
 
@@ -75,10 +75,3 @@ def plot_vm(vm: VMData, title: str, out: Path, split: str = "all") -> None:
     figure.suptitle(title, x=0.01, ha="left", fontsize=10)
     figure.tight_layout(rect=(0, 0, 1, 0.96))
     write_figure(figure, out)
-
-
-def write_figure(figure: Figure, out: Path) -> None:
-    """Save a figure as PNG through a temporary file, so that no half-written file is left."""
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give a file name such as {out / 'monitor.png'}")
-    write_atomically(out, lambda path: figure.savefig(path, dpi=110, format="png"))

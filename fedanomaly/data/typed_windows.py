@@ -20,8 +20,8 @@ from fedanomaly.data.injection import (
     usable_families,
 )
 from fedanomaly.data.pipeline import MonitorData, VMData
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.errors import InputError
+from fedanomaly.seeding import stable_hash
 
 #: Typed windows per type that a monitor's CMSF-GAN discriminator trains on.
 TRAIN_PER_TYPE = 64

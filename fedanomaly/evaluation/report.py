@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fedanomaly.config.schema import EvaluationConfig
+from fedanomaly.data.injection import anomaly_labels
 from fedanomaly.evaluation.pointwise import binary_metrics, oracle_f1, ranking_metrics
 from fedanomaly.evaluation.ranges import (
     estimate_period,
@@ -45,7 +46,7 @@ class PartScores:
     @property
     def test_labels(self) -> np.ndarray:
         """1 for an anomalous test step."""
-        return (self.test_types != 0).astype(np.int8)
+        return anomaly_labels(self.test_types)
 
 
 @dataclass

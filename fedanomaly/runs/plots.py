@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from fedanomaly.data.plotting import write_figure
+from fedanomaly.files import write_figure
 
 LOSS_LABELS = {
     "critic_loss": "critic (discriminator) loss",

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fedanomaly.config.schema import Topology
-from fedanomaly.data.injection import TYPE_NAMES
+from fedanomaly.data.injection import TYPE_NAMES, anomaly_labels
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.evaluation.pointwise import binary_metrics, ranking_metrics
 from fedanomaly.evaluation.report import MonitorReport
@@ -106,7 +106,7 @@ def by_type(reports: list[MonitorReport]) -> dict[str, dict[str, float]]:
     types = np.concatenate([r.types for r in reports])
     preds = np.concatenate([r.preds for r in reports])
     scores = np.concatenate([r.scores for r in reports])
-    labels = (types != 0).astype(np.int8)
+    labels = anomaly_labels(types)
     result = {}
     for code in np.unique(types[types != 0]):
         chosen = (types == 0) | (types == code)

@@ -9,12 +9,12 @@ import numpy as np
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.augmentation import stretch_levels
 from fedanomaly.data.preprocessing import resident_bytes
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic
 from fedanomaly.metering.precision import Precision
 from fedanomaly.models.critic_bank import CriticBank, CriticOutcome
 from fedanomaly.models.sides import Arrays, CriticSide, GanShape
+from fedanomaly.seeding import stable_hash
 
 
 class DivergenceError(Exception):

@@ -24,7 +24,6 @@ from fedanomaly.config.schema import (
 )
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.preprocessing import make_windows
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.data.typed_windows import labelled_windows
 from fedanomaly.detection.controls import control_scores
 from fedanomaly.detection.detector import local_model_scores, model_scores
@@ -42,6 +41,7 @@ from fedanomaly.models.sides import (
     load_module_arrays,
     module_arrays,
 )
+from fedanomaly.seeding import stable_hash
 from fedanomaly.tiers.cmsf_slice import (
     CmsfThenAttae,
     CriticExchange,

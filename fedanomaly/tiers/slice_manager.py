@@ -8,11 +8,11 @@ from typing import Protocol
 import numpy as np
 
 from fedanomaly.config.schema import ModelConfig
-from fedanomaly.data.sources.synthetic import stable_hash
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
 from fedanomaly.metering.precision import Precision
 from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
+from fedanomaly.seeding import stable_hash
 from fedanomaly.tiers.monitor import CoLocatedMonitors, DivergenceError, StepResult
 
 

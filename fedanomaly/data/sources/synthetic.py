@@ -12,8 +12,6 @@ same names and seed give the same numbers, whatever else is generated.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 from scipy.signal import lfilter
 
@@ -21,14 +19,10 @@ from fedanomaly.config.schema import SyntheticVnfConfig
 from fedanomaly.data.metrics import VNF_METRICS
 from fedanomaly.data.series import EntityData, MetricSeries
 from fedanomaly.data.sources.base import DataSource
+from fedanomaly.seeding import stable_hash
 
 DAY_SECONDS = 86_400.0
 WEEK_SECONDS = 7 * DAY_SECONDS
-
-
-def stable_hash(name: str) -> int:
-    """A hash of ``name`` that is the same in every process (unlike ``hash``)."""
-    return zlib.crc32(name.encode("utf-8"))
 
 
 def ar1(
