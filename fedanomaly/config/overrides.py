@@ -10,7 +10,6 @@ from typing import Any
 from fedanomaly.config.builder import balanced_slices
 from fedanomaly.config.loading import load_topology, validate_topology
 from fedanomaly.config.schema import SourceConfig, SyntheticVnfConfig, Topology
-from fedanomaly.data.sources import open_source
 from fedanomaly.errors import InputError
 
 
@@ -26,6 +25,9 @@ def monitor_name(entity: str, taken: set[str]) -> str:
 
 def source_layout(source: SourceConfig, seed: int) -> list[dict[str, Any]]:
     """Slices with one monitor per entity of ``source``, as the source groups them."""
+    # here, not at the top: the sources import the schema, and so this package, themselves
+    from fedanomaly.data.sources import open_source
+
     layout = open_source(source, seed).default_layout()
     taken: set[str] = set()
     return [
