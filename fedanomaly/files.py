@@ -59,6 +59,4 @@ def write_figure(figure: Figure, out: Path) -> None:
     out
         The PNG file to write; its folder must exist.
     """
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give a file name such as {out / 'monitor.png'}")
     write_atomically(out, lambda path: figure.savefig(path, dpi=110, format="png"))

@@ -20,6 +20,8 @@ METRICS = "metrics.jsonl"
 SUMMARY = "summary.json"
 LOG = "run.log"
 CHECKPOINTS = "checkpoints"
+#: The files a run writes before it trains; a refused run removes these, and only these.
+FIRST_FILES = (CONFIG, METRICS, LOG)
 
 
 def config_text(topology: Topology) -> str:
@@ -37,7 +39,7 @@ def check_free(path: Path) -> None:
     """Refuse a folder that holds an earlier run's files, or a file in the way."""
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: is a file; --out needs a folder")
-    if any((path / name).exists() for name in (SUMMARY, METRICS, CONFIG, LOG, CHECKPOINTS)):
+    if any((path / name).exists() for name in (SUMMARY, CHECKPOINTS, *FIRST_FILES)):
         raise InputError(f"{path}: holds an earlier run; choose another --out")
 
 
@@ -68,7 +70,7 @@ class RunDirectory:
         ``run.log``, ``checkpoints/``) go; the folder goes too when the run created it and
         nothing else is left in it. Files of the user's in a folder given as ``--out`` stay.
         """
-        for name in (CONFIG, METRICS, LOG):
+        for name in FIRST_FILES:
             (self.path / name).unlink(missing_ok=True)
         shutil.rmtree(self.path / CHECKPOINTS, ignore_errors=True)
         if self.created and not any(self.path.iterdir()):

@@ -235,10 +235,9 @@ GroupRecord = LocalIterationRecord | IterationRecord
 
 def weighted_average(models: list[list[np.ndarray]], weights: list[int]) -> list[np.ndarray]:
     """Sample-weighted mean of the models, array by array (FedAvg, eq. 27 of seed 002)."""
+    # np.average computes in float64 whatever the arrays' precision; the result keeps theirs
     return [
-        np.average(np.stack(arrays).astype(np.float64), axis=0, weights=weights).astype(
-            arrays[0].dtype
-        )
+        np.average(np.stack(arrays), axis=0, weights=weights).astype(arrays[0].dtype)
         for arrays in zip(*models, strict=True)
     ]
 
