@@ -19,7 +19,7 @@ from fedanomaly.cli.common import (
     reports_input_errors,
 )
 from fedanomaly.config import parse_source
-from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.overrides import option_settings, resolve_topology
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.injection import ANOMALY_KINDS
 from fedanomaly.data.inspection import metric_summary, monitor_summary
@@ -54,16 +54,6 @@ SourceArg = Annotated[
 ]
 
 
-DATA_FLAGS = {
-    "seed": "--seed",
-    "data.source.length": "--length",
-    "data.injection.types": "--inject",
-    "data.injection.rate": "--rate",
-    "data.injection.intensity": "--intensity",
-    "data.partition": "--partition",
-}
-
-
 def data_topology(
     source: str | None,
     topology: Path | None,
@@ -77,16 +67,18 @@ def data_topology(
     partition: str | None,
 ) -> Topology:
     """The topology a data command works on, with its command-line settings."""
-    settings: dict[str, Any] = {
-        "seed": seed,
-        "data.source.length": length,
-        "data.injection.types": inject.split(",") if inject else None,
-        "data.injection.rate": rate,
-        "data.injection.intensity": intensity,
-        "data.partition": partition,
-    }
+    settings, flags = option_settings(
+        {
+            "seed": ("--seed", seed),
+            "data.source.length": ("--length", length),
+            "data.injection.types": ("--inject", inject.split(",") if inject else None),
+            "data.injection.rate": ("--rate", rate),
+            "data.injection.intensity": ("--intensity", intensity),
+            "data.partition": ("--partition", partition),
+        }
+    )
     parsed = parse_source(source) if source is not None else None
-    return resolve_topology(topology, slices, monitors, parsed, settings, DATA_FLAGS)
+    return resolve_topology(topology, slices, monitors, parsed, settings, flags)
 
 
 @data_app.command("types")

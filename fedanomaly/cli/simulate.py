@@ -23,27 +23,8 @@ from fedanomaly.cli.common import (
 )
 from fedanomaly.cli.report import per_monitor_table, summary_tables
 from fedanomaly.config import parse_source
-from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.overrides import option_settings, resolve_topology
 from fedanomaly.errors import InputError
-
-SIMULATE_FLAGS = {
-    "mode": "--mode",
-    "model.name": "--model",
-    "model.iterations": "--iterations",
-    "model.batch_size": "--batch-size",
-    "model.critic_iterations": "--critic-iters",
-    "model.local_iterations": "--local-iters",
-    "model.slice_iterations": "--slice-iters",
-    "evaluation.threshold": "--threshold",
-    "model.reconstruction_score": "--score",
-    "model.metric_pooling": "--pooling",
-    "model.level_stretch": "--level-stretch",
-    "model.fine_tune_iterations": "--fine-tune",
-    "payload.feedback": "--precision",
-    "payload.generated": "--precision",
-    "payload.models": "--precision",
-    "seed": "--seed",
-}
 
 
 @reports_input_errors
@@ -154,26 +135,28 @@ def simulate(
     from fedanomaly.simulation import RunFailedError, prepare_run
     from fedanomaly.simulation import simulate as run_simulation
 
-    settings = {
-        "mode": mode,
-        "model.name": model,
-        "model.iterations": iterations,
-        "model.batch_size": batch_size,
-        "model.critic_iterations": critic_iters,
-        "model.local_iterations": local_iters,
-        "model.slice_iterations": slice_iters,
-        "evaluation.threshold": threshold,
-        "model.reconstruction_score": score,
-        "model.metric_pooling": pooling,
-        "model.level_stretch": level_stretch,
-        "model.fine_tune_iterations": fine_tune,
-        "payload.feedback": precision,
-        "payload.generated": precision,
-        "payload.models": precision,
-        "seed": seed,
-    }
+    settings, flags = option_settings(
+        {
+            "mode": ("--mode", mode),
+            "model.name": ("--model", model),
+            "model.iterations": ("--iterations", iterations),
+            "model.batch_size": ("--batch-size", batch_size),
+            "model.critic_iterations": ("--critic-iters", critic_iters),
+            "model.local_iterations": ("--local-iters", local_iters),
+            "model.slice_iterations": ("--slice-iters", slice_iters),
+            "evaluation.threshold": ("--threshold", threshold),
+            "model.reconstruction_score": ("--score", score),
+            "model.metric_pooling": ("--pooling", pooling),
+            "model.level_stretch": ("--level-stretch", level_stretch),
+            "model.fine_tune_iterations": ("--fine-tune", fine_tune),
+            "payload.feedback": ("--precision", precision),
+            "payload.generated": ("--precision", precision),
+            "payload.models": ("--precision", precision),
+            "seed": ("--seed", seed),
+        }
+    )
     source = parse_source(data) if data is not None else None
-    chosen = resolve_topology(topology, slices, monitors, source, settings, SIMULATE_FLAGS)
+    chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     run_dir = out or default_run_dir(chosen)
     prepared = prepare_run(chosen, run_dir, ray_address)
     live = LiveMetrics(chosen, metrics_port, metrics_host) if metrics_port is not None else None

@@ -47,6 +47,22 @@ def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     data[last] = value
 
 
+def option_settings(
+    options: dict[str, tuple[str, Any]],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Split ``{dotted key: (option, value)}`` into :func:`resolve_topology`'s ``settings``
+    and ``flags``, so that a command lists each option once.
+
+    Examples
+    --------
+    >>> option_settings({"seed": ("--seed", 3)})
+    ({'seed': 3}, {'seed': '--seed'})
+    """
+    settings = {key: value for key, (_, value) in options.items()}
+    flags = {key: option for key, (option, _) in options.items()}
+    return settings, flags
+
+
 def resolve_topology(
     file: Path | None = None,
     slices: int | None = None,

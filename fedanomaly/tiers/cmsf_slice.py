@@ -172,19 +172,18 @@ class RemoteGenerating(RemoteLearners):
     """``cmsf-attae`` monitors hosted by other nodes, reached through Ray actor calls."""
 
     def labelled(self) -> list[str]:
-        replies = ray.get([host.labelled.remote(names) for host, names in self.hosts])
-        return [name for reply in replies for name in reply]
+        return self.gather(lambda host, names: host.labelled.remote(names))
 
     def critic_step(self, iteration: int, payloads: dict[str, Arrays]) -> list[CriticExchange]:
-        futures = [
-            host.critic_step.remote(iteration, {n: payloads[n] for n in names if n in payloads})
-            for host, names in self.hosts
-        ]
-        return [answer for reply in ray.get(futures) for answer in reply]
+        return self.gather(
+            lambda host, names: host.critic_step.remote(
+                iteration, {n: payloads[n] for n in names if n in payloads}
+            )
+        )
 
     def take_generator(self, arrays: list[np.ndarray]) -> None:
         reference = ray.put(arrays)
-        ray.get([host.generator_to_learners.remote(names, reference) for host, names in self.hosts])
+        self.broadcast(lambda host, names: host.generator_to_learners.remote(names, reference))
 
 
 class CmsfThenAttae:

@@ -11,7 +11,7 @@ is the same for both kinds of model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import ray
@@ -24,6 +24,7 @@ from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.attae import Attae
 from fedanomaly.models.local import LocalLearner
 from fedanomaly.tiers.monitor import DivergenceError
+from fedanomaly.tiers.remote import RemoteHosts
 from fedanomaly.tiers.slice_manager import IterationRecord
 
 
@@ -187,22 +188,15 @@ class HostedLearners:
             monitor.receive(arrays)
 
 
-class RemoteLearners:
-    """Monitors hosted by other nodes, reached through direct Ray actor calls."""
-
-    def __init__(self, hosts: list[tuple[Any, list[str]]]) -> None:
-        self.hosts = hosts
-        self.names = [name for _, names in hosts for name in names]
+class RemoteLearners(RemoteHosts):
+    """Local-model monitors hosted by other nodes, reached through Ray actor calls."""
 
     def train(self, start: int, iterations: int) -> list[LocalRound]:
-        futures = [
-            host.train_learners.remote(names, start, iterations) for host, names in self.hosts
-        ]
-        return [item for reply in ray.get(futures) for item in reply]
+        return self.gather(lambda host, names: host.train_learners.remote(names, start, iterations))
 
     def deliver(self, arrays: list[np.ndarray]) -> None:
         reference = ray.put(arrays)
-        ray.get([host.deliver_to_learners.remote(names, reference) for host, names in self.hosts])
+        self.broadcast(lambda host, names: host.deliver_to_learners.remote(names, reference))
 
 
 @dataclass

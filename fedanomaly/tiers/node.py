@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import ray
 import torch
 
 from fedanomaly.config.schema import (
@@ -59,27 +58,8 @@ from fedanomaly.tiers.local_slice import (
     RemoteLearners,
 )
 from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor, StepResult
+from fedanomaly.tiers.remote import RemoteMonitors
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
-
-
-class RemoteMonitors:
-    """Monitors hosted by other nodes, reached through direct Ray actor calls."""
-
-    def __init__(self, hosts: list[tuple[Any, list[str]]]) -> None:
-        self.hosts = hosts
-        self.names = [name for _, names in hosts for name in names]
-
-    def first_batches(self) -> list[tuple[np.ndarray, Traffic]]:
-        replies = ray.get([host.first_batches.remote(names) for host, names in self.hosts])
-        return [item for reply in replies for item in reply]
-
-    def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
-        by_name = dict(zip(self.names, payloads, strict=True))
-        futures = [
-            host.step.remote(iteration, {n: by_name[n] for n in names})
-            for host, names in self.hosts
-        ]
-        return [item for reply in ray.get(futures) for item in reply]
 
 
 def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
