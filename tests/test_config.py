@@ -105,6 +105,10 @@ def test_balanced_topology_keeps_the_file_settings():
             f"{ONE}\ndata: {{split: {{train: 0.5, validation: 0.2, test: 0.2}}}}",
             r"data.split: train \+ validation \+ test must be 1, got 0.9",
         ),
+        (
+            f"{ONE}\nevaluation: {{pot_risk: 0.05, pot_level: 0.98}}",
+            r"evaluation: pot_risk 0.05 must be below 1 - pot_level \(0.02\)",
+        ),
         ("slices: []", r"slices: List should have at least 1 item"),
         (f"{ONE}\nseed: -1", r"seed: Input should be greater than or equal to 0 \(got -1\)"),
         (

@@ -19,10 +19,12 @@ from fedanomaly.evaluation.pointwise import (
 )
 from fedanomaly.evaluation.ranges import (
     anomaly_ranges,
+    buffer_weights,
     buffered_segments,
     estimate_period,
     event_f1,
     point_adjust,
+    range_limits,
     volume_under_surface,
 )
 from fedanomaly.evaluation.report import MonitorReport, PartScores, evaluate_monitor
@@ -77,9 +79,53 @@ def test_ranges_and_their_buffered_segments():
     labels = np.array([0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1])
     ranges = anomaly_ranges(labels)
     np.testing.assert_array_equal(ranges, [[1, 2], [6, 6], [11, 11]])
+    limits = range_limits(ranges, (), 12)
     # half 2: [0, 4], [4, 8] touch and merge; [9, 11] stays apart (clipped at the end)
-    np.testing.assert_array_equal(buffered_segments(ranges, 2, 12), [[0, 8], [9, 11]])
-    np.testing.assert_array_equal(buffered_segments(ranges, 0, 12), ranges)
+    np.testing.assert_array_equal(buffered_segments(ranges, 2, limits), [[0, 8], [9, 11]])
+    np.testing.assert_array_equal(buffered_segments(ranges, 0, limits), ranges)
+
+
+def test_the_series_of_several_vms_stay_apart():
+    # two VMs of 6 steps: an event ends the first VM's test part, another starts the second's
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(anomaly_ranges(labels), [[4, 7]])
+    ranges = anomaly_ranges(labels, (6, 6))
+    np.testing.assert_array_equal(ranges, [[4, 5], [6, 7]])
+    limits = range_limits(ranges, (6, 6), 12)
+    np.testing.assert_array_equal(limits, [[0, 5], [6, 11]])
+    # margins of 2 steps stop at the VMs' ends instead of merging the two events
+    np.testing.assert_array_equal(buffered_segments(ranges, 2, limits), [[2, 5], [6, 9]])
+    weights = buffer_weights(ranges, 4, limits, 12)
+    expected = np.zeros(12)
+    expected[[2, 3, 8, 9]] = np.sqrt(1 - np.array([2, 1, 1, 2]) / 4)
+    np.testing.assert_allclose(weights, expected)
+    # one alarm in the first VM's event finds only that event, and adjusts only it
+    preds = np.array([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+    assert event_f1(labels, preds) == pytest.approx(1.0)
+    assert event_f1(labels, preds, (6, 6)) == pytest.approx(2 * 0.5 * 1.0 / 1.5)
+    np.testing.assert_array_equal(point_adjust(labels, preds, (6, 6)), [0] * 4 + [1] * 2 + [0] * 6)
+    with pytest.raises(ValueError, match="do not make 12 steps"):
+        anomaly_ranges(labels, (6, 5))
+
+
+def test_volume_of_two_vms_is_that_of_series_kept_apart():
+    rng = np.random.default_rng(4)
+    first, second = np.zeros(300, dtype=np.int8), np.zeros(300, dtype=np.int8)
+    first[280:], second[:15] = 1, 1  # an event on either side of the join
+    labels = np.concatenate([first, second])
+    scores = rng.normal(size=600) + 1.5 * labels
+    joined = volume_under_surface(labels, scores, 20)
+    apart = volume_under_surface(labels, scores, 20, lengths=(300, 300))
+    # kept apart there are two ranges to find, each margin one-sided: a different volume
+    assert apart.pr != pytest.approx(joined.pr)
+    # a gap of normal steps wider than the margins, scored below everything, separates them in
+    # one series: with a threshold at every score, the PR volume is the same
+    gap = np.zeros(30, dtype=np.int8)
+    padded_labels = np.concatenate([first, gap, second])
+    padded_scores = np.concatenate([scores[:300], np.full(30, scores.min() - 1), scores[300:]])
+    padded = volume_under_surface(padded_labels, padded_scores, 20, thresholds=630)
+    exact = volume_under_surface(labels, scores, 20, thresholds=600, lengths=(300, 300))
+    assert padded.pr == pytest.approx(exact.pr, abs=1e-12)
 
 
 def test_a_perfect_ranking_has_full_volume_by_hand():
@@ -111,7 +157,18 @@ def test_oracle_f1_by_hand():
     labels = np.array([0, 0, 1, 1])
     scores = np.array([0.1, 0.4, 0.35, 0.8])
     # alarms at >= 0.35: precision 2/3, recall 1 -> 0.8, better than 0.8 alone (2/3)
-    assert oracle_f1(labels, scores) == pytest.approx((0.8, 0.35))
+    f1, cut = oracle_f1(labels, scores)
+    assert f1 == pytest.approx(0.8) and cut == pytest.approx(0.35) and cut < 0.35
+    # the reported threshold gives that F1 the way every threshold does: alarms above it
+    assert binary_metrics(labels, (scores > cut).astype(np.int8))["f1"] == pytest.approx(0.8)
+
+
+def test_scores_that_are_not_finite_give_undefined_figures():
+    labels = np.array([0, 0, 1, 1, 0, 0])
+    scores = np.array([0.1, np.nan, 0.9, 0.8, 0.2, 0.3])
+    assert all(np.isnan(v) for v in ranking_metrics(labels, scores).values())
+    assert np.isnan(oracle_f1(labels, scores)[0])
+    assert np.isnan(volume_under_surface(labels, scores, 2).pr)
 
 
 def test_period_of_a_sine_and_the_default_without_one():
@@ -202,6 +259,31 @@ def test_a_monitor_report_thresholds_predicts_and_ranks_the_controls():
     expected = adaptive_threshold(model.validation, model.test, 50, 3.0)
     np.testing.assert_array_equal(adaptive.preds, (model.test > expected).astype(np.int8))
     assert adaptive.threshold == pytest.approx(expected.mean())
+
+
+def test_each_vm_of_a_monitor_gets_its_own_adaptive_history():
+    rng = np.random.default_rng(3)
+    types = np.zeros(400, dtype=np.int8)
+    types[150:170] = 2
+    one = scores_for(rng.normal(size=400) + 6 * (types != 0), types)
+    # two VMs: validation 120 + 80 steps, test 250 + 150; the second VM runs at a higher level
+    validation = np.concatenate([one.validation[:120], one.validation[120:] + 10])
+    test = np.concatenate([one.test[:250], one.test[250:] + 10])
+    two = PartScores(
+        one.train, validation, one.validation_types, test, types,
+        validation_lengths=(120, 80), test_lengths=(250, 150),
+    )  # fmt: skip
+    config = EvaluationConfig(threshold="adaptive", adaptive_window=50)
+    report = evaluate_monitor("vm", two, {}, config, np.zeros(10), np.zeros(400, dtype=bool))
+    expected = np.concatenate(
+        [
+            adaptive_threshold(validation[:120], test[:250], 50, 3.0),
+            adaptive_threshold(validation[120:], test[250:], 50, 3.0),
+        ]
+    )
+    np.testing.assert_array_equal(report.preds, (test > expected).astype(np.int8))
+    # the second VM's first steps are judged against its own level, not the first VM's
+    assert expected[250] > 8 and report.preds[250:260].sum() <= 1
 
 
 def test_figures_without_anomalies_are_undefined_not_zero():

@@ -485,12 +485,23 @@ class EvaluationConfig(Strict):
     vus_window: Literal["auto"] | PositiveInt = Field(
         "auto",
         description="largest VUS buffer length; auto: TSB-AD's period estimate on the first "
-        "metric of the monitor's test part (125 when none is found)",
+        "metric of the monitor's (first VM's) test part (125 when none is found)",
     )
     controls: list[ControlName] = Field(
         default_factory=lambda: ["random", "untrained", "zscore", "pca", "iforest"],
         description="control detectors scored on the same windows",
     )
+
+    @model_validator(mode="after")
+    def _risk_within_the_tail(self) -> EvaluationConfig:
+        # POT fits the tail above the pot_level quantile: a risk of that size or more lies
+        # below it, where the tail model says nothing
+        if self.pot_risk >= 1.0 - self.pot_level:
+            raise ValueError(
+                f"pot_risk {self.pot_risk} must be below 1 - pot_level "
+                f"({1.0 - self.pot_level:.6g}): POT models only the scores above that quantile"
+            )
+        return self
 
 
 # --- network ----------------------------------------------------------------------------------

@@ -44,14 +44,22 @@ def part_types(data: MonitorData, split: str) -> np.ndarray:
     return np.concatenate([vm.part(split).types for vm in data.vms])
 
 
+def part_lengths(data: MonitorData, split: str) -> tuple[int, ...]:
+    """Steps of one part in each of the monitor's VMs."""
+    return tuple(len(vm.part(split)) for vm in data.vms)
+
+
 def scores_by_part(data: MonitorData, part: Callable[[str], np.ndarray]) -> PartScores:
-    """The scores ``part(split)`` gives for each of the three parts, with their step types."""
+    """The scores ``part(split)`` gives for each of the three parts, with their step types
+    and each VM's number of steps."""
     return PartScores(
         part("train"),
         part("validation"),
         part_types(data, "validation"),
         part("test"),
         part_types(data, "test"),
+        validation_lengths=part_lengths(data, "validation"),
+        test_lengths=part_lengths(data, "test"),
     )
 
 

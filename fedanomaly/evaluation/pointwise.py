@@ -33,8 +33,9 @@ def binary_metrics(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
 
 
 def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """AUC-ROC and AUC-PR (average precision); NaN where the labels hold one class only."""
-    if labels.min() == labels.max():
+    """AUC-ROC and AUC-PR (average precision); NaN where the labels hold one class only or a
+    score is not finite (a diverged model's)."""
+    if labels.min() == labels.max() or not np.isfinite(scores).all():
         return {"auc_roc": float("nan"), "auc_pr": float("nan")}
     return {
         "auc_roc": float(roc_auc_score(labels, scores)),
@@ -43,12 +44,13 @@ def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 
 def oracle_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """The best point-wise F1 over all thresholds on these labels, and that threshold.
+    """The best point-wise F1 over all thresholds on these labels, and that threshold: the
+    largest value below the lowest score alarmed, so that ``scores > threshold`` gives that F1.
 
     Only for comparison with work that reports it: the threshold is chosen on the labels that
-    are then scored.
+    are then scored. NaN without anomalous steps or with a score that is not finite.
     """
-    if not labels.any():
+    if not labels.any() or not np.isfinite(scores).all():
         return float("nan"), float("inf")
     precision, recall, cuts = precision_recall_curve(labels, scores)
     total = precision[:-1] + recall[:-1]
@@ -56,7 +58,7 @@ def oracle_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
         2 * precision[:-1] * recall[:-1], total, out=np.zeros_like(total), where=total > 0
     )
     best = int(np.argmax(f1))
-    return float(f1[best]), float(cuts[best])
+    return float(f1[best]), float(np.nextafter(cuts[best], -np.inf))
 
 
 def implied_prevalence(precision: float, recall: float, accuracy: float) -> float:

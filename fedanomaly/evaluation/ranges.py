@@ -7,10 +7,15 @@ weight decays as ``sqrt(1 - distance / b)``; a range-aware ROC and PR curve is t
 thresholds taken at evenly spaced ranks of the sorted scores, recall being weighted by the share
 of (buffered) ranges that hold at least one alarm; the volume is the mean area over ``b``.
 The buffer window defaults to TSB-AD's period estimate (:func:`estimate_period`).
+
+A monitor's test part can join several VMs' series end to end. Their ``lengths`` keep them
+apart: a labelled range ends with its series, and a margin or buffered range stops at its
+series' ends, while thresholds still sweep the scores of all series together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,17 +26,62 @@ DEFAULT_PERIOD = 125
 PERIOD_MAX_LAG = 400
 
 
-def anomaly_ranges(labels: np.ndarray) -> np.ndarray:
-    """Inclusive ``(start, end)`` of each run of 1s, shape ``(ranges, 2)``."""
-    edges = np.diff(np.concatenate([[0], (np.asarray(labels) != 0).astype(np.int8), [0]]))
-    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1], axis=1)
+def series_limits(lengths: Sequence[int], total: int) -> np.ndarray:
+    """Inclusive ``(first, last)`` step of each series joined end to end, shape ``(series, 2)``.
+
+    Parameters
+    ----------
+    lengths
+        Steps of each series; empty for one series of ``total`` steps.
+    total
+        Steps of all series together.
+
+    Raises
+    ------
+    ValueError
+        If the lengths do not add up to ``total``.
+    """
+    ends = np.cumsum(lengths, dtype=np.int64) if len(lengths) else np.array([total])
+    if ends[-1] != total:
+        raise ValueError(f"series of {list(lengths)} steps do not make {total} steps")
+    return np.stack([np.concatenate([[0], ends[:-1]]), ends - 1], axis=1)
 
 
-def buffered_segments(ranges: np.ndarray, half: int, length: int) -> np.ndarray:
-    """Ranges widened by ``half`` steps on both sides, merged where they touch or overlap."""
+def anomaly_ranges(labels: np.ndarray, lengths: Sequence[int] = ()) -> np.ndarray:
+    """Inclusive ``(start, end)`` of each run of 1s within a series, shape ``(ranges, 2)``.
+
+    Examples
+    --------
+    >>> anomaly_ranges(np.array([0, 1, 1, 1, 0, 1])).tolist()
+    [[1, 3], [5, 5]]
+    >>> anomaly_ranges(np.array([0, 1, 1, 1, 0, 1]), lengths=(3, 3)).tolist()
+    [[1, 2], [3, 3], [5, 5]]
+    """
+    flags = np.asarray(labels) != 0
+    if not flags.size:
+        return np.zeros((0, 2), dtype=np.int64)
+    limits = series_limits(lengths, len(flags))
+    first, last = np.zeros(len(flags), bool), np.zeros(len(flags), bool)
+    first[limits[:, 0]], last[limits[:, 1]] = True, True
+    before = np.concatenate([[False], flags[:-1]])
+    after = np.concatenate([flags[1:], [False]])
+    starts = np.flatnonzero(flags & (first | ~before))
+    ends = np.flatnonzero(flags & (last | ~after))
+    return np.stack([starts, ends], axis=1)
+
+
+def range_limits(ranges: np.ndarray, lengths: Sequence[int], total: int) -> np.ndarray:
+    """Inclusive ``(first, last)`` step of the series that holds each range."""
+    limits = series_limits(lengths, total)
+    return limits[np.searchsorted(limits[:, 1], ranges[:, 0])].reshape(-1, 2)
+
+
+def buffered_segments(ranges: np.ndarray, half: int, limits: np.ndarray) -> np.ndarray:
+    """Ranges widened by ``half`` steps on both sides within their series (``limits``, per
+    range), merged where they overlap."""
     merged: list[list[int]] = []
-    for start, end in ranges:
-        low, high = max(int(start) - half, 0), min(int(end) + half, length - 1)
+    for (start, end), (first, last) in zip(ranges, limits, strict=True):
+        low, high = max(int(start) - half, int(first)), min(int(end) + half, int(last))
         if merged and merged[-1][1] >= low:
             merged[-1][1] = max(merged[-1][1], high)
         else:
@@ -39,14 +89,15 @@ def buffered_segments(ranges: np.ndarray, half: int, length: int) -> np.ndarray:
     return np.array(merged, dtype=np.int64).reshape(-1, 2)
 
 
-def buffer_weights(ranges: np.ndarray, buffer: int, length: int) -> np.ndarray:
-    """Soft label of the margins only (0 inside labelled ranges and far from them)."""
+def buffer_weights(ranges: np.ndarray, buffer: int, limits: np.ndarray, length: int) -> np.ndarray:
+    """Soft label of the margins only (0 inside labelled ranges and far from them); a margin
+    stays within its range's series (``limits``, per range)."""
     weights = np.zeros(length)
     half = buffer // 2
-    for start, end in ranges:
-        after = np.arange(end + 1, min(end + half + 1, length))
+    for (start, end), (first, last) in zip(ranges, limits, strict=True):
+        after = np.arange(end + 1, min(end + half, last) + 1)
         weights[after] += np.sqrt(1 - (after - end) / buffer)
-        before = np.arange(max(start - half, 0), start)
+        before = np.arange(max(start - half, first), start)
         weights[before] += np.sqrt(1 - (start - before) / buffer)
     inside = np.zeros(length, dtype=bool)
     for start, end in ranges:
@@ -63,9 +114,14 @@ class VolumeUnderSurface:
 
 
 def volume_under_surface(
-    labels: np.ndarray, scores: np.ndarray, window: int, thresholds: int = VUS_THRESHOLDS
+    labels: np.ndarray,
+    scores: np.ndarray,
+    window: int,
+    thresholds: int = VUS_THRESHOLDS,
+    lengths: Sequence[int] = (),
 ) -> VolumeUnderSurface:
-    """VUS-ROC and VUS-PR over buffer lengths ``0..window`` (NaN without a labelled step).
+    """VUS-ROC and VUS-PR over buffer lengths ``0..window`` (NaN without a labelled step or
+    with a score that is not finite).
 
     Parameters
     ----------
@@ -77,13 +133,16 @@ def volume_under_surface(
         Largest buffer length.
     thresholds
         Number of thresholds, at evenly spaced ranks of the sorted scores.
+    lengths
+        Steps of each series joined in ``labels`` and ``scores``; empty for one series.
     """
     labels = (np.asarray(labels) != 0).astype(np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     length, positives = len(labels), float(labels.sum())
-    if positives == 0 or length == 0:
+    if positives == 0 or length == 0 or not np.isfinite(scores).all():
         return VolumeUnderSurface(float("nan"), float("nan"))
-    ranges = anomaly_ranges(labels)
+    ranges = anomaly_ranges(labels, lengths)
+    limits = range_limits(ranges, lengths, length)
     order = np.argsort(-scores, kind="stable")
     descending = scores[order]
     cuts = descending[np.linspace(0, length - 1, thresholds).astype(int)]
@@ -91,9 +150,9 @@ def volume_under_surface(
     hits_inside = np.cumsum(labels[order])[alarms - 1]
     rocs, prs = [], []
     for buffer in range(window + 1):
-        margin = buffer_weights(ranges, buffer, length) if buffer > 1 else np.zeros(length)
+        margin = buffer_weights(ranges, buffer, limits, length) if buffer > 1 else np.zeros(length)
         hits_margin = np.cumsum(margin[order])[alarms - 1]
-        segments = buffered_segments(ranges, buffer // 2, length)
+        segments = buffered_segments(ranges, buffer // 2, limits)
         peaks = np.array([scores[start : end + 1].max() for start, end in segments])
         found = (peaks[None, :] >= cuts[:, None]).sum(axis=1) / len(segments)
         true_positive = hits_inside + hits_margin
@@ -108,10 +167,11 @@ def volume_under_surface(
     return VolumeUnderSurface(float(np.mean(rocs)), float(np.mean(prs)))
 
 
-def event_f1(labels: np.ndarray, preds: np.ndarray) -> float:
+def event_f1(labels: np.ndarray, preds: np.ndarray, lengths: Sequence[int] = ()) -> float:
     """Event-wise F1 as in TSB-AD: recall over labelled ranges (a range counts as found when
-    one of its steps is predicted), precision over predicted steps."""
-    ranges = anomaly_ranges(labels)
+    one of its steps is predicted), precision over predicted steps; ``lengths`` as in
+    :func:`anomaly_ranges`."""
+    ranges = anomaly_ranges(labels, lengths)
     preds = np.asarray(preds) != 0
     if len(ranges) == 0:
         return float("nan")  # nothing to find: undefined
@@ -122,10 +182,11 @@ def event_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     return float(2 * recall * precision / (recall + precision)) if recall + precision else 0.0
 
 
-def point_adjust(labels: np.ndarray, preds: np.ndarray) -> np.ndarray:
-    """Legacy point adjustment: a labelled range with one alarm counts as wholly predicted."""
+def point_adjust(labels: np.ndarray, preds: np.ndarray, lengths: Sequence[int] = ()) -> np.ndarray:
+    """Legacy point adjustment: a labelled range with one alarm counts as wholly predicted;
+    ``lengths`` as in :func:`anomaly_ranges`."""
     adjusted = (np.asarray(preds) != 0).astype(np.int8)
-    for start, end in anomaly_ranges(labels):
+    for start, end in anomaly_ranges(labels, lengths):
         if adjusted[start : end + 1].any():
             adjusted[start : end + 1] = 1
     return adjusted

@@ -34,7 +34,8 @@ CONTROL_METRICS = ("vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1")
 
 @dataclass(frozen=True)
 class PartScores:
-    """Per-step scores of one detector on a monitor's three parts (its VMs concatenated)."""
+    """Per-step scores of one detector on a monitor's three parts, its VMs' series joined end
+    to end; ``validation_lengths`` and ``test_lengths`` hold each VM's steps (empty: one VM)."""
 
     train: np.ndarray
     validation: np.ndarray
@@ -42,6 +43,8 @@ class PartScores:
     test: np.ndarray
     test_types: np.ndarray
     generated: np.ndarray | None = None  # mean step score of each generated window
+    validation_lengths: tuple[int, ...] = ()
+    test_lengths: tuple[int, ...] = ()
 
     @property
     def test_labels(self) -> np.ndarray:
@@ -68,17 +71,30 @@ class MonitorReport:
 Threshold = float | np.ndarray
 
 
+def by_series(steps: np.ndarray, lengths: tuple[int, ...]) -> list[np.ndarray]:
+    """A part's steps cut into its VMs' series (one piece for ``lengths`` empty)."""
+    return np.split(steps, np.cumsum(lengths)[:-1]) if lengths else [steps]
+
+
 def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, Threshold]:
-    """The thresholds fixed without test labels (``adaptive``: one per test step;
-    ``generated`` where there are scores of generated anomalies)."""
+    """The thresholds fixed without test labels (``adaptive``: one per test step, each VM's
+    from its own validation scores' tail; ``generated`` where there are scores of generated
+    anomalies)."""
     thresholds: dict[str, Threshold] = {
         "validation": validation_threshold(
             scores.validation, scores.validation_types, config.sigma_beta
         ),
         "pot": pot_threshold(scores.train, config.pot_risk, config.pot_level),
         "sigma": sigma_threshold(scores.train, config.sigma_beta),
-        "adaptive": adaptive_threshold(
-            scores.validation, scores.test, config.adaptive_window, config.sigma_beta
+        "adaptive": np.concatenate(
+            [
+                adaptive_threshold(history, test, config.adaptive_window, config.sigma_beta)
+                for history, test in zip(
+                    by_series(scores.validation, scores.validation_lengths),
+                    by_series(scores.test, scores.test_lengths),
+                    strict=True,
+                )
+            ]
         ),
     }
     if scores.generated is not None:
@@ -92,16 +108,19 @@ def part_metrics(
     """Predictions at ``threshold`` and every metric of the test part."""
     labels = scores.test_labels
     preds = (scores.test > threshold).astype(np.int8)
-    volume = volume_under_surface(labels, scores.test, window)
+    lengths = scores.test_lengths
+    volume = volume_under_surface(labels, scores.test, window, lengths=lengths)
     metrics = {
         "anomalous_share": float(labels.mean()),
         **binary_metrics(labels, preds),
         **ranking_metrics(labels, scores.test),
         "vus_pr": volume.pr,
         "vus_roc": volume.roc,
-        "event_f1": event_f1(labels, preds),
+        "event_f1": event_f1(labels, preds, lengths),
         "f1_oracle": oracle_f1(labels, scores.test)[0],
-        "f1_point_adjusted_legacy": binary_metrics(labels, point_adjust(labels, preds))["f1"],
+        "f1_point_adjusted_legacy": binary_metrics(labels, point_adjust(labels, preds, lengths))[
+            "f1"
+        ],
     }
     return preds, metrics
 
