@@ -14,6 +14,60 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def check_folder_writable(folder: Path, what: str) -> None:
+    """Refuse, before any work, a folder that cannot be written or created.
+
+    The nearest existing folder on the way is probed with a temporary folder, removed at once,
+    so that permissions, read-only file systems and pseudo file systems all answer.
+
+    Parameters
+    ----------
+    folder
+        The folder that will be written in (it may not exist yet).
+    what
+        What is refused, for the message (``--out results/x.csv``).
+
+    Raises
+    ------
+    InputError
+        If a file stands in the way or the nearest existing folder cannot be written.
+    """
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{what}: {existing} is a file, not a folder")
+    try:
+        Path(tempfile.mkdtemp(dir=existing)).rmdir()
+    except OSError as error:
+        raise InputError(f"{what}: cannot write in {existing}: {error.strerror or error}") from None
+
+
+def check_output_file(out: Path, what: str, make_folder: bool = False) -> None:
+    """Refuse, before any work, an output file that could not be written.
+
+    Parameters
+    ----------
+    out
+        The file to be written.
+    what
+        What is refused, for the message (``--out``).
+    make_folder
+        Whether the writer creates a missing folder; else the folder must exist.
+
+    Raises
+    ------
+    InputError
+        If the folder is missing (and not to be made), ``out`` is a folder, or the folder
+        cannot be written.
+    """
+    if not make_folder and not out.parent.is_dir():
+        raise InputError(f"{what} {out}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise InputError(f"{what} {out}: is a folder; give a file name")
+    check_folder_writable(out.parent, f"{what} {out}")
+
+
 def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     """Write ``out`` through a temporary file beside it, so that no half-written file is left.
 
@@ -58,5 +112,12 @@ def write_figure(figure: Figure, out: Path) -> None:
         The matplotlib figure.
     out
         The PNG file to write; its folder must exist.
+
+    Raises
+    ------
+    InputError
+        If ``out`` does not end in ``.png``, besides what :func:`write_atomically` refuses.
     """
+    if out.suffix.lower() != ".png" and not out.is_dir():  # a folder: write_atomically says so
+        raise InputError(f"{out}: figures are written as PNG; give a file name ending in .png")
     write_atomically(out, lambda path: figure.savefig(path, dpi=110, format="png"))

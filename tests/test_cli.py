@@ -144,6 +144,22 @@ def test_data_plot_writes_a_png(tmp_path):
             ["data", "plot", "synthetic-vnf", "--monitor", "vm-9", "--out", "x.png"],
             "no monitor 'vm-9'",
         ),
+        (
+            ["data", "plot", "--monitor", "vm-1-1", "--out", "x.jpg"],
+            "x.jpg: figures are written as PNG; give a file name ending in .png",
+        ),
+        (
+            ["data", "inspect", "--intensity", "inf"],
+            "--intensity: data.injection.intensity: Input should be a finite number (got inf)",
+        ),
+        (["data", "inspect", "synthetic-vnf?noise=inf"], "noise: Input should be a finite number"),
+        (
+            ["data", "inspect", "--length", "9999999999"],
+            "--length: data.source.length: Input should be less than or equal to 5000000",
+        ),
+        (["topology", "validate", "."], ".: is a folder; give a topology YAML file"),
+        (["generate", "--out", "."], "--out .: is a folder; give a file name"),
+        (["generate", "--seed", "-3"], "--seed: seed: Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
@@ -161,6 +177,55 @@ def test_plot_into_a_missing_folder_writes_nothing(tmp_path):
     result = run("data", "plot", "--monitor", "vm-1-1", "--out", out)
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["simulate", "--slices", "x"],
+            "error: Invalid value for '--slices' / '-s': 'x' is not a valid integer. "
+            "(see 'fedanomaly simulate --help')",
+        ),
+        (
+            ["simulat"],
+            "error: No such command 'simulat'. Did you mean 'simulate'? (see 'fedanomaly --help')",
+        ),
+        (
+            ["generate", "--count", "0"],
+            "error: Invalid value for '--count': 0 is not in the range x>=1. "
+            "(see 'fedanomaly generate --help')",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args, line, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "fedanomaly", *args],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [line] and done.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "--slices", "1", "--monitors", "1", "--out", "afile/run"],
+        ["bench", "batch", "--sizes", "8", "--out", "afile/bench"],
+        ["generate", "--out", "afile/windows.npz"],
+    ],
+)
+def test_an_output_behind_a_file_is_refused_before_any_work(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("mine")
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "--out afile/" in lines[0]
+    assert "afile" in lines[0] and ("is a file" in lines[0] or "does not exist" in lines[0])
+    assert list(tmp_path.iterdir()) == [tmp_path / "afile"]
+    assert (tmp_path / "afile").read_text() == "mine"
 
 
 def test_console_script_error_has_no_traceback(tmp_path):
@@ -251,6 +316,15 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
         (
             ["--ray-address", "127.0.0.1:9"],
             "--ray-address: cannot reach a Ray cluster at 127.0.0.1:9",
+        ),
+        (
+            ["--out", "/proc/fedanomaly/run"],
+            "--out /proc/fedanomaly/run: cannot write in /proc",
+        ),
+        (
+            ["--model", "attae", "--local-iters", "5", "--slice-iters", "10"],
+            "command line with --model, --local-iters, --slice-iters: model: slice_iterations "
+            "L1=10 is larger than local_iterations L=5",
         ),
     ],
 )

@@ -128,7 +128,7 @@ def test_generate_from_the_command_line(tmp_path):
     ("args", "message"),
     [
         (["--type", "solar_flare"], "--type: unknown anomaly type 'solar_flare'; one of cpu_"),
-        (["--out", "missing/x.npz"], "--out: missing/x.npz: the folder missing does not exist"),
+        (["--out", "missing/x.npz"], "--out missing/x.npz: the folder missing does not exist"),
         (["--count", "0"], "Invalid value for '--count'"),
     ],
 )

@@ -32,7 +32,7 @@ from fedanomaly.bench.closed_form import (
 )
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData
-from fedanomaly.files import write_figure
+from fedanomaly.files import write_atomically, write_figure
 from fedanomaly.metering.meter import LINKS, MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 from fedanomaly.runs.cluster import local_ray_cluster
@@ -231,10 +231,14 @@ def write_results(
     down, measurements as dots up and squares down)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     table = out.with_suffix(".csv")
-    with table.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+
+    def write_table(path: Path) -> None:
+        with path.open("w", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write_atomically(table, write_table)
     groups: dict[str, list[Row]] = {}
     for entry in rows:
         groups.setdefault(entry.get("mode", ""), []).append(entry)

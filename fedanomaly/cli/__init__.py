@@ -7,13 +7,16 @@ consoles, the exit-2 rule for bad input and the shared options.
 
 from __future__ import annotations
 
+import re
 import signal
+import sys
 
+import click
 import typer
 
 from fedanomaly import __version__
 from fedanomaly.cli.bench import bench_app
-from fedanomaly.cli.common import console
+from fedanomaly.cli.common import console, errors
 from fedanomaly.cli.data import data_app
 from fedanomaly.cli.generate import generate
 from fedanomaly.cli.simulate import simulate
@@ -42,6 +45,25 @@ app.add_typer(bench_app, name="bench")
 
 
 def main() -> None:
-    """Entry point of the ``fedanomaly`` console script."""
+    """Entry point of the ``fedanomaly`` console script.
+
+    Usage errors (an unknown option or command, a value of the wrong type) end, like bad input,
+    with one line on stderr and exit code 2; a bare command group prints its help.
+    """
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `fedanomaly ... | head` ends quietly
-    app()
+    try:
+        code = app(prog_name="fedanomaly", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        # click and typer each add the same "Did you mean" to an unknown command: say it once
+        message = re.sub(r"( Did you mean [^?]*\?)\1+", r"\1", error.format_message())
+        where = getattr(error, "ctx", None)
+        hint = f" (see '{where.command_path} --help')" if where is not None else ""
+        errors.print(f"error: {message}{hint}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        errors.print("aborted", markup=False)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

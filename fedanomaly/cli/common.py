@@ -19,7 +19,8 @@ R = TypeVar("R")
 
 
 def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn an :class:`InputError` into one line on stderr and exit code 2."""
+    """Turn an :class:`InputError`, or a :class:`MemoryError` from sizes the machine cannot
+    hold, into one line on stderr and exit code 2."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -27,6 +28,15 @@ def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except InputError as error:
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except MemoryError as error:  # sizes the machine cannot hold: also the input's
+            errors.print(
+                f"error: not enough memory for these sizes ({error}); try shorter data or "
+                "fewer monitors",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from None
 
     return wrapper

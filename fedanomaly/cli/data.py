@@ -71,7 +71,10 @@ def data_topology(
         {
             "seed": ("--seed", seed),
             "data.source.length": ("--length", length),
-            "data.injection.types": ("--inject", inject.split(",") if inject else None),
+            "data.injection.types": (
+                "--inject",
+                [t.strip() for t in inject.split(",")] if inject is not None else None,
+            ),
             "data.injection.rate": ("--rate", rate),
             "data.injection.intensity": ("--intensity", intensity),
             "data.partition": ("--partition", partition),

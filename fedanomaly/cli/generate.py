@@ -26,6 +26,7 @@ from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.data.injection import ANOMALY_KINDS
 from fedanomaly.errors import InputError
+from fedanomaly.files import check_output_file
 
 
 @reports_input_errors
@@ -57,14 +58,13 @@ def generate(
         )
     settings = {"model.iterations": iterations, "model.batch_size": batch_size, "seed": seed}
     flags = {"model.iterations": "--iterations", "model.batch_size": "--batch-size",
-             "data.injection.types": "--type"}  # fmt: skip
+             "seed": "--seed", "data.injection.types": "--type"}  # fmt: skip
     source = parse_source(data) if data is not None else None
     chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     if type_name not in chosen.data.injection.types:  # learn it beside the topology's types
         settings["data.injection.types"] = [*chosen.data.injection.types, type_name]
         chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
-    if not out.parent.is_dir():
-        raise InputError(f"--out: {out}: the folder {out.parent} does not exist")
+    check_output_file(out, "--out")
     progress = Progress(
         TextColumn("[bold]CMSF-GAN"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TimeRemainingColumn(),

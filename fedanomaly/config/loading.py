@@ -40,7 +40,8 @@ def describe_validation_error(
 ) -> str:
     """One line naming the file (or command-line option), the YAML path, the problem and value.
 
-    ``flags`` maps YAML paths set from the command line to the option that set them.
+    ``flags`` maps YAML paths set from the command line to the option that set them; a problem
+    of a whole section (two fields that do not fit together) names the options set in it.
     """
     # a default computed from other fields (model.window_length) is left out where one of them
     # failed: that follows from the other problem and is not one of its own
@@ -48,10 +49,15 @@ def describe_validation_error(
     problems = problems or error.errors()
     first = problems[0]
     path = yaml_path(first["loc"])
-    for key, flag in (flags or {}).items():
+    given = flags or {}
+    for key, flag in given.items():
         if path == key or path.startswith(f"{key}.") or path.startswith(f"{key}["):
             where = flag
             break
+    else:  # a problem of a whole section: name the options that set something in it
+        within = [flag for key, flag in given.items() if key.startswith(f"{path}.")]
+        if within:
+            where = f"{where} with {', '.join(dict.fromkeys(within))}"
     message = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
@@ -82,6 +88,8 @@ def load_topology(path: str | Path) -> Topology:
         For a missing or unreadable file, broken YAML, or a value the schema rejects.
     """
     file = Path(path)
+    if file.is_dir():
+        raise InputError(f"{file}: is a folder; give a topology YAML file")
     if not file.is_file():
         raise InputError(f"{file}: no such topology file")
     try:

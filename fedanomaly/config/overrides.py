@@ -51,7 +51,8 @@ def option_settings(
     options: dict[str, tuple[str, Any]],
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Split ``{dotted key: (option, value)}`` into :func:`resolve_topology`'s ``settings``
-    and ``flags``, so that a command lists each option once.
+    and ``flags`` (the options given, those not ``None``), so that a command lists each option
+    once.
 
     Examples
     --------
@@ -59,7 +60,7 @@ def option_settings(
     ({'seed': 3}, {'seed': '--seed'})
     """
     settings = {key: value for key, (_, value) in options.items()}
-    flags = {key: option for key, (option, _) in options.items()}
+    flags = {key: option for key, (option, value) in options.items() if value is not None}
     return settings, flags
 
 

@@ -14,6 +14,7 @@ import yaml
 
 from fedanomaly.config.schema import Topology
 from fedanomaly.errors import InputError
+from fedanomaly.files import check_folder_writable
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -36,11 +37,13 @@ def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
 
 
 def check_free(path: Path) -> None:
-    """Refuse a folder that holds an earlier run's files, or a file in the way."""
+    """Refuse a folder that holds an earlier run's files, a file in the way, or a folder that
+    cannot be written or created."""
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: is a file; --out needs a folder")
     if any((path / name).exists() for name in (SUMMARY, CHECKPOINTS, *FIRST_FILES)):
         raise InputError(f"{path}: holds an earlier run; choose another --out")
+    check_folder_writable(path, f"--out {path}")
 
 
 class RunDirectory:
