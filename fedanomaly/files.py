@@ -61,6 +61,8 @@ def check_output_file(out: Path, what: str, make_folder: bool = False) -> None:
         If the folder is missing (and not to be made), ``out`` is a folder, or the folder
         cannot be written.
     """
+    if out.parent.exists() and not out.parent.is_dir():
+        raise InputError(f"{what} {out}: {out.parent} is a file, not a folder")
     if not make_folder and not out.parent.is_dir():
         raise InputError(f"{what} {out}: the folder {out.parent} does not exist")
     if out.is_dir():
@@ -83,6 +85,8 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     InputError
         If the folder does not exist, ``out`` is a folder, or the folder cannot be written.
     """
+    if out.parent.exists() and not out.parent.is_dir():
+        raise InputError(f"{out}: {out.parent} is a file, not a folder")
     if not out.parent.is_dir():
         raise InputError(f"{out}: the folder {out.parent} does not exist")
     if out.is_dir():

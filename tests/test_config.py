@@ -172,6 +172,8 @@ def test_parse_source_forms():
         ),
         ("csv:a.csv?colour=red", r"data source 'csv:a.csv\?colour=red': colour: Extra inputs"),
         ("synthetic-vnf:?length=0", r"length: Input should be greater than 0"),
+        ("synthetic-vnf?length=100&length=200", r"length is given more than once"),
+        ("csv:a.csv?column_groups=cpu", r"column_groups: 'cpu' is not FAMILY:COLUMN\|COLUMN"),
     ],
 )
 def test_parse_source_errors(text, message):

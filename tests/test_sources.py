@@ -147,6 +147,13 @@ def test_protocol_5_pickles_load(tmp_path):
     np.testing.assert_array_equal(loaded, array)
 
 
+def test_column_groups_beyond_the_columns_are_refused(tmp_path):
+    array = np.arange(12, dtype=np.float32).reshape(4, 3)
+    (tmp_path / "m_train.pkl").write_bytes(pickle.dumps(array))
+    with pytest.raises(InputError, match=r"column_groups names column 3, but the data have 3 "):
+        source(f"pickle:{tmp_path}?column_groups=cpu:0|3").load("m", "s")
+
+
 def test_empty_pickle_folder_is_named(tmp_path):
     with pytest.raises(InputError, match=r"no <entity>_train.pkl files in this folder"):
         source(f"pickle:{tmp_path}")

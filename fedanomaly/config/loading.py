@@ -120,6 +120,9 @@ def parse_source(text: str) -> SourceConfig:
     head, _, query = text.partition("?")
     kind, _, path = head.partition(":")
     options = [item.partition("=") for item in query.split("&") if item]
+    keys = [key for key, _, _ in options]
+    if repeated := sorted({key for key in keys if keys.count(key) > 1}):
+        raise InputError(f"data source '{text}': {repeated[0]} is given more than once")
     data: dict[str, Any] = {"type": kind, **{key: unquote(value) for key, _, value in options}}
     if path:
         data["path"] = path

@@ -81,7 +81,9 @@ def parse_column_groups(value: object) -> object:
         return value
     groups: dict[str, list[str]] = {}
     for entry in filter(None, value.split(";")):
-        family, _, names = entry.partition(":")
+        family, colon, names = entry.partition(":")
+        if not colon:
+            raise ValueError(f"'{entry}' is not FAMILY:COLUMN|COLUMN...")
         groups[family.strip()] = [n for n in names.split("|") if n]
     return groups
 

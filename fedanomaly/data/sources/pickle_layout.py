@@ -94,7 +94,19 @@ class PickleLayoutSource(FileSource):
         return sorted(names, key=natural_key)
 
     def metrics(self, count: int) -> tuple[MetricSpec, ...]:
-        """Column specs for ``count`` columns."""
+        """Column specs for ``count`` columns.
+
+        Raises
+        ------
+        InputError
+            If ``column_groups`` names a column the data do not have.
+        """
+        beyond = sorted(i for indices in self.column_groups.values() for i in indices if i >= count)
+        if beyond:
+            raise InputError(
+                f"{self.path}: column_groups names column {beyond[0]}, but the data have "
+                f"{count} columns (0-{count - 1})"
+            )
         return tuple(unnamed_metrics(count, self.column_groups))
 
     def load(self, entity: str, slice_name: str) -> EntityData:
