@@ -70,6 +70,19 @@ def check_output_file(out: Path, what: str, make_folder: bool = False) -> None:
     check_folder_writable(out.parent, f"{what} {out}")
 
 
+def check_figure_name(out: Path, what: str) -> None:
+    """Refuse, before any work, a figure file that could not be written or is not a PNG.
+
+    Raises
+    ------
+    InputError
+        For what :func:`check_output_file` refuses, or a name not ending in ``.png``.
+    """
+    check_output_file(out, what)
+    if out.suffix.lower() != ".png":
+        raise InputError(f"{what} {out}: figures are written as PNG; give a name ending in .png")
+
+
 def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     """Write ``out`` through a temporary file beside it, so that no half-written file is left.
 
@@ -83,14 +96,9 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     Raises
     ------
     InputError
-        If the folder does not exist, ``out`` is a folder, or the folder cannot be written.
+        For what :func:`check_output_file` refuses.
     """
-    if out.parent.exists() and not out.parent.is_dir():
-        raise InputError(f"{out}: {out.parent} is a file, not a folder")
-    if not out.parent.is_dir():
-        raise InputError(f"{out}: the folder {out.parent} does not exist")
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder; give a file name")
+    check_output_file(out, "output")
     try:
         handle, name = tempfile.mkstemp(suffix=out.suffix, dir=out.parent)
     except OSError as error:
@@ -120,8 +128,7 @@ def write_figure(figure: Figure, out: Path) -> None:
     Raises
     ------
     InputError
-        If ``out`` does not end in ``.png``, besides what :func:`write_atomically` refuses.
+        For what :func:`check_figure_name` refuses.
     """
-    if out.suffix.lower() != ".png" and not out.is_dir():  # a folder: write_atomically says so
-        raise InputError(f"{out}: figures are written as PNG; give a file name ending in .png")
+    check_figure_name(out, "output")
     write_atomically(out, lambda path: figure.savefig(path, dpi=110, format="png"))

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 import ray
+import typer
 from typer.testing import CliRunner
 
 from fedanomaly.cli import app
+from fedanomaly.cli.common import reports_input_errors
 from fedanomaly.config.schema import ModelConfig
 from tests.conftest import TOPOLOGIES
 
@@ -146,7 +148,7 @@ def test_data_plot_writes_a_png(tmp_path):
         ),
         (
             ["data", "plot", "--monitor", "vm-1-1", "--out", "x.jpg"],
-            "x.jpg: figures are written as PNG; give a file name ending in .png",
+            "--out x.jpg: figures are written as PNG; give a name ending in .png",
         ),
         (
             ["data", "inspect", "--intensity", "inf"],
@@ -318,6 +320,10 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
             "--ray-address: cannot reach a Ray cluster at 127.0.0.1:9",
         ),
         (
+            ["--threshold", "generated"],
+            "command line with --threshold: (top level): evaluation.threshold: generated needs",
+        ),
+        (
             ["--out", "/proc/fedanomaly/run"],
             "--out /proc/fedanomaly/run: cannot write in /proc",
         ),
@@ -397,3 +403,33 @@ def test_an_out_folder_with_an_earlier_runs_files_is_refused(tmp_path):
     result = run("simulate", "--slices", "1", "--monitors", "1", "--out", out)
     assert result.exit_code == 2, result.output
     assert f"{out}: holds an earlier run" in result.output
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (MemoryError(), "error: not enough memory for these sizes; try shorter data or fewer"),
+        (
+            MemoryError("Unable to allocate 74.5 GiB"),
+            "error: not enough memory for these sizes (Unable to allocate 74.5 GiB); try",
+        ),
+    ],
+)
+def test_sizes_the_machine_cannot_hold_end_in_one_line(error, line, capsys):
+    @reports_input_errors
+    def command() -> None:
+        raise error
+
+    with pytest.raises(typer.Exit) as ended:
+        command()
+    assert ended.value.exit_code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(line)
+
+
+def test_a_bare_command_prints_its_help_and_nothing_on_stderr(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "fedanomaly"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and done.stderr == ""
+    assert "Usage: fedanomaly" in done.stdout and "simulate" in done.stdout

@@ -109,6 +109,10 @@ def test_balanced_topology_keeps_the_file_settings():
             f"{ONE}\nevaluation: {{pot_risk: 0.05, pot_level: 0.98}}",
             r"evaluation: pot_risk 0.05 must be below 1 - pot_level \(0.02\)",
         ),
+        (
+            f"{ONE}\nevaluation: {{pot_risk: 0.02, pot_level: 0.98}}",
+            r"evaluation: pot_risk 0.02 must be below 1 - pot_level \(0.02\)",
+        ),
         ("slices: []", r"slices: List should have at least 1 item"),
         (f"{ONE}\nseed: -1", r"seed: Input should be greater than or equal to 0 \(got -1\)"),
         (

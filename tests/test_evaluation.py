@@ -106,6 +106,9 @@ def test_the_series_of_several_vms_stay_apart():
     np.testing.assert_array_equal(point_adjust(labels, preds, (6, 6)), [0] * 4 + [1] * 2 + [0] * 6)
     with pytest.raises(ValueError, match="do not make 12 steps"):
         anomaly_ranges(labels, (6, 5))
+    # a VM without steps holds no series
+    np.testing.assert_array_equal(anomaly_ranges(labels, (0, 6, 0, 6, 0)), ranges)
+    np.testing.assert_array_equal(range_limits(ranges, (6, 6, 0), 12), limits)
 
 
 def test_volume_of_two_vms_is_that_of_series_kept_apart():

@@ -53,8 +53,7 @@ def main() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `fedanomaly ... | head` ends quietly
     try:
         code = app(prog_name="fedanomaly", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as error:
-        error.show()
+    except click.exceptions.NoArgsIsHelpError as error:  # the help is already printed
         sys.exit(error.exit_code)
     except click.ClickException as error:
         # click and typer each add the same "Did you mean" to an unknown command: say it once
@@ -63,7 +62,7 @@ def main() -> None:
         hint = f" (see '{where.command_path} --help')" if where is not None else ""
         errors.print(f"error: {message}{hint}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        errors.print("aborted", markup=False)
-        sys.exit(130)
+    except click.exceptions.Abort:  # end of input at a prompt (Ctrl-C exits 130 in typer)
+        errors.print("Aborted!", markup=False)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -30,8 +30,9 @@ def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except MemoryError as error:  # sizes the machine cannot hold: also the input's
+            detail = f" ({error})" if str(error) else ""
             errors.print(
-                f"error: not enough memory for these sizes ({error}); try shorter data or "
+                f"error: not enough memory for these sizes{detail}; try shorter data or "
                 "fewer monitors",
                 markup=False,
                 highlight=False,

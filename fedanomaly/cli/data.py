@@ -26,6 +26,7 @@ from fedanomaly.data.inspection import metric_summary, monitor_summary
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.data.plotting import plot_vm
 from fedanomaly.errors import InputError
+from fedanomaly.files import check_figure_name
 
 data_app = typer.Typer(help="Look at the data each VM monitor holds.", no_args_is_help=True)
 
@@ -218,6 +219,7 @@ def data_plot(
     partition: Partition = None,
 ) -> None:
     """Draw a monitor's metrics by family with injected anomalies shaded by type."""
+    check_figure_name(out, "--out")
     chosen = data_topology(
         source, topology, slices, monitors, seed, length, inject, rate, intensity, partition
     )

@@ -23,7 +23,7 @@ from fedanomaly.cli.common import (
     reports_input_errors,
 )
 from fedanomaly.config import parse_source
-from fedanomaly.config.overrides import resolve_topology
+from fedanomaly.config.overrides import option_settings, resolve_topology
 from fedanomaly.data.injection import ANOMALY_KINDS
 from fedanomaly.errors import InputError
 from fedanomaly.files import check_output_file
@@ -56,13 +56,18 @@ def generate(
         raise InputError(
             f"--type: unknown anomaly type '{type_name}'; one of {', '.join(ANOMALY_KINDS)}"
         )
-    settings = {"model.iterations": iterations, "model.batch_size": batch_size, "seed": seed}
-    flags = {"model.iterations": "--iterations", "model.batch_size": "--batch-size",
-             "seed": "--seed", "data.injection.types": "--type"}  # fmt: skip
+    settings, flags = option_settings(
+        {
+            "model.iterations": ("--iterations", iterations),
+            "model.batch_size": ("--batch-size", batch_size),
+            "seed": ("--seed", seed),
+        }
+    )
     source = parse_source(data) if data is not None else None
     chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     if type_name not in chosen.data.injection.types:  # learn it beside the topology's types
         settings["data.injection.types"] = [*chosen.data.injection.types, type_name]
+        flags["data.injection.types"] = "--type"
         chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     check_output_file(out, "--out")
     progress = Progress(

@@ -86,8 +86,7 @@ def topology_tree(topology: Topology) -> Tree:
 @topology_app.command("validate")
 @reports_input_errors
 def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML.")]) -> None:
-    """Check a topology file against the schema and that its data paths open (the series are
-    not read: `data inspect -t FILE` does); exit 2 naming the problem."""
+    """Check a topology's schema and that its data paths open; exit 2 naming the problem."""
     topology = resolve_topology(file)
     sources = [topology.data.source] + [m.source for _, m in topology.monitors if m.source]
     for source in sources:

@@ -16,6 +16,10 @@ from fedanomaly.errors import InputError
 _SOURCE_ADAPTER: TypeAdapter[SourceConfig] = TypeAdapter(SourceConfig)
 
 
+#: The YAML path of a problem of the whole topology (two sections that do not fit together).
+TOP_LEVEL = "(top level)"
+
+
 def yaml_path(loc: Iterable[int | str]) -> str:
     """Write a pydantic error location as a YAML path such as ``slices[1].monitors[0].name``.
 
@@ -32,7 +36,7 @@ def yaml_path(loc: Iterable[int | str]) -> str:
         else:
             parts.append(f".{item}" if parts else item)
         previous = item
-    return "".join(parts) or "(top level)"
+    return "".join(parts) or TOP_LEVEL
 
 
 def describe_validation_error(
@@ -55,7 +59,8 @@ def describe_validation_error(
             where = flag
             break
     else:  # a problem of a whole section: name the options that set something in it
-        within = [flag for key, flag in given.items() if key.startswith(f"{path}.")]
+        top = path == TOP_LEVEL
+        within = [flag for key, flag in given.items() if top or key.startswith(f"{path}.")]
         if within:
             where = f"{where} with {', '.join(dict.fromkeys(within))}"
     message = first["msg"].removeprefix("Value error, ")

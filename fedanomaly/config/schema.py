@@ -7,6 +7,7 @@ file only states what differs from the paper's set-up.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -506,10 +507,11 @@ class EvaluationConfig(Strict):
     def _risk_within_the_tail(self) -> EvaluationConfig:
         # POT fits the tail above the pot_level quantile: a risk of that size or more lies
         # below it, where the tail model says nothing
-        if self.pot_risk >= 1.0 - self.pot_level:
+        tail = 1.0 - self.pot_level
+        if self.pot_risk > tail or math.isclose(self.pot_risk, tail):
             raise ValueError(
                 f"pot_risk {self.pot_risk} must be below 1 - pot_level "
-                f"({1.0 - self.pot_level:.6g}): POT models only the scores above that quantile"
+                f"({tail:.6g}): POT models only the scores above that quantile"
             )
         return self
 

@@ -27,7 +27,8 @@ PERIOD_MAX_LAG = 400
 
 
 def series_limits(lengths: Sequence[int], total: int) -> np.ndarray:
-    """Inclusive ``(first, last)`` step of each series joined end to end, shape ``(series, 2)``.
+    """Inclusive ``(first, last)`` step of each non-empty series joined end to end, shape
+    ``(series, 2)``.
 
     Parameters
     ----------
@@ -44,7 +45,8 @@ def series_limits(lengths: Sequence[int], total: int) -> np.ndarray:
     ends = np.cumsum(lengths, dtype=np.int64) if len(lengths) else np.array([total])
     if ends[-1] != total:
         raise ValueError(f"series of {list(lengths)} steps do not make {total} steps")
-    return np.stack([np.concatenate([[0], ends[:-1]]), ends - 1], axis=1)
+    limits = np.stack([np.concatenate([[0], ends[:-1]]), ends - 1], axis=1)
+    return limits[limits[:, 1] >= limits[:, 0]]
 
 
 def anomaly_ranges(labels: np.ndarray, lengths: Sequence[int] = ()) -> np.ndarray:

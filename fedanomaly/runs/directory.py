@@ -40,7 +40,7 @@ def check_free(path: Path) -> None:
     """Refuse a folder that holds an earlier run's files, a file in the way, or a folder that
     cannot be written or created."""
     if path.exists() and not path.is_dir():
-        raise InputError(f"{path}: is a file; --out needs a folder")
+        raise InputError(f"--out {path}: is a file; give a folder")
     if any((path / name).exists() for name in (SUMMARY, CHECKPOINTS, *FIRST_FILES)):
         raise InputError(f"{path}: holds an earlier run; choose another --out")
     check_folder_writable(path, f"--out {path}")
