@@ -43,6 +43,23 @@ def check_folder_writable(folder: Path, what: str) -> None:
         raise InputError(f"{what}: cannot write in {existing}: {error.strerror or error}") from None
 
 
+def refuse_bad_output_path(out: Path, what: str, make_folder: bool = False) -> None:
+    """Refuse an output file whose folder is a file or missing (and not to be made), or that
+    is itself a folder: what the path alone tells, without touching the disk's contents."""
+    if out.parent.exists() and not out.parent.is_dir():
+        raise InputError(f"{what} {out}: {out.parent} is a file, not a folder")
+    if not make_folder and not out.parent.is_dir():
+        raise InputError(f"{what} {out}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise InputError(f"{what} {out}: is a folder; give a file name")
+
+
+def refuse_non_png(out: Path, what: str) -> None:
+    """Refuse a figure name that does not end in ``.png`` (figures are written as PNG)."""
+    if out.suffix.lower() != ".png":
+        raise InputError(f"{what} {out}: figures are written as PNG; give a name ending in .png")
+
+
 def check_output_file(out: Path, what: str, make_folder: bool = False) -> None:
     """Refuse, before any work, an output file that could not be written.
 
@@ -61,12 +78,7 @@ def check_output_file(out: Path, what: str, make_folder: bool = False) -> None:
         If the folder is missing (and not to be made), ``out`` is a folder, or the folder
         cannot be written.
     """
-    if out.parent.exists() and not out.parent.is_dir():
-        raise InputError(f"{what} {out}: {out.parent} is a file, not a folder")
-    if not make_folder and not out.parent.is_dir():
-        raise InputError(f"{what} {out}: the folder {out.parent} does not exist")
-    if out.is_dir():
-        raise InputError(f"{what} {out}: is a folder; give a file name")
+    refuse_bad_output_path(out, what, make_folder)
     check_folder_writable(out.parent, f"{what} {out}")
 
 
@@ -79,8 +91,7 @@ def check_figure_name(out: Path, what: str) -> None:
         For what :func:`check_output_file` refuses, or a name not ending in ``.png``.
     """
     check_output_file(out, what)
-    if out.suffix.lower() != ".png":
-        raise InputError(f"{what} {out}: figures are written as PNG; give a name ending in .png")
+    refuse_non_png(out, what)
 
 
 def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
@@ -96,9 +107,10 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     Raises
     ------
     InputError
-        For what :func:`check_output_file` refuses.
+        For what :func:`refuse_bad_output_path` refuses, or a folder that cannot be written
+        (the temporary file is the probe).
     """
-    check_output_file(out, "output")
+    refuse_bad_output_path(out, "output")
     try:
         handle, name = tempfile.mkstemp(suffix=out.suffix, dir=out.parent)
     except OSError as error:
@@ -128,7 +140,8 @@ def write_figure(figure: Figure, out: Path) -> None:
     Raises
     ------
     InputError
-        For what :func:`check_figure_name` refuses.
+        For what :func:`write_atomically` refuses, or a name not ending in ``.png``.
     """
-    check_figure_name(out, "output")
+    refuse_bad_output_path(out, "output")
+    refuse_non_png(out, "output")
     write_atomically(out, lambda path: figure.savefig(path, dpi=110, format="png"))

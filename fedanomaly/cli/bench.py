@@ -23,7 +23,7 @@ from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.config.schema import Topology
 from fedanomaly.errors import InputError
-from fedanomaly.files import check_output_file
+from fedanomaly.files import check_output_file, refuse_bad_output_path
 
 bench_app = typer.Typer(
     help="Sweeps of real short simulations: measured bytes beside the closed form.",
@@ -128,8 +128,8 @@ def run_sweep(
             detection = f" (F1 {entry['f1']:.3f}, VUS-PR {entry['vus_pr']:.3f})"
         errors.print(f"{' '.join(str(entry[k]) for k in leading)}: done{detection}")
 
-    for suffix in (".csv", ".png"):
-        check_output_file(out.with_suffix(suffix), "--out", make_folder=True)
+    check_output_file(out.with_suffix(".csv"), "--out", make_folder=True)
+    refuse_bad_output_path(out.with_suffix(".png"), "--out", make_folder=True)  # same folder
     rows = sweep(points, row, ray_address, on_point)
     csv_path, png_path = write_results(rows, x, out, title, [*panels, PAYLOAD_PANEL])
     console.print(table)
