@@ -139,3 +139,17 @@ def test_a_bad_list_is_a_clear_error(args, message):
     result = CliRunner().invoke(app, ["bench", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_every_point_is_checked_before_the_first_runs(tmp_path, ray_address):
+    topology = tmp_path / "bench.yaml"
+    topology.write_text(yaml.safe_dump(SMALL))
+    out = tmp_path / "results" / "sweep"
+    result = CliRunner().invoke(
+        app, ["bench", "batch", "--sizes", "4,99999", "--iterations", "2", "--topology",
+              str(topology), "--out", str(out), "--ray-address", ray_address],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "point 2 of 2: model.batch_size (M=99999) is larger than monitor a1's" in result.output
+    assert "done" not in result.output  # the first point did not run
+    assert not out.with_suffix(".csv").exists()

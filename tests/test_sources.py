@@ -125,7 +125,9 @@ def test_csv_takes_every_numeric_column_by_default(alibaba_csv):
 
 
 def test_csv_skips_text_columns_and_finds_the_timestamp(tmp_path, azure_csv):
-    (tmp_path / "x.csv").write_text("host,time,cpu\nh1,120,1\nh1,60,2\nh1,60,9\nh1,180,3\n")
+    (tmp_path / "x.csv").write_text(
+        "host,time,cpu,state\nh1,120,1,ok\nh1,60,2,3\nh1,60,9,ok\nh1,180,3,ok\n"
+    )  # state: one number in four cells, a text column
     data = source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
     assert [m.name for m in data.series.metrics] == ["cpu"]
     np.testing.assert_array_equal(data.series.timestamps, [60, 120, 180])  # sorted, repeat dropped
@@ -188,6 +190,11 @@ def test_csv_folder_label_column_and_dates(tmp_path):
         ("a,b\n1,2\n3,inf\n", "", r"x.csv: inf value in column 'b' at line 3"),
         ("a,b\n1,2\n3,\n", "", r"x.csv: NaN value in column 'b' at line 3"),
         ("a,b\nx,y\n", "", r"x.csv: no numeric metric columns to read"),
+        (
+            "a,b\n1,2\n3,err\n4,5\n",
+            "",
+            r"x.csv: column 'b' is not numeric \(line 3: 'err'\); give the metric columns with",
+        ),
         ("a,b\n", "", r"x.csv: the table has no rows"),
         ("", "", r"x.csv: not a readable CSV table"),
         ("a,b\n1,2\n", "?columns=c", r"x.csv: no metric column 'c' \(columns: a, b\)"),

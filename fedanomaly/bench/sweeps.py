@@ -13,6 +13,7 @@ Ray cluster, its metered payload beside the closed form.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import tempfile
 from collections.abc import Callable, Iterator
@@ -31,13 +32,14 @@ from fedanomaly.bench.closed_form import (
     tensors_bytes,
 )
 from fedanomaly.config.schema import Topology
-from fedanomaly.data.pipeline import MonitorData
+from fedanomaly.data.pipeline import MonitorData, prepare_monitors
+from fedanomaly.errors import InputError
 from fedanomaly.files import write_atomically, write_figure
 from fedanomaly.metering.meter import LINKS, MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 from fedanomaly.runs.cluster import local_ray_cluster
 from fedanomaly.runs.summary import TIERS
-from fedanomaly.simulation import prepare_run, simulate
+from fedanomaly.simulation import check_reachable, check_sizes, simulate
 
 Row = dict[str, Any]
 RowMaker = Callable[[Topology, dict[str, Any], list[MonitorData]], Row]
@@ -205,19 +207,49 @@ def scale_row(topology: Topology, summary: dict[str, Any], monitors: list[Monito
     }
 
 
+def points_data(topologies: list[Topology]) -> list[list[MonitorData]]:
+    """Every point's monitors, prepared and checked before the first point runs; points with
+    the same data (seed, data section, slices and window length) share one preparation.
+
+    Raises
+    ------
+    InputError
+        For any point's bad data or a batch larger than a monitor's training windows, naming
+        the point.
+    """
+    prepared: dict[str, list[MonitorData]] = {}
+    points = []
+    for index, topology in enumerate(topologies, start=1):
+        key = json.dumps([
+            topology.seed, topology.model.window_length, topology.data.model_dump(mode="json"),
+            [slice_.model_dump(mode="json") for slice_ in topology.slices],
+        ])  # fmt: skip
+        try:
+            if key not in prepared:
+                prepared[key] = [m.for_training() for m in prepare_monitors(topology)]
+            check_sizes(topology, prepared[key])
+        except InputError as error:
+            raise InputError(f"point {index} of {len(topologies)}: {error}") from None
+        points.append(prepared[key])
+    return points
+
+
 def sweep(
     topologies: list[Topology],
     row: RowMaker,
     ray_address: str | None,
     on_point: Callable[[Row], None],
 ) -> list[Row]:
-    """Simulate each topology in a scratch run directory and measure it."""
+    """Check every point's data, then simulate each topology in a scratch run directory and
+    measure it."""
+    data = points_data(topologies)
+    check_reachable(ray_address)
     rows = []
     with tempfile.TemporaryDirectory() as scratch, cluster_address(ray_address) as address:
-        for index, topology in enumerate(topologies):
-            out = Path(scratch) / f"point-{index}"
-            monitors = prepare_run(topology, out, address)
-            summary = simulate(topology, out, address, monitors=monitors)
+        for index, (topology, monitors) in enumerate(zip(topologies, data, strict=True)):
+            summary = simulate(
+                topology, Path(scratch) / f"point-{index}", address, monitors=monitors
+            )
             rows.append(row(topology, summary, monitors))
             on_point(rows[-1])
     return rows

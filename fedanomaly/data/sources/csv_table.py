@@ -46,8 +46,9 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
     return frame
 
 
-def numeric_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    """A column as float64; a cell that is not a number is an error naming it."""
+def numeric_column(frame: pd.DataFrame, column: str, path: Path, hint: str = "") -> np.ndarray:
+    """A column as float64; a cell that is not a number is an error naming it (``hint``
+    appended to the message)."""
     text = frame[column].str.strip()
     values = pd.to_numeric(text, errors="coerce")
     bad = values.isna() & text.notna() & ~text.str.lower().isin(("nan", "inf", "-inf", ""))
@@ -55,15 +56,24 @@ def numeric_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
             f"{path}: column '{column}' is not numeric (line {row + 2}: {text.iloc[row]!r})"
+            f"{hint}"
         )
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def is_numeric(frame: pd.DataFrame, column: str) -> bool:
-    """Whether every non-empty cell of a column is a number."""
+#: A column left to be chosen by default is a metric when at least this share of its non-empty
+#: cells are numbers (all of them must be: a metric with a text cell is an error), and a text
+#: column, skipped, below it.
+MOSTLY_NUMERIC = 0.5
+
+
+def numeric_share(frame: pd.DataFrame, column: str) -> float:
+    """The share of a column's non-empty cells that are numbers (1 where none is filled)."""
     text = frame[column].str.strip()
-    filled = text.notna() & (text != "")
-    return bool(pd.to_numeric(text[filled], errors="coerce").notna().all())
+    filled = text[text.notna() & (text != "")]
+    if filled.empty:
+        return 1.0
+    return float(pd.to_numeric(filled, errors="coerce").notna().mean())
 
 
 def require_columns(frame: pd.DataFrame, wanted: list[str], path: Path, what: str) -> None:
@@ -100,7 +110,8 @@ class CsvSource(FileSource):
     ----------
     config
         Path (a file, or a folder whose ``*.csv`` files are the entities), the metric columns
-        (default: every numeric column but the timestamp and label), the timestamp column
+        (default: every column but the timestamp and label that is at least half numbers; one
+        with a cell that is not a number is then an error), the timestamp column
         (default: a column named timestamp, time, date or datetime, if there is one), the
         delimiter (default: detected) and metric families by column name. Rows are put in
         timestamp order; of rows with equal timestamps the first is kept.
@@ -142,15 +153,19 @@ class CsvSource(FileSource):
         require_columns(frame, special, path, "timestamp or label")
         if self.csv.columns is not None:
             require_columns(frame, self.csv.columns, path, "metric")
-            columns = list(self.csv.columns)
+            columns, hint = list(self.csv.columns), ""
         else:
-            columns = [c for c in frame.columns if c not in special and is_numeric(frame, c)]
+            columns = [
+                c for c in frame.columns
+                if c not in special and numeric_share(frame, c) >= MOSTLY_NUMERIC
+            ]  # fmt: skip
+            hint = "; give the metric columns with 'columns' to leave this one out"
         if not columns:
             raise InputError(f"{path}: no numeric metric columns to read")
         grouped = [name for names in self.csv.column_groups.values() for name in names]
         require_columns(frame, grouped, path, "grouped")
         metrics = self.metric_specs(columns)
-        values = np.column_stack([numeric_column(frame, c, path) for c in columns])
+        values = np.column_stack([numeric_column(frame, c, path, hint) for c in columns])
         labels = None
         if self.csv.label_column:
             raw = numeric_column(frame, self.csv.label_column, path)
