@@ -55,8 +55,7 @@ def numeric_column(frame: pd.DataFrame, column: str, path: Path, hint: str = "")
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            f"{path}: column '{column}' is not numeric (line {row + 2}: {text.iloc[row]!r})"
-            f"{hint}"
+            f"{path}: column '{column}' is not numeric (line {row + 2}: {text.iloc[row]!r}){hint}"
         )
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
