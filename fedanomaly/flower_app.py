@@ -6,7 +6,9 @@ data, deploys the Ray actors, runs FedAvg on the grid Flower hands it, detects, 
 run directory, the same pipeline as :func:`fedanomaly.simulation.simulate`) and ``client_app``
 (the slice nodes, :data:`fedanomaly.tiers.controller.slice_app`). The run config
 (``[tool.flwr.app.config]``, ``flwr run . --run-config "iterations=20 out='/tmp/x'"``) picks the
-topology; empty strings and zeros keep the topology's own values.
+topology; empty strings keep the topology's own values, and so do zeros for the sizes
+(``iterations``, ``slices``, ...) and negative numbers for ``seed``, ``fine-tune`` and
+``level-stretch``, where 0 is a value of its own.
 
 Under Flower's local simulation runtime the ServerApp's main runs in a thread of the
 ``flwr-simulation`` process, whose main thread runs the simulation engine: that engine starts

@@ -1,14 +1,17 @@
 """One simulation run: data to every monitor, training across the tiers in one of four modes,
 detection on every monitor, and the run directory.
 
-Who holds what, per mode (Fig. 5 of seed 002):
+Who holds what, per mode (Fig. 5 of seed 002). A node is a Ray actor; by default it hosts up
+to three monitors of one slice (``placement.monitors_per_node``), or whole slices with their
+monitors (``placement.slices_per_node``):
 
-- ``federated``: a node per monitor (its data and critic D_n), a node per slice (G and E); the
-  slices train with their monitors over direct Ray actor calls (Algorithm 1) and the controller,
-  a Flower ServerApp with Flower's FedAvg, averages their G and E every L iterations
+- ``federated``: monitor nodes (each monitor's data and critic D_n), a node per slice (G and
+  E); the slices train with their monitors over direct Ray actor calls (Algorithm 1) and the
+  controller, a Flower ServerApp with Flower's FedAvg, averages their G and E every L iterations
   (Algorithm 2).
 - ``distributed``: the same nodes, no FedAvg: each slice keeps its own G and E.
-- ``standalone``: a node per monitor holding its own G, E and D_n; nothing crosses a link.
+- ``standalone``: monitor nodes, each monitor with its own G, E and D_n; nothing crosses a
+  link.
 - ``centralized``: every monitor sends its training data once to the controller, whose node
   trains one G, E and D on the pooled windows; the model goes back to every monitor.
 
@@ -364,7 +367,7 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
         parts = [part for upload, _ in replies for part in upload]
         typed = [windows for _, windows in replies if windows is not None]
         actor = node(gpu_share([topology.device])[0])
-        actor[1].add_pooled_monitor.remote("controller", parts, typed)
+        ray.get(actor[1].add_pooled_monitor.remote("controller", parts, typed))
         host_group("controller", actor, [m.name for m in monitors])
         devices["controller"] = actor[1].add_slice_manager.remote(
             "controller", None, None, topology.device, seed, sum(samples.values())
@@ -424,7 +427,7 @@ def train_without_flower(
             failure = run_failure(error)
             if failure is None:
                 raise
-            on_round(collect_records(deployment))  # keep the records of the failed round
+            keep_records_after_failure(deployment, on_round)
             raise failure from None
         on_round(collect_records(deployment))
 
@@ -433,6 +436,16 @@ def collect_records(deployment: Deployment) -> list[dict[str, Any]]:
     """Iteration records the groups kept since the last round, in group order."""
     replies = ray.get([node.take_records.remote(name) for name, node in deployment.groups.items()])
     return [record.as_dict() for reply in replies for record in reply]
+
+
+def keep_records_after_failure(deployment: Deployment, on_round: RoundCallback) -> None:
+    """Hand ``on_round`` the records of the failed round where the groups can still give them;
+    a node that Ray killed (out of memory) has lost its own, and the failure's message must
+    not be lost to that."""
+    try:
+        on_round(collect_records(deployment))
+    except ray.exceptions.RayError:
+        return
 
 
 def detect_everywhere(
@@ -705,7 +718,7 @@ def run_federated(
         trained=trained,
         on_round=lambda round_record: on_round([*collect_records(deployment), round_record]),
         after_training=after_training,
-        on_failure=lambda: on_round(collect_records(deployment)),
+        on_failure=lambda: keep_records_after_failure(deployment, on_round),
     )
     if grid is not None:
         run_controller(federation, grid)

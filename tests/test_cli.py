@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -14,9 +15,12 @@ import ray
 import typer
 from typer.testing import CliRunner
 
+from fedanomaly.bench.sweeps import expected_payload
 from fedanomaly.cli import app
 from fedanomaly.cli.common import reports_input_errors
-from fedanomaly.config.schema import ModelConfig
+from fedanomaly.config.loading import load_topology
+from fedanomaly.config.schema import ANOMALY_TYPES, ModelConfig, PayloadConfig
+from fedanomaly.data.pipeline import prepare_monitors
 from tests.conftest import TOPOLOGIES
 
 runner = CliRunner()
@@ -258,6 +262,41 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
     assert summary["topology"]["monitors"] == 2
     config = (out / "config.yaml").read_text()
     assert "critic_iterations: 1" in config and "length: 1440" in config
+
+
+def test_precision_and_level_stretch_reach_the_run(ray_address, tmp_path):
+    out = tmp_path / "run"
+    result = run(
+        "simulate", "--slices", "1", "--monitors", "2", "--iterations", "2", "--batch-size", "8",
+        "--critic-iters", "1", "--mode", "distributed", "--data", "synthetic-vnf?length=1440",
+        "--precision", "float16", "--level-stretch", "0", "--ray-address", ray_address,
+        "--out", out, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    topology = load_topology(out / "config.yaml")
+    assert topology.payload.model_dump() == dict.fromkeys(
+        ("feedback", "generated", "models"), "float16"
+    )
+    assert topology.model.level_stretch == 0
+    # the metered bytes are the closed form at half precision, and half the float32 one's
+    # floats: M * T * d window values and M * T * d + M * l feedback values per message
+    monitors = [m.for_training() for m in prepare_monitors(topology)]
+    expected = expected_payload(topology, monitors)["monitor_slice"]
+    sent = summary["communication"]["monitor_slice"]
+    assert [sent["up_payload_bytes"], sent["down_payload_bytes"]] == expected
+    full = expected_payload(topology.model_copy(update={"payload": PayloadConfig()}), monitors)
+    assert full["monitor_slice"][0] > 1.9 * expected[0]
+
+
+def test_version_and_the_anomaly_types():
+    result = run("version")
+    assert result.exit_code == 0
+    assert result.output.split() == ["fedanomaly", importlib.metadata.version("fedanomaly")]
+    listed = run("data", "types")
+    assert listed.exit_code == 0
+    rows = [line.split()[1] for line in listed.output.splitlines() if line.split()[1:2]]
+    assert [name for name in rows if name in ANOMALY_TYPES] == list(ANOMALY_TYPES)
 
 
 def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path):

@@ -15,6 +15,7 @@ import pytest
 
 from fedanomaly.errors import InputError
 from fedanomaly.flower_app import topology_from
+from fedanomaly.simulation import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 FLWR = Path(sys.executable).with_name("flwr")  # the CLI of the environment running the tests
@@ -116,7 +117,7 @@ def superlink_pids(home: Path) -> list[int]:
 
 
 @pytest.mark.skipif(not FLWR.exists(), reason=f"no flwr CLI beside {sys.executable}")
-def test_flwr_run_trains_detects_and_writes_the_run_directory(tmp_path):
+def test_flwr_run_trains_detects_and_writes_the_run_directory(tmp_path, ray_address):
     home, out = tmp_path / "flwr-home", tmp_path / "run"
     topology = tmp_path / "tiny.yaml"
     topology.write_text(
@@ -156,3 +157,14 @@ def test_flwr_run_trains_detects_and_writes_the_run_directory(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["mode"], summary["fedavg_rounds"], summary["iterations"]) == ("federated", 2, 2)
     assert "fedanomaly: done" in done.stdout
+    # Flower's own runtime trains and detects as `fedanomaly simulate` does: the same bytes on
+    # every link, the same losses and the same detection figures, monitor by monitor
+    direct = simulate(topology_from({"topology": str(topology)}), tmp_path / "direct", ray_address)
+    assert summary["communication"] == direct["communication"]
+    assert summary["detection"] == direct["detection"]
+    records = [
+        [{k: v for k, v in json.loads(line).items() if k != "compute_seconds"}
+         for line in (run / "metrics.jsonl").read_text().splitlines()]
+        for run in (out, tmp_path / "direct")
+    ]  # fmt: skip
+    assert records[0] == records[1]

@@ -46,6 +46,21 @@ def test_decoding_error_stays_within_the_encodings_bound():
         assert np.abs(quarter[name]).max() == pytest.approx(np.abs(original).max(), rel=1e-6)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("precision", ["float16", "int8"])
+def test_a_non_finite_tensor_arrives_non_finite(precision, bad):
+    diverged = ARRAYS["g"].copy()
+    diverged[0, 0, 0] = bad
+    sent = {**ARRAYS, "g": diverged}
+    wire = encode(sent, precision)
+    assert message_size(wire) == message_size(encode(ARRAYS, precision))  # same size
+    arrived = decode(wire, precision)
+    assert not np.isfinite(arrived["g"][0, 0, 0])  # not turned into a number on the way
+    if precision == "int8":  # one scale for the tensor: every value of it is lost
+        assert np.isnan(arrived["g"]).all()
+    np.testing.assert_array_equal(arrived["e"], decode(encode(ARRAYS, precision), precision)["e"])
+
+
 def test_transmit_meters_the_encoding_and_returns_what_arrives():
     meter = Meter()
     received, sent = meter.transmit("monitor_slice", "up", ARRAYS, "int8")

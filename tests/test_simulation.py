@@ -21,7 +21,12 @@ from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape
 from fedanomaly.runs.directory import load_checkpoint
 from fedanomaly.simulation import RunFailedError, failure_reason, simulate
-from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor
+from fedanomaly.tiers.monitor import (
+    CoLocatedMonitors,
+    DivergenceError,
+    Monitor,
+    check_finite_weights,
+)
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 D = 26  # metrics of synthetic-vnf
@@ -455,6 +460,35 @@ def test_a_diverging_fine_tuning_stops_the_run_naming_the_monitor(ray_address, t
     ):
         simulate(topology, tmp_path / "run", ray_address)
     assert (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_a_model_ruined_by_its_last_step_stops_the_run_at_detection(ray_address, tmp_path):
+    # one iteration: its loss is taken before the step, and the step of an absurd learning
+    # rate leaves weights of about 1e30, finite, whose scores are not
+    topology = tiny(
+        "federated",
+        **{"model.name": "attae", "model.hidden": {"autoencoder": 8}},
+        **{"model.iterations": 1, "model.local_iterations": 1, "model.slice_iterations": 1},
+        **{"model.learning_rate": 1e30},
+    )
+    with pytest.raises(
+        RunFailedError,
+        match=r"monitor vm-\d-\d: its scores are not finite: the model it detects with diverged "
+        r"by iteration 0$",
+    ):
+        simulate(topology, tmp_path / "run", ray_address)
+    assert (tmp_path / "run" / "metrics.jsonl").exists()
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_weights_that_are_not_numbers_are_stopped_naming_the_holder_and_iteration():
+    check_finite_weights([np.ones(3, np.float32), np.full((2, 2), 1e30, np.float32)], "m", 4)
+    for bad in (np.nan, np.inf, -np.inf):
+        weights = [np.ones(3, np.float32), np.array([1.0, bad], np.float32)]
+        with pytest.raises(
+            DivergenceError, match=r"^monitor m: weights turned NaN or infinite at iteration 4$"
+        ):
+            check_finite_weights(weights, "monitor m", 4)
 
 
 def test_ray_out_of_memory_becomes_one_line_saying_what_to_change():

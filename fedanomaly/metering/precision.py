@@ -7,7 +7,9 @@ Only float32 arrays are encoded; counts (a FedAvg sample count) cross as they ar
 - ``float16``: IEEE half precision (values beyond +-65504 saturate to inf; the exchanged
   windows, gradients and weights are far smaller).
 - ``int8``: symmetric per-tensor quantisation, ``q = round(a / s)`` with ``s = max|a| / 127``;
-  the scale travels as one float32 beside the array (``<name>.scale``).
+  the scale travels as one float32 beside the array (``<name>.scale``). A tensor that holds NaN
+  or inf crosses with a NaN scale and decodes to NaN throughout, so that a diverged sender's
+  values are not turned into numbers on the way (the receiver's checks then stop the run).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def encode(arrays: Mapping[str, np.ndarray], precision: Precision) -> dict[str, 
             wire[name] = array.astype(np.float16)
         else:
             peak = float(np.abs(array).max()) if array.size else 0.0
+            if not np.isfinite(peak):
+                wire[name] = np.zeros(array.shape, dtype=np.int8)
+                wire[name + SCALE_SUFFIX] = np.array(np.nan, dtype=np.float32)
+                continue
             scale = np.float32(peak / 127 if peak > 0 else 1.0)
             wire[name] = np.round(array / scale).astype(np.int8)
             wire[name + SCALE_SUFFIX] = np.array(scale, dtype=np.float32)

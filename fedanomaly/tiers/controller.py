@@ -15,6 +15,7 @@ strategy splices each round's average into the global model it keeps.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,12 +30,20 @@ from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import SLICE_CONTROLLER, Meter, Traffic, traffic_fields
 from fedanomaly.metering.precision import Precision
 from fedanomaly.metering.wire import from_positional, positional
+from fedanomaly.tiers.monitor import DivergenceError
 
+#: Error codes of a slice's reply: a failure the run reports in one line (a diverged monitor,
+#: a node out of memory), and any other error, whose reason carries its traceback.
 ERROR_CODE = 4242
+CRASH_CODE = 4243
 
 
 class SliceFailureError(Exception):
     """A slice reported a failure (a diverged monitor); the reason says which and when."""
+
+
+class SliceCrashError(Exception):
+    """A slice failed for any other reason (a defect); the message holds its traceback."""
 
 
 slice_app = ClientApp()
@@ -56,9 +65,12 @@ def train_slice(msg: Message, context: Context) -> Message:
         ray.get(node.train_round.remote(group, start, min(local, total - start)))
         trained = slice(int(config["up-first"]), int(config["up-stop"]))
         arrays, samples, sent = ray.get(node.upload_model.remote(group, SLICE_CONTROLLER, trained))
-    except ray.exceptions.RayError as error:  # a diverged monitor, a node out of memory
-        reason = str(error.cause) if getattr(error, "cause", None) else str(error)
-        return Message(Error(code=ERROR_CODE, reason=reason), reply_to=msg)
+    except ray.exceptions.RayError as error:
+        cause = getattr(error, "cause", None) or error
+        if isinstance(cause, DivergenceError | ray.exceptions.OutOfMemoryError):
+            return Message(Error(code=ERROR_CODE, reason=str(cause)), reply_to=msg)
+        reason = "".join(traceback.format_exception(error))
+        return Message(Error(code=CRASH_CODE, reason=reason), reply_to=msg)
     metrics = MetricRecord(
         {
             "num-examples": int(samples),
@@ -113,6 +125,25 @@ class MeteredFedAvg(FedAvg):
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
+        """FedAvg's train messages, each carrying only the arrays the last round changed (in
+        round 1 those the round trains), encoded and metered at the models' precision.
+
+        Parameters
+        ----------
+        server_round
+            The FedAvg round, from 1.
+        arrays
+            The whole global model.
+        config
+            The run's settings for the slices (their names and nodes, I and L).
+        grid
+            Flower's grid of slice nodes.
+
+        Returns
+        -------
+        Iterable of Message
+            One message per slice, with the round's array range in its config.
+        """
         messages = list(super().configure_train(server_round, arrays, config, grid))
         self.global_model = arrays.to_numpy_ndarrays()
         # round 1 starts the part it trains; later rounds bring what the last round averaged
@@ -134,10 +165,37 @@ class MeteredFedAvg(FedAvg):
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        """FedAvg of the slices' replies in slice order, weighted by their training windows,
+        spliced into the global model; the round's traffic goes to ``on_round``.
+
+        Parameters
+        ----------
+        server_round
+            The FedAvg round, from 1.
+        replies
+            One reply per slice.
+
+        Returns
+        -------
+        tuple
+            The new global model and FedAvg's averaged metrics.
+
+        Raises
+        ------
+        SliceFailureError
+            If a slice reported a diverged monitor or a node out of memory, or a slice did not
+            answer.
+        SliceCrashError
+            If a slice failed for any other reason (its traceback in the message).
+        """
         replies = list(replies)
-        failed = [r for r in replies if r.has_error()]
+        failed = [r.error for r in replies if r.has_error()]
+        if failed and failed[0].code == ERROR_CODE:
+            raise SliceFailureError(failed[0].reason)
         if failed:
-            raise SliceFailureError(failed[0].error.reason)
+            raise SliceCrashError(
+                f"a slice failed in FedAvg round {server_round}:\n{failed[0].reason}"
+            )
         if len(replies) != self.slices:
             raise SliceFailureError(
                 f"only {len(replies)} of {self.slices} slices answered FedAvg round {server_round}"

@@ -23,7 +23,7 @@ from fedanomaly.metering.precision import Precision
 from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.attae import Attae
 from fedanomaly.models.local import LocalLearner
-from fedanomaly.tiers.monitor import DivergenceError
+from fedanomaly.tiers.monitor import DivergenceError, check_finite_weights
 from fedanomaly.tiers.remote import RemoteHosts
 from fedanomaly.tiers.slice_manager import IterationRecord
 
@@ -79,12 +79,14 @@ class LearningMonitor:
         Raises
         ------
         DivergenceError
-            If a loss is not finite; the message names the monitor and the iteration.
+            If a loss or, after the last step, a weight is not finite; the message names the
+            monitor and the iteration.
         """
         before = self.stopwatch.wall_seconds
         losses = self.fit(start, iterations)
         seconds = self.stopwatch.wall_seconds - before
         arrays = self.learner.arrays()
+        check_finite_weights(arrays, self.label, start + iterations - 1)
         sent = Traffic()
         if self.link is not None:
             message = {**positional(arrays), "num_examples": np.array(self.learner.samples)}

@@ -18,7 +18,30 @@ from fedanomaly.seeding import stable_hash
 
 
 class DivergenceError(Exception):
-    """A loss turned NaN or infinite; the message names the monitor and the iteration."""
+    """A loss, a model's weights or its scores turned NaN or infinite; the message names the
+    monitor (or slice manager) and the iteration."""
+
+
+def check_finite_weights(arrays: list[np.ndarray], holder: str, iteration: int) -> None:
+    """Stop a model whose weights are no longer numbers before anyone receives it.
+
+    Parameters
+    ----------
+    arrays
+        The model's weights.
+    holder
+        Who holds it, for the message (``monitor vm-1-1``).
+    iteration
+        The last iteration it trained.
+
+    Raises
+    ------
+    DivergenceError
+        If a weight is NaN or infinite (the losses, taken before each step, miss what the
+        last step did).
+    """
+    if not all(np.isfinite(array).all() for array in arrays):
+        raise DivergenceError(f"{holder}: weights turned NaN or infinite at iteration {iteration}")
 
 
 @dataclass

@@ -57,7 +57,7 @@ from fedanomaly.tiers.local_slice import (
     LocalSliceManager,
     RemoteLearners,
 )
-from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor, StepResult
+from fedanomaly.tiers.monitor import CoLocatedMonitors, DivergenceError, Monitor, StepResult
 from fedanomaly.tiers.remote import RemoteMonitors
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
@@ -213,7 +213,14 @@ class TierNode:
         evaluation: EvaluationConfig,
     ) -> MonitorReport:
         """Score a hosted monitor with the received model (G and E, and a critic if sent, or a
-        whole local model) and evaluate it beside the control detectors on the same windows."""
+        whole local model) and evaluate it beside the control detectors on the same windows.
+
+        Raises
+        ------
+        DivergenceError
+            If fine-tuning's loss or a score is not finite (a model that diverged in its last
+            step, after the last loss was taken).
+        """
         data = self.data[name]
         seed = self.seed + stable_hash(name)
         controls = {}
@@ -257,6 +264,13 @@ class TierNode:
                 critic_side = CriticSide(self.shape, self.config, seed)
                 untrained = (initial.generator, initial.encoder, critic_side.critic)
                 controls["untrained"] = model_scores(data, untrained, self.shape, self.config)
+        if not all(
+            np.isfinite(part).all() for part in (scores.train, scores.validation, scores.test)
+        ):
+            raise DivergenceError(
+                f"monitor {name}: its scores are not finite: the model it detects with diverged "
+                f"by iteration {self.config.training_iterations - 1}"
+            )
         controls = {c: controls[c] for c in evaluation.controls}
         return evaluate_monitor(
             name,
@@ -314,7 +328,8 @@ class TierNode:
         ones: ``hosted`` names them (default: every hosted monitor).
 
         ``samples`` is the group's training-set size Q_s, FedAvg's weight. Returns the torch
-        device that G and E were placed on (``auto`` becomes ``cuda`` where one is visible).
+        device that G and E were placed on (``auto`` becomes ``cuda`` where one is visible);
+        the local models and CMSF-GAN's generator train on the CPU, whatever ``device`` says.
         """
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"

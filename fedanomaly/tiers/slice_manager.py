@@ -13,7 +13,12 @@ from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
 from fedanomaly.metering.precision import Precision
 from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
 from fedanomaly.seeding import stable_hash
-from fedanomaly.tiers.monitor import CoLocatedMonitors, DivergenceError, StepResult
+from fedanomaly.tiers.monitor import (
+    CoLocatedMonitors,
+    DivergenceError,
+    StepResult,
+    check_finite_weights,
+)
 
 
 class MonitorGroup(Protocol):
@@ -131,7 +136,8 @@ class SliceManager:
         Raises
         ------
         DivergenceError
-            If a monitor's loss, or G's and E's reconstruction, is not finite.
+            If a monitor's loss, G's and E's reconstruction, or after the last iteration a
+            weight of G or E is not finite.
         """
         if self._batches is None:
             self._batches = [batch for batch, _ in self.monitors.first_batches()]
@@ -168,6 +174,9 @@ class SliceManager:
                     self.stopwatch.wall_seconds - before + max(r.seconds for r in results),
                 )
             )
+        check_finite_weights(
+            self.arrays(), f"slice manager {self.name}: G and E", start + iterations - 1
+        )
 
     def arrays(self) -> list[np.ndarray]:
         """G's then E's state (what the controller averages)."""
