@@ -118,6 +118,7 @@ def superlink_pids(home: Path) -> list[int]:
 
 @pytest.mark.skipif(not FLWR.exists(), reason=f"no flwr CLI beside {sys.executable}")
 def test_flwr_run_trains_detects_and_writes_the_run_directory(tmp_path, ray_address):
+    # the one test with a Ray session of its own: Flower's simulation engine starts it
     home, out = tmp_path / "flwr-home", tmp_path / "run"
     topology = tmp_path / "tiny.yaml"
     topology.write_text(
