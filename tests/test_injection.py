@@ -147,10 +147,18 @@ def test_same_seed_same_anomalies(clean):
     assert inject(clean, list(ANOMALY_TYPES), 5).events != first.events
 
 
-def test_percentages_stay_in_bounds(clean):
-    injection = inject(clean, ["cpu_endless_loop"], intensity=30.0)
-    j = NAMES.index("cpu_idle_pct")
-    assert injection.values[:, j].min() >= 0.0
+def test_values_stay_within_their_metrics_bounds(clean):
+    # faults of 30 standard deviations push every moved metric against its bounds
+    injection = inject(clean, list(ANOMALY_TYPES), intensity=30.0)
+    _, series = clean
+    for j, metric in enumerate(VNF_METRICS):
+        column = injection.values[:, j]
+        if metric.lower is not None:
+            assert column.min() >= metric.lower, metric.name
+        if metric.upper is not None:
+            assert column.max() <= metric.upper, metric.name
+    idle = NAMES.index("cpu_idle_pct")
+    assert injection.values[:, idle].min() == 0.0 < series[:, idle].min()  # clipped, not left
 
 
 def test_real_labels_are_kept_and_avoided(clean):

@@ -414,7 +414,19 @@ def test_a_local_model_trains_in_each_mode_with_closed_form_bytes(ray_address, t
     assert states and all(set(s) == set(model.state_dict()) for s in states)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert all(np.isfinite(r["loss"]) for r in records if "iteration" in r)
-    assert 0.0 <= summary["detection"]["overall"]["vus_pr"] <= 1.0
+    # each monitor's figures come from its saved scores, and its untrained control row is the
+    # model at the run's initial weights, scored on the same steps
+    initial = build_local_model(m, D, topology.seed)
+    for data in prepare_monitors(topology):
+        figures = summary["detection"]["per_monitor"][data.name]
+        saved = np.load(tmp_path / "run" / f"scores-{data.name}.npz")
+        assert average_precision_score(saved["labels"], saved["scores"]) == pytest.approx(
+            figures["auc_pr"]
+        )
+        untrained = local_model_scores(data.for_training(), initial, m).test
+        assert average_precision_score(saved["labels"], untrained) == pytest.approx(
+            figures["controls"]["untrained"]["auc_pr"]
+        )
 
 
 def test_fine_tuning_personalises_each_monitors_copy_without_traffic(ray_address, tmp_path):
