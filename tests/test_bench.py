@@ -153,3 +153,14 @@ def test_every_point_is_checked_before_the_first_runs(tmp_path, ray_address):
     assert "point 2 of 2: model.batch_size (M=99999) is larger than monitor a1's" in result.output
     assert "done" not in result.output  # the first point did not run
     assert not out.with_suffix(".csv").exists()
+
+
+def test_memory_needs_the_built_in_source(smd_dir, tmp_path):
+    out = tmp_path / "memory"
+    result = CliRunner().invoke(app, ["bench", "memory", "--data", f"smd:{smd_dir}", "--out", out])
+    assert result.exit_code == 2
+    assert (
+        "--lengths: sets the length of the built-in data source (synthetic-vnf); the data "
+        "source here is smd" in result.output
+    )
+    assert not tmp_path.joinpath("memory.csv").exists()

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import ray
 import typer
@@ -21,6 +22,7 @@ from fedanomaly.cli.common import reports_input_errors
 from fedanomaly.config.loading import load_topology
 from fedanomaly.config.schema import ANOMALY_TYPES, ModelConfig, PayloadConfig
 from fedanomaly.data.pipeline import prepare_monitors
+from fedanomaly.data.sources.pickle_layout import load_array_pickle
 from tests.conftest import TOPOLOGIES
 
 runner = CliRunner()
@@ -48,6 +50,13 @@ def test_topology_validate():
     result = run("topology", "validate", TOPOLOGIES / "large.yaml")
     assert result.exit_code == 0
     assert "1 controller, 30 slices, 1000 monitors" in result.output
+    assert "note" not in result.output
+    pathless = run("topology", "validate", TOPOLOGIES / "smd.yaml")
+    assert pathless.exit_code == 0
+    assert pathless.output.splitlines()[-1] == (
+        "note: data.source (smd) names no path: simulate and data inspect need it as "
+        "--data smd:PATH"
+    )
 
 
 def test_data_inspect_synthetic_json():
@@ -97,6 +106,20 @@ def test_data_inspect_smd_tables(smd_dir):
     assert result.exit_code == 0, result.output
     assert "machine-3-10" in result.output and "labelled" in result.output
     assert "eth1_fi" in result.output  # the per-metric table of the chosen monitor
+
+
+def test_data_inspect_counts_the_real_labels_of_smd(smd_dir):
+    result = run("data", "inspect", f"smd:{smd_dir}", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert {m["metrics"] for m in report["monitors"]} == {38}
+    steps = events = 0
+    for path in sorted(smd_dir.glob("*_test_label.pkl")):
+        labels = load_array_pickle(path).astype(bool)
+        steps += int(labels.sum())
+        events += int((np.diff(np.concatenate([[0], labels, [0]]).astype(int)) == 1).sum())
+    assert report["anomalies"]["test"]["labelled"] == {"steps": steps, "events": events}
+    assert "labelled" not in report["anomalies"]["validation"]  # injected types there
 
 
 def test_data_inspect_bitbrains(bitbrains_dir):
@@ -360,7 +383,7 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
         ),
         (
             ["--threshold", "generated"],
-            "command line with --threshold: (top level): evaluation.threshold: generated needs",
+            "command line with --threshold: evaluation.threshold: generated needs",
         ),
         (
             ["--out", "/proc/fedanomaly/run"],

@@ -121,6 +121,20 @@ def test_balanced_topology_keeps_the_file_settings():
         ),
         ("name: x", r"slices: Field required"),
         (
+            f"{ONE}\nseed: 1\nseed: 2",
+            r"not valid YAML at line 3, column 1: key 'seed' is given twice",
+        ),
+        (f"{ONE}\nseed: true", r"topology.yaml: seed: expected a number or a name, not true$"),
+        (
+            f"{ONE}\nmodel: {{iterations: false}}",
+            r"topology.yaml: model: iterations: expected a number or a name, not false$",
+        ),
+        ("slices: [{name: s, monitors: true}]", r"monitors: expected a count or a list, not true"),
+        (
+            "slices: [{name: s, monitors: 100001}]",
+            r"slices\[0\]: monitors: at most 100,000 per slice, got 100,001",
+        ),
+        (
             f"{ONE}\nplacement: {{monitors_per_node: 4, slices_per_node: 2}}",
             r"placement: .*set monitors_per_node or slices_per_node, not both",
         ),
@@ -138,6 +152,18 @@ def test_a_resolved_placement_reloads_as_written(tmp_path):
         dumped = yaml.safe_dump(topology.model_dump(mode="json"))
         assert load_topology(write(tmp_path, dumped)).placement == topology.placement
     assert topology.placement.monitors_per_node == 3
+
+
+def test_merge_keys_may_restate_a_merged_key(tmp_path):
+    text = "slices:\n  - &s {name: a, monitors: 2}\n  - <<: *s\n    name: b\n"
+    topology = load_topology(write(tmp_path, text))
+    assert [s.name for s in topology.slices] == ["a", "b"]
+    assert len(topology.monitors) == 4
+
+
+def test_a_setting_of_the_default_source_applies_to_a_file_without_one(tmp_path):
+    topology = resolve_topology(write(tmp_path, ONE), settings={"data.source.length": 500})
+    assert (topology.data.source.type, topology.data.source.length) == ("synthetic-vnf", 500)
 
 
 def test_broken_yaml_names_line(tmp_path):

@@ -88,6 +88,20 @@ def test_unknown_vm_names_the_monitor(tmp_path, smd_dir):
         prepare_monitors(resolve_topology(path))
 
 
+def test_named_vms_are_set_aside_before_unnamed_monitors_take_theirs(tmp_path, smd_dir):
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"data: {{source: {{type: smd, path: {smd_dir}}}}}\n"
+        "slices: [{name: g, monitors: [{name: a}, {name: b, vms: [machine-1-2]}]}]\n"
+    )
+    assert {
+        m.name: [vm.name for vm in m.vms] for m in prepare_monitors(resolve_topology(path))
+    } == {
+        "a": ["machine-1-3"],  # the first machine no monitor names
+        "b": ["machine-1-2"],
+    }
+
+
 def test_vm_held_twice_is_an_error(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text("slices: [{name: g, monitors: [{name: a, vms: [x]}, {name: b, vms: [x]}]}]\n")

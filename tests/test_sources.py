@@ -169,6 +169,14 @@ def test_bitbrains_repeated_rows_are_dropped(bitbrains_dir):
     assert np.all(np.diff(data.series.timestamps) > 0)
 
 
+def test_bitbrains_row_without_a_timestamp_names_its_line(bitbrains_dir, tmp_path):
+    lines = (bitbrains_dir / "2.csv").read_text().splitlines(keepends=True)
+    lines[10] = ";" + lines[10].split(";", 1)[1]  # line 11 without its timestamp
+    (tmp_path / "2.csv").write_text("".join(lines))
+    with pytest.raises(InputError, match=r"2.csv: timestamp column 'Timestamp \[ms\]' line 11 "):
+        source(f"bitbrains:{tmp_path}").load("2", "s")
+
+
 def test_csv_folder_label_column_and_dates(tmp_path):
     (tmp_path / "b.csv").write_text(
         "time,cpu,mem,anomaly\n2024-01-01 00:00,1,2,0\n2024-01-01 00:01,3,4,1\n"
@@ -199,6 +207,17 @@ def test_csv_folder_label_column_and_dates(tmp_path):
         ("", "", r"x.csv: not a readable CSV table"),
         ("a,b\n1,2\n", "?columns=c", r"x.csv: no metric column 'c' \(columns: a, b\)"),
         ("a,b\n1,2\n", "?label_column=y", r"x.csv: no timestamp or label column 'y'"),
+        (
+            "t,a,y\n1,2,0\n2,3,\n",
+            "?label_column=y",
+            r"x.csv: label column 'y' line 3: expected 0 or 1, got an empty cell",
+        ),
+        ("t,a,y\n1,2,0\n2,3,7\n", "?label_column=y", r"line 3: expected 0 or 1, got '7'"),
+        (
+            "t,a,y\n1,2,0\n",
+            "?label_column=y&columns=a,y",
+            r"x.csv: column 'y' is the timestamp or label column; leave it out of columns",
+        ),
     ],
 )
 def test_csv_errors_name_the_file(tmp_path, content, options, message):

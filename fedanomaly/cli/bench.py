@@ -240,18 +240,18 @@ def bench_memory(
 
     values = int_list(lengths, "--lengths")
     grid = [(mode, v) for mode in name_list(modes, "--modes") for v in values]
+    source = sweep_points(topology, data, [(slices, monitors)], [{}], {})[0].data.source.type
+    if source != "synthetic-vnf":
+        raise InputError(
+            f"--lengths: sets the length of the built-in data source (synthetic-vnf); the "
+            f"data source here is {source}"
+        )
     points = sweep_points(
         topology, data, [(slices, monitors)] * len(grid),
         [{"mode": mode, "data.source.length": v, "model.iterations": iterations,
           "model.local_iterations": min(10, iterations)} for mode, v in grid],
         {"mode": "--modes", "data.source.length": "--lengths", "model.iterations": "--iterations"},
     )  # fmt: skip
-    source = points[0].data.source.type
-    if source != "synthetic-vnf":
-        raise InputError(
-            f"--lengths: sets the length of the built-in data source (synthetic-vnf); the "
-            f"topology's data.source is {source}"
-        )
     panels = [Panel(f"{tier.replace('_', ' ')} peak memory (MB)", (f"{tier}_memory_mb",))
               for tier in TIERS]  # fmt: skip
     headline = tuple(f"{tier}_memory_mb" for tier in TIERS)

@@ -22,7 +22,7 @@ from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import option_settings, resolve_topology
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.injection import ANOMALY_KINDS
-from fedanomaly.data.inspection import metric_summary, monitor_summary
+from fedanomaly.data.inspection import anomaly_totals, metric_summary, monitor_summary
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.data.plotting import plot_vm
 from fedanomaly.errors import InputError
@@ -129,7 +129,10 @@ def data_inspect(
     summaries = [monitor_summary(m, model.window_length, model.window_stride) for m in prepared]
     metrics = metric_summary(next(m for m in prepared if m.name == monitor)) if monitor else None
     if as_json:
-        print(json.dumps({"monitors": summaries, "metrics": metrics}, indent=2))
+        totals = anomaly_totals(summaries)
+        print(
+            json.dumps({"monitors": summaries, "anomalies": totals, "metrics": metrics}, indent=2)
+        )
         return
     console.print(summary_table(summaries, model.window_length, model.window_stride))
     console.print(anomaly_table(summaries))
@@ -173,17 +176,14 @@ def summary_table(summaries: list[dict[str, Any]], length: int, stride: int) -> 
 
 def anomaly_table(summaries: list[dict[str, Any]]) -> Table:
     """Anomaly events and steps by type, summed over monitors."""
-    totals: dict[str, dict[str, int]] = {}
-    for s in summaries:
-        for part, counts in s["anomalies"].items():
-            for name, count in counts.items():
-                entry = totals.setdefault(name, {})
-                for key in ("events", "steps"):
-                    entry[f"{part} {key}"] = entry.get(f"{part} {key}", 0) + count[key]
-    columns = ["validation events", "validation steps", "test events", "test steps"]
+    totals = anomaly_totals(summaries)
+    parts = ("validation", "test")
+    columns = [f"{part} {key}" for part in parts for key in ("events", "steps")]
     table = Table("type", *columns, title="Anomalies by type (all monitors)", box=box.SIMPLE_HEAD)
-    for name, entry in sorted(totals.items()):
-        table.add_row(name, *(str(entry.get(c, 0)) for c in columns))
+    zero = {"events": 0, "steps": 0}
+    for name in sorted({name for part in parts for name in totals[part]}):
+        counts = [totals[part].get(name, zero) for part in parts]
+        table.add_row(name, *(str(c[key]) for c in counts for key in ("events", "steps")))
     return table
 
 

@@ -10,7 +10,7 @@ from rich.tree import Tree
 
 from fedanomaly.cli.common import Json, Monitors, Slices, console, reports_input_errors
 from fedanomaly.config.overrides import resolve_topology
-from fedanomaly.config.schema import ModelConfig, Topology
+from fedanomaly.config.schema import ModelConfig, PathSource, Topology
 from fedanomaly.data.sources import open_source
 from fedanomaly.errors import InputError
 
@@ -38,7 +38,11 @@ def topology_show(
 
 def topology_counts(topology: Topology) -> str:
     """``1 controller, 3 slices, 9 monitors``."""
-    return f"1 controller, {len(topology.slices)} slices, {len(topology.monitors)} monitors"
+    slices, monitors = len(topology.slices), len(topology.monitors)
+    return (
+        f"1 controller, {slices} slice{'s' * (slices != 1)}, "
+        f"{monitors} monitor{'s' * (monitors != 1)}"
+    )
 
 
 def generator_iterations(model: ModelConfig) -> str:
@@ -93,3 +97,11 @@ def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML."
         if getattr(source, "path", None) is not None:
             open_source(source, topology.seed)
     console.print(f"valid: {file}: {topology_counts(topology)}")
+    for where, source in [("data.source", topology.data.source)] + [
+        (f"monitor {m.name}'s source", m.source) for _, m in topology.monitors if m.source
+    ]:
+        if isinstance(source, PathSource) and source.path is None:
+            console.print(
+                f"note: {where} ({source.type}) names no path: simulate and data inspect "
+                f"need it as --data {source.type}:PATH"
+            )

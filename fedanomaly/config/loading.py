@@ -68,7 +68,9 @@ def describe_validation_error(
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
     more = len(problems) - 1
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
-    return f"{where}: {path}: {message}{shown}{tail}"
+    # a problem of the whole topology names its own paths in the message
+    located = "" if path == TOP_LEVEL else f"{path}: "
+    return f"{where}: {located}{message}{shown}{tail}"
 
 
 def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None) -> Topology:
@@ -80,6 +82,24 @@ def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None
         return Topology.model_validate(data)
     except ValidationError as error:
         raise InputError(describe_validation_error(error, where, flags)) from None
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (the plain loader keeps
+    the last, so a repeated setting would pass unnoticed)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` may restate merged keys
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_topology(path: str | Path) -> Topology:
@@ -98,7 +118,7 @@ def load_topology(path: str | Path) -> Topology:
     if not file.is_file():
         raise InputError(f"{file}: no such topology file")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -111,9 +111,14 @@ def resolve_topology(
         for slice_ in data.get("slices", []):
             for monitor in slice_["monitors"]:
                 monitor["source"] = None
-    for key, value in (settings or {}).items():
-        if value is not None:
-            set_path(data, key, value)
+    given = {key: value for key, value in (settings or {}).items() if value is not None}
+    if any(key.startswith("data.source.") for key in given) and base is not None:
+        # a file that leaves data.source out has the default source: a setting of it needs
+        # that source's type to be written out
+        source_data = data.setdefault("data", {}).setdefault("source", {})
+        source_data.setdefault("type", base.data.source.type)
+    for key, value in given.items():
+        set_path(data, key, value)
     split = data.get("data", {}).get("partition") == "split"
     if slices is not None and monitors is not None:
         data["slices"] = balanced_slices(slices, monitors)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -44,12 +44,32 @@ AnomalyType = Literal[
 ]
 
 
+def admits_bool(annotation: object) -> bool:
+    """Whether a field's type takes ``true``/``false`` (``bool`` anywhere in it)."""
+    return annotation is bool or any(admits_bool(a) for a in get_args(annotation))
+
+
 class Strict(BaseModel):
     """Base of every section: unknown keys are errors, not silently ignored, and so are
-    infinite and NaN numbers."""
+    infinite and NaN numbers, and ``true``/``false`` given for a number."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                field = cls.model_fields.get(key) if isinstance(key, str) else None
+                if isinstance(value, bool) and field and not admits_bool(field.annotation):
+                    raise ValueError(
+                        f"{key}: expected a number or a name, not {str(value).lower()}"
+                    )
+        return data
+
+
+#: The most monitors ``monitors: N`` names in one slice (100 slices of it are ten million).
+MAX_MONITORS_PER_SLICE = 100_000
 
 # --- data sources -------------------------------------------------------------------------
 
@@ -583,6 +603,12 @@ class SliceConfig(Strict):
     def _expand_count(cls, data: object) -> object:
         if isinstance(data, dict) and isinstance(data.get("monitors"), int):
             count = data["monitors"]
+            if isinstance(count, bool):
+                raise ValueError(f"monitors: expected a count or a list, not {str(count).lower()}")
+            if count > MAX_MONITORS_PER_SLICE:
+                raise ValueError(
+                    f"monitors: at most {MAX_MONITORS_PER_SLICE:,} per slice, got {count:,}"
+                )
             if count < 1:
                 raise ValueError(f"monitors must be at least 1, got {count}")
             data = {

@@ -7,24 +7,39 @@ from typing import Any
 
 import numpy as np
 
-from fedanomaly.data.injection import TYPE_NAMES
+from fedanomaly.data.injection import LABELLED, TYPE_CODES, TYPE_NAMES
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.preprocessing import SPLITS, window_starts
 
 
 def type_counts(monitor: MonitorData, split: str) -> dict[str, dict[str, int]]:
-    """Anomalous steps and events per type in one part of a monitor's VMs."""
+    """Anomalous steps and events per type in one part of a monitor's VMs (a source's own
+    labels count a run of labelled steps as one event)."""
     counts: dict[str, dict[str, int]] = {}
     for vm in monitor.vms:
         part = vm.part(split)
         steps = Counter(part.types[part.types != 0].tolist())
         events = Counter(event.type for event in part.events)
+        labelled = np.concatenate([[0], part.types == TYPE_CODES[LABELLED], [0]]).astype(np.int8)
+        events[LABELLED] = int((np.diff(labelled) == 1).sum())
         for code, count in steps.items():
             name = TYPE_NAMES[code]
             entry = counts.setdefault(name, {"steps": 0, "events": 0})
             entry["steps"] += count
             entry["events"] += events.get(name, 0)
     return counts
+
+
+def anomaly_totals(summaries: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """The :func:`type_counts` of every monitor summed: part -> type -> steps and events."""
+    totals: dict[str, dict[str, dict[str, int]]] = {"validation": {}, "test": {}}
+    for summary in summaries:
+        for part, counts in summary["anomalies"].items():
+            for name, count in counts.items():
+                entry = totals[part].setdefault(name, {"steps": 0, "events": 0})
+                for key in ("steps", "events"):
+                    entry[key] += count[key]
+    return totals
 
 
 def monitor_summary(monitor: MonitorData, window_length: int, stride: int) -> dict[str, Any]:

@@ -221,34 +221,27 @@ class SourceCache:
 
 
 def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[str]]:
-    """The VMs of each monitor: as named, else the source's next unused entity.
+    """The VMs of each monitor: as named, else the source's next entity no monitor names or
+    holds (the named VMs are set aside first, wherever their monitors stand in the file).
 
     Raises
     ------
     InputError
-        If a named VM is not in the source, a VM is held by two monitors, or the source has
+        If a named VM is not in the source, a VM is named by two monitors, or the source has
         fewer entities than there are monitors.
     """
-    assigned: dict[str, list[str]] = {}
+    monitors = [
+        (
+            f"slices[{s}].monitors[{m}] ({monitor.name})",
+            monitor,
+            cache.source(monitor.source or topology.data.source),
+        )
+        for (s, m), (_, monitor) in zip(positions(topology), topology.monitors, strict=True)
+    ]
     holder: dict[tuple[str, str], str] = {}
-    for (s, m), (_, monitor) in zip(positions(topology), topology.monitors, strict=True):
-        where = f"slices[{s}].monitors[{m}] ({monitor.name})"
-        source = cache.source(monitor.source or topology.data.source)
+    for where, monitor, source in monitors:
         available = source.entities()
-        vms = list(monitor.vms)
-        if not vms:
-            if available is None:
-                vms = [monitor.name]
-            else:
-                free = [e for e in available if (source.label, e) not in holder]
-                if not free:
-                    raise InputError(
-                        f"{where}: no VM left: {source.label} has {len(available)} entities for "
-                        f"{len(topology.monitors)} monitors; name the VMs of each monitor or "
-                        "use data.partition: split"
-                    )
-                vms = [free[0]]
-        for vm in vms:
+        for vm in monitor.vms:
             if available is not None and vm not in available:
                 shown = ", ".join(available[:6]) + (", ..." if len(available) > 6 else "")
                 raise InputError(f"{where}: VM '{vm}' is not in {source.label} (has {shown})")
@@ -257,7 +250,23 @@ def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[st
                     f"{where}: VM '{vm}' is already held by monitor {holder[(source.label, vm)]}"
                 )
             holder[(source.label, vm)] = monitor.name
-        assigned[monitor.name] = vms
+    assigned: dict[str, list[str]] = {}
+    for where, monitor, source in monitors:
+        available = source.entities()
+        if monitor.vms:
+            assigned[monitor.name] = list(monitor.vms)
+        elif available is None:
+            assigned[monitor.name] = [monitor.name]
+        else:
+            free = [e for e in available if (source.label, e) not in holder]
+            if not free:
+                raise InputError(
+                    f"{where}: no VM left: {source.label} has {len(available)} entities for "
+                    f"{len(topology.monitors)} monitors; name the VMs of each monitor or "
+                    "use data.partition: split"
+                )
+            holder[(source.label, free[0])] = monitor.name
+            assigned[monitor.name] = [free[0]]
     return assigned
 
 

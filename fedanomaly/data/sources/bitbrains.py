@@ -19,6 +19,7 @@ from fedanomaly.data.sources.csv_table import (
     read_table,
     require_columns,
 )
+from fedanomaly.errors import InputError
 
 TIMESTAMP_COLUMN = "Timestamp [ms]"
 BITBRAINS_METRICS: tuple[MetricSpec, ...] = (
@@ -50,6 +51,11 @@ class BitbrainsSource(CsvSource):
         require_columns(frame, columns, path, "Bitbrains")
         values = np.column_stack([numeric_column(frame, m.name, path) for m in BITBRAINS_METRICS])
         timestamps = numeric_column(frame, TIMESTAMP_COLUMN, path)
+        if not np.isfinite(timestamps).all():
+            row = int(np.flatnonzero(~np.isfinite(timestamps))[0])
+            raise InputError(
+                f"{path}: timestamp column '{TIMESTAMP_COLUMN}' line {row + 2} is not a time"
+            )
         checked = checked_values(values, BITBRAINS_METRICS, str(path), first_line=2)
         series = MetricSeries(checked, BITBRAINS_METRICS, timestamps=timestamps)
         return EntityData(entity, time_ordered(series))

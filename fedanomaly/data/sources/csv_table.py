@@ -75,6 +75,21 @@ def numeric_share(frame: pd.DataFrame, column: str) -> float:
     return float(pd.to_numeric(filled, errors="coerce").notna().mean())
 
 
+def label_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    """A label column as 0/1 ``int8``; any other value, an empty cell included, is an error
+    naming its line."""
+    raw = numeric_column(frame, column, path)
+    bad = ~np.isin(raw, (0.0, 1.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        cell = frame[column].iloc[row]
+        raise InputError(
+            f"{path}: label column '{column}' line {row + 2}: expected 0 or 1, got "
+            f"{'an empty cell' if pd.isna(cell) else repr(cell.strip())}"
+        )
+    return raw.astype(np.int8)
+
+
 def require_columns(frame: pd.DataFrame, wanted: list[str], path: Path, what: str) -> None:
     """Raise an error naming the first of ``wanted`` that the table lacks."""
     for column in wanted:
@@ -152,6 +167,11 @@ class CsvSource(FileSource):
         require_columns(frame, special, path, "timestamp or label")
         if self.csv.columns is not None:
             require_columns(frame, self.csv.columns, path, "metric")
+            if both := [c for c in special if c in self.csv.columns]:
+                raise InputError(
+                    f"{path}: column '{both[0]}' is the timestamp or label column; leave it out "
+                    "of columns (a label among the metrics would hand the model the answers)"
+                )
             columns, hint = list(self.csv.columns), ""
         else:
             columns = [
@@ -167,8 +187,7 @@ class CsvSource(FileSource):
         values = np.column_stack([numeric_column(frame, c, path, hint) for c in columns])
         labels = None
         if self.csv.label_column:
-            raw = numeric_column(frame, self.csv.label_column, path)
-            labels = (np.nan_to_num(raw) != 0).astype(np.int8)
+            labels = label_column(frame, self.csv.label_column, path)
         timestamps = timestamp_seconds(frame, timestamp_column, path) if timestamp_column else None
         checked = checked_values(values, metrics, str(path), first_line=2)
         return EntityData(entity, time_ordered(MetricSeries(checked, metrics, labels, timestamps)))
