@@ -59,6 +59,14 @@ def test_topology_validate():
     )
 
 
+def test_validate_names_the_yaml_path_of_a_missing_data_file(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("data: {source: {type: csv, path: no.csv}}\nslices: [{name: g, monitors: 1}]\n")
+    result = run("topology", "validate", path)
+    assert result.exit_code == 2
+    assert f"{path}: data.source: " in result.output and "no.csv: no such file" in result.output
+
+
 def test_data_inspect_synthetic_json():
     result = run("data", "inspect", "synthetic-vnf", "--slices", "1", "--monitors", "2", "--json")
     assert result.exit_code == 0, result.output

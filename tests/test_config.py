@@ -131,6 +131,10 @@ def test_balanced_topology_keeps_the_file_settings():
         ),
         ("slices: [{name: s, monitors: true}]", r"monitors: expected a count or a list, not true"),
         (
+            f"{ONE}\ndata: {{injection: {{splits: []}}}}",
+            r"data.injection.splits: name validation, test or both, or write auto$",
+        ),
+        (
             "slices: [{name: s, monitors: 100001}]",
             r"slices\[0\]: monitors: at most 100,000 per slice, got 100,001",
         ),

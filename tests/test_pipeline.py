@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fedanomaly.config import parse_source, resolve_topology
+from fedanomaly.data.injection import TYPE_CODES
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.errors import InputError
 from tests.conftest import TOPOLOGIES
@@ -172,3 +173,30 @@ def test_split_partition_without_a_file_uses_the_paper_layout(smd_dir):
     )
     assert [m.name for _, m in topology.monitors][:2] == ["vm-1-1", "vm-1-2"]
     assert all(not m.vms for _, m in topology.monitors)
+
+
+@pytest.mark.parametrize("labelled_test", [True, False])
+def test_only_a_test_part_with_real_anomalies_is_left_uninjected(tmp_path, labelled_test):
+    rng = np.random.default_rng(0)
+    labels = np.zeros(1000, dtype=int)
+    if labelled_test:
+        labels[900:920] = 1  # in the test part (the last 20 %)
+    values = rng.normal(size=1000)
+    rows = [f"{t},{values[t]:.4f},{labels[t]}" for t in range(1000)]
+    (tmp_path / "vm.csv").write_text("time,cpu,y\n" + "\n".join(rows) + "\n")
+    topology = resolve_topology(source=parse_source(f"csv:{tmp_path / 'vm.csv'}?label_column=y"))
+    test = prepare_monitors(topology)[0].vms[0].test
+    if labelled_test:
+        np.testing.assert_array_equal(test.types != 0, labels[800:] == 1)
+        assert set(np.unique(test.types)) == {0, TYPE_CODES["labelled"]}
+    else:  # labels that are all 0 leave nothing to find: the test part gets injected faults
+        assert test.events and (test.types != 0).mean() == pytest.approx(0.05, abs=0.01)
+
+
+def test_a_missing_source_file_names_its_yaml_path(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "slices: [{name: g, monitors: [{name: a}, {name: b, source: {type: csv, path: no.csv}}]}]\n"
+    )
+    with pytest.raises(InputError, match=r"^slices\[0\].monitors\[1\].source: .*no.csv: no such"):
+        prepare_monitors(resolve_topology(path))

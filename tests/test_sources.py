@@ -214,6 +214,11 @@ def test_csv_folder_label_column_and_dates(tmp_path):
         ),
         ("t,a,y\n1,2,0\n2,3,7\n", "?label_column=y", r"line 3: expected 0 or 1, got '7'"),
         (
+            "a,b\n1,2\n",
+            "?columns=a&column_groups=cpu:a;memory:b",
+            r"x.csv: column_groups names 'b', which is not a metric column \(metrics: a\)",
+        ),
+        (
             "t,a,y\n1,2,0\n",
             "?label_column=y&columns=a,y",
             r"x.csv: column 'y' is the timestamp or label column; leave it out of columns",

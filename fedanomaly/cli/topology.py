@@ -92,14 +92,20 @@ def topology_tree(topology: Topology) -> Tree:
 def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML.")]) -> None:
     """Check a topology's schema and that its data paths open; exit 2 naming the problem."""
     topology = resolve_topology(file)
-    sources = [topology.data.source] + [m.source for _, m in topology.monitors if m.source]
-    for source in sources:
+    sources = [("data.source", topology.data.source)] + [
+        (f"slices[{s}].monitors[{m}].source", monitor.source)
+        for s, slice_ in enumerate(topology.slices)
+        for m, monitor in enumerate(slice_.monitors)
+        if monitor.source
+    ]
+    for where, source in sources:
         if getattr(source, "path", None) is not None:
-            open_source(source, topology.seed)
+            try:
+                open_source(source, topology.seed)
+            except InputError as error:
+                raise InputError(f"{file}: {where}: {error}") from None
     console.print(f"valid: {file}: {topology_counts(topology)}")
-    for where, source in [("data.source", topology.data.source)] + [
-        (f"monitor {m.name}'s source", m.source) for _, m in topology.monitors if m.source
-    ]:
+    for where, source in sources:
         if isinstance(source, PathSource) and source.path is None:
             console.print(
                 f"note: {where} ({source.type}) names no path: simulate and data inspect "

@@ -209,6 +209,13 @@ class InjectionConfig(Strict):
         description="auto: validation and test, but not a test part that carries real labels",
     )
 
+    @field_validator("splits")
+    @classmethod
+    def _some_part(cls, value: str | list[str]) -> str | list[str]:
+        if not value:
+            raise ValueError("name validation, test or both, or write auto")
+        return value
+
     @field_validator("duration")
     @classmethod
     def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:

@@ -157,7 +157,9 @@ class MonitorData:
 
 
 def injected_splits(config: DataConfig, has_real_test_labels: bool) -> tuple[str, ...]:
-    """The parts that get injected anomalies."""
+    """The parts that get injected anomalies; ``auto`` leaves a test part alone that carries
+    real labels (at least one anomalous step: a test part whose labels are all 0 would have
+    nothing to find)."""
     if config.injection.splits != "auto":
         return tuple(config.injection.splits)
     return ("validation",) if has_real_test_labels else ("validation", "test")
@@ -183,7 +185,8 @@ def prepare_vm(entity: EntityData, where: str, topology: Topology, monitor: str)
     train = parts.train.values
     scale = train.std(axis=0)
     scaler = fit_scaler(train)
-    targets = injected_splits(config, parts.test.labels is not None)
+    labels = parts.test.labels
+    targets = injected_splits(config, labels is not None and bool(labels.any()))
     prepared = {}
     for index, split in enumerate(SPLITS):
         series = parts.part(split)
@@ -230,14 +233,14 @@ def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[st
         If a named VM is not in the source, a VM is named by two monitors, or the source has
         fewer entities than there are monitors.
     """
-    monitors = [
-        (
-            f"slices[{s}].monitors[{m}] ({monitor.name})",
-            monitor,
-            cache.source(monitor.source or topology.data.source),
-        )
-        for (s, m), (_, monitor) in zip(positions(topology), topology.monitors, strict=True)
-    ]
+    monitors = []
+    for (s, m), (_, monitor) in zip(positions(topology), topology.monitors, strict=True):
+        where = f"slices[{s}].monitors[{m}] ({monitor.name})"
+        try:
+            monitors.append((where, monitor, cache.source(monitor.source or topology.data.source)))
+        except InputError as error:
+            own = f"slices[{s}].monitors[{m}].source" if monitor.source else "data.source"
+            raise InputError(f"{own}: {error}") from None
     holder: dict[tuple[str, str], str] = {}
     for where, monitor, source in monitors:
         available = source.entities()

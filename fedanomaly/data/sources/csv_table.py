@@ -183,6 +183,11 @@ class CsvSource(FileSource):
             raise InputError(f"{path}: no numeric metric columns to read")
         grouped = [name for names in self.csv.column_groups.values() for name in names]
         require_columns(frame, grouped, path, "grouped")
+        if outside := [name for name in grouped if name not in columns]:
+            raise InputError(
+                f"{path}: column_groups names '{outside[0]}', which is not a metric column "
+                f"(metrics: {', '.join(columns)})"
+            )
         metrics = self.metric_specs(columns)
         values = np.column_stack([numeric_column(frame, c, path, hint) for c in columns])
         labels = None
