@@ -38,6 +38,7 @@ from typing import Any
 import grpc
 import numpy as np
 import ray
+import torch
 from flwr.serverapp import Grid
 from flwr.simulation import run_simulation
 from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
@@ -110,15 +111,17 @@ class Deployment:
 
 
 def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
-    """The model every slice starts from: G and E, or a local model's weights."""
-    if not topology.model.is_local:
-        return GeneratorSide(shape, topology.model, topology.seed).arrays()
-    local = module_arrays(build_local_model(topology.model, shape.metrics, topology.seed))
-    if topology.model.name == "cmsf-attae":  # G, then ATTAE
-        types = len(topology.data.injection.types)
-        generator = CmsfGeneratorSide(types, shape.metrics, topology.model, topology.seed)
-        return generator.arrays() + local
-    return local
+    """The model every slice starts from: G and E, or a local model's weights (built with
+    torch's global generator forked, so that the caller's is left as it was)."""
+    with torch.random.fork_rng(devices=[]):  # built on the CPU: no CUDA context here
+        if not topology.model.is_local:
+            return GeneratorSide(shape, topology.model, topology.seed).arrays()
+        local = module_arrays(build_local_model(topology.model, shape.metrics, topology.seed))
+        if topology.model.name == "cmsf-attae":  # G, then ATTAE
+            types = len(topology.data.injection.types)
+            generator = CmsfGeneratorSide(types, shape.metrics, topology.model, topology.seed)
+            return generator.arrays() + local
+        return local
 
 
 def trained_per_round(topology: Topology, shape: GanShape, initial: list[np.ndarray]) -> RoundParts:
@@ -639,9 +642,7 @@ def simulate(
         outcome["accounts"],
         controller_meter,
         controller_clock,
-        controller_memory=sum(a.nbytes for a in initial_model(deployment.shape, topology))
-        if topology.mode == "federated"
-        else 0,
+        controller_memory=outcome.get("controller_memory", 0),
         devices=deployment.devices,
         rounds=math.ceil(topology.model.training_iterations / topology.model.local_iterations)
         if topology.mode == "federated"
@@ -686,6 +687,7 @@ def run_federated(
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
     initial = initial_model(deployment.shape, topology)
+    outcome["controller_memory"] = sum(a.nbytes for a in initial)  # the global model it keeps
     cpus = ray.cluster_resources().get("CPU", 1.0)
     slice_nodes = len(set(deployment.actor_names.values()))
 

@@ -20,7 +20,7 @@ from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape
 from fedanomaly.runs.directory import load_checkpoint
-from fedanomaly.simulation import RunFailedError, failure_reason, simulate
+from fedanomaly.simulation import RunFailedError, failure_reason, initial_model, simulate
 from fedanomaly.tiers.monitor import (
     CoLocatedMonitors,
     DivergenceError,
@@ -491,6 +491,18 @@ def test_a_model_ruined_by_its_last_step_stops_the_run_at_detection(ray_address,
         simulate(topology, tmp_path / "run", ray_address)
     assert (tmp_path / "run" / "metrics.jsonl").exists()
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_the_initial_model_leaves_the_callers_torch_generator_alone():
+    topology = tiny()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = initial_model(GanShape.from_config(topology.model, D), topology)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+    again = initial_model(GanShape.from_config(topology.model, D), topology)
+    for a, b in zip(first, again, strict=True):  # and is the same model every time
+        np.testing.assert_array_equal(a, b)
 
 
 def test_weights_that_are_not_numbers_are_stopped_naming_the_holder_and_iteration():
