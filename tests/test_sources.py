@@ -195,6 +195,9 @@ def test_csv_folder_label_column_and_dates(tmp_path):
     [
         ("a,b\n1,2\n3,x\n", "?columns=a,b", r"x.csv: column 'b' is not numeric \(line 3: 'x'\)"),
         ("a,b\n1,2\n3,nan\n", "", r"x.csv: NaN value in column 'b' at line 3"),
+        # blank lines, which pandas skips, still count in the line named
+        ("a,b\n1,2\n\n3,4\n\n5,x\n", "?columns=a,b", r"column 'b' is not numeric \(line 6: 'x'\)"),
+        ("a,b\n1,2\n\n3,4\n\n5,\n", "", r"x.csv: NaN value in column 'b' at line 6"),
         ("a,b\n1,2\n3,inf\n", "", r"x.csv: inf value in column 'b' at line 3"),
         ("a,b\n1,2\n3,\n", "", r"x.csv: NaN value in column 'b' at line 3"),
         ("a,b\nx,y\n", "", r"x.csv: no numeric metric columns to read"),

@@ -62,6 +62,7 @@ def checked_values(
     metrics: tuple[MetricSpec, ...],
     where: str,
     first_line: int | None = None,
+    lines: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return ``values`` as a float64 matrix after checking shape and finiteness.
 
@@ -76,6 +77,9 @@ def checked_values(
     first_line
         For text files, the file line of the first row: errors then name the line; otherwise
         they name the 0-based row of the array.
+    lines
+        For text files with skipped lines, the file line of every row (instead of
+        ``first_line``).
 
     Raises
     ------
@@ -100,7 +104,10 @@ def checked_values(
     if bad.any():
         row, col = map(int, np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(array[row, col]) else "inf"
-        at = f"line {row + first_line}" if first_line is not None else f"row {row}"
+        if lines is not None:
+            at = f"line {lines[row]}"
+        else:
+            at = f"line {row + first_line}" if first_line is not None else f"row {row}"
         raise InputError(
             f"{where}: {kind} value in column '{metrics[col].name}' at {at} "
             f"({int(bad.sum())} non-finite values in all)"

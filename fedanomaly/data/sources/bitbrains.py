@@ -15,6 +15,7 @@ from fedanomaly.data.metrics import Family, MetricSpec, Role
 from fedanomaly.data.series import EntityData, MetricSeries, checked_values, time_ordered
 from fedanomaly.data.sources.csv_table import (
     CsvSource,
+    file_line,
     numeric_column,
     read_table,
     require_columns,
@@ -54,8 +55,9 @@ class BitbrainsSource(CsvSource):
         if not np.isfinite(timestamps).all():
             row = int(np.flatnonzero(~np.isfinite(timestamps))[0])
             raise InputError(
-                f"{path}: timestamp column '{TIMESTAMP_COLUMN}' line {row + 2} is not a time"
+                f"{path}: timestamp column '{TIMESTAMP_COLUMN}' line {file_line(frame, row)} "
+                "is not a time"
             )
-        checked = checked_values(values, BITBRAINS_METRICS, str(path), first_line=2)
+        checked = checked_values(values, BITBRAINS_METRICS, str(path), lines=frame.attrs["lines"])
         series = MetricSeries(checked, BITBRAINS_METRICS, timestamps=timestamps)
         return EntityData(entity, time_ordered(series))

@@ -43,7 +43,24 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
     frame.columns = [str(column).strip() for column in frame.columns]
     if frame.empty:
         raise InputError(f"{path}: the table has no rows")
+    frame.attrs["lines"] = data_lines(path, len(frame))
     return frame
+
+
+def data_lines(path: Path, rows: int) -> np.ndarray:
+    """The file line of each row read (pandas skips blank lines, so errors would name the
+    wrong line): the non-blank lines after the header, or ``row + 2`` where they do not match
+    the rows (a quoted cell spanning lines)."""
+    with path.open(encoding="utf-8", errors="replace") as stream:
+        filled = [number for number, text in enumerate(stream, start=1) if text.strip()]
+    lines = np.array(filled[1:], dtype=np.int64)
+    return lines if len(lines) == rows else np.arange(2, rows + 2, dtype=np.int64)
+
+
+def file_line(frame: pd.DataFrame, row: int) -> int:
+    """The file line of a row of a frame from :func:`read_table`."""
+    lines = frame.attrs.get("lines")
+    return int(lines[row]) if lines is not None else row + 2
 
 
 def numeric_column(frame: pd.DataFrame, column: str, path: Path, hint: str = "") -> np.ndarray:
@@ -55,7 +72,8 @@ def numeric_column(frame: pd.DataFrame, column: str, path: Path, hint: str = "")
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            f"{path}: column '{column}' is not numeric (line {row + 2}: {text.iloc[row]!r}){hint}"
+            f"{path}: column '{column}' is not numeric (line {file_line(frame, row)}: "
+            f"{text.iloc[row]!r}){hint}"
         )
     return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -84,7 +102,7 @@ def label_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
         row = int(np.flatnonzero(bad)[0])
         cell = frame[column].iloc[row]
         raise InputError(
-            f"{path}: label column '{column}' line {row + 2}: expected 0 or 1, got "
+            f"{path}: label column '{column}' line {file_line(frame, row)}: expected 0 or 1, got "
             f"{'an empty cell' if pd.isna(cell) else repr(cell.strip())}"
         )
     return raw.astype(np.int8)
@@ -109,7 +127,8 @@ def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarra
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
         raise InputError(
-            f"{path}: timestamp column '{column}' line {row + 2} is not a time: {text.iloc[row]!r}"
+            f"{path}: timestamp column '{column}' line {file_line(frame, row)} is not a time: "
+            f"{text.iloc[row]!r}"
         )
     return (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
 
@@ -194,5 +213,5 @@ class CsvSource(FileSource):
         if self.csv.label_column:
             labels = label_column(frame, self.csv.label_column, path)
         timestamps = timestamp_seconds(frame, timestamp_column, path) if timestamp_column else None
-        checked = checked_values(values, metrics, str(path), first_line=2)
+        checked = checked_values(values, metrics, str(path), lines=frame.attrs["lines"])
         return EntityData(entity, time_ordered(MetricSeries(checked, metrics, labels, timestamps)))
