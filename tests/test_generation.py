@@ -11,6 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from fedanomaly.cli import app
+from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.config.schema import ModelConfig
 from fedanomaly.data.injection import ANOMALY_KINDS
@@ -113,9 +114,18 @@ def test_generate_from_the_command_line(tmp_path):
     assert report["type"] == "sudden_spike" and report["count"] == 7
     # a type the topology does not inject is learnt beside the types it does
     assert set(report["type_accuracy_by_type"]) == {*TYPES, "sudden_spike"}
+    # the command trains and measures as the library does on the same settings
+    topology = resolve_topology(
+        slices=1, monitors=2, source=parse_source("synthetic-vnf?length=1440"),
+        settings={"model.iterations": 3, "data.injection.types": [*TYPES, "sudden_spike"]},
+    )  # fmt: skip
+    expected = generate_anomalies(topology, "sudden_spike", 7)
+    quality = expected.quality
+    assert report["type_accuracy_by_type"] == quality.type_accuracy_by_type
     for key in ("type_accuracy", "real_type_accuracy", "discriminative_score"):
-        assert 0.0 <= report[key] <= 1.0
+        assert report[key] == getattr(quality, key)
     saved = np.load(out)
+    np.testing.assert_array_equal(saved["windows"], expected.windows)
     assert saved["windows"].shape == (7, ModelConfig().window_length, 26)
     umask = os.umask(0)
     os.umask(umask)
