@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 from pathlib import Path
 
 import yaml
@@ -47,6 +48,24 @@ def test_the_simulator_command_is_a_valid_cli_call_serving_metrics_on_all_interf
     # every option exists: click rejects unknown ones while parsing, before --help answers
     result = CliRunner().invoke(app, [*args, "--help"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_simulator_command_resolves_up_to_its_metrics_endpoint(tmp_path, monkeypatch):
+    # the same command with a port this test holds: the topology, the options and the data
+    # resolve, and the run stops where it would open its endpoint on all interfaces
+    monkeypatch.chdir(DOCKER.parent)
+    with socket.socket() as held:
+        held.bind(("0.0.0.0", 0))
+        held.listen()
+        port = str(held.getsockname()[1])
+        args = simulator_args()
+        args = args[: args.index("--out")]  # its --out is a shell expansion inside the image
+        args[args.index("--metrics-port") + 1] = port
+        out = tmp_path / "run"
+        result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert f"--metrics-port {port}: cannot serve on 0.0.0.0:{port}" in result.output
+    assert not out.exists()
 
 
 def test_prometheus_scrapes_the_simulator_port_and_grafana_reads_prometheus():
