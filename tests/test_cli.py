@@ -46,11 +46,23 @@ def test_topology_show_balanced_json():
     assert [len(s["monitors"]) for s in topology["slices"]] == [3, 2]
 
 
-def test_topology_validate():
+def test_topology_validate(tmp_path, smd_dir):
     result = run("topology", "validate", TOPOLOGIES / "large.yaml")
     assert result.exit_code == 0
     assert "1 controller, 30 slices, 1000 monitors" in result.output
     assert "note" not in result.output
+    for text, message in [
+        ("data: {partition: split, entity: nope, source: {type: smd, path: SMD}}",
+         "data.entity: 'nope' is not in smd:"),
+        ("data: {source: {type: smd, path: SMD}}\nslices: [{name: g, monitors: [{name: m, "
+         "vms: [machine-9-9]}]}]", "slices[0].monitors[0] (m): VM 'machine-9-9' is not in smd:"),
+    ]:  # fmt: skip
+        path = tmp_path / "t.yaml"
+        if "slices" not in text:
+            text += "\nslices: [{name: g, monitors: 2}]"
+        path.write_text(text.replace("SMD", str(smd_dir)))
+        refused = run("topology", "validate", path)
+        assert refused.exit_code == 2 and f"{path}: {message}" in refused.output
     pathless = run("topology", "validate", TOPOLOGIES / "smd.yaml")
     assert pathless.exit_code == 0
     assert pathless.output.splitlines()[-1] == (

@@ -11,6 +11,7 @@ from rich.tree import Tree
 from fedanomaly.cli.common import Json, Monitors, Slices, console, reports_input_errors
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.config.schema import ModelConfig, PathSource, Topology
+from fedanomaly.data.pipeline import check_entities
 from fedanomaly.data.sources import open_source
 from fedanomaly.errors import InputError
 
@@ -98,16 +99,25 @@ def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML."
         for m, monitor in enumerate(slice_.monitors)
         if monitor.source
     ]
+    pathless = [
+        (where, source)
+        for where, source in sources
+        if isinstance(source, PathSource) and source.path is None
+    ]
     for where, source in sources:
         if getattr(source, "path", None) is not None:
             try:
                 open_source(source, topology.seed)
             except InputError as error:
                 raise InputError(f"{file}: {where}: {error}") from None
+    if not pathless:  # the VMs named, and one for every monitor
+        try:
+            check_entities(topology)
+        except InputError as error:
+            raise InputError(f"{file}: {error}") from None
     console.print(f"valid: {file}: {topology_counts(topology)}")
-    for where, source in sources:
-        if isinstance(source, PathSource) and source.path is None:
-            console.print(
-                f"note: {where} ({source.type}) names no path: simulate and data inspect "
-                f"need it as --data {source.type}:PATH"
-            )
+    for where, source in pathless:
+        console.print(
+            f"note: {where} ({source.type}) names no path: simulate and data inspect need it "
+            f"as --data {source.type}:PATH"
+        )

@@ -148,7 +148,12 @@ class CsvConfig(PathSource):
     columns: list[str] | None = Field(None, description="metric columns; default all numeric")
     timestamp_column: str | None = None
     label_column: str | None = None
-    delimiter: str | None = Field(None, description="default: detected from the header")
+    delimiter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="one character; default: detected from the header",
+    )
     column_groups: dict[Family, list[str]] = Field(
         default_factory=dict, description="family -> column names; cli: cpu:a|b;memory:c"
     )

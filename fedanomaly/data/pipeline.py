@@ -289,14 +289,42 @@ def split_share(entity: EntityData, index: int, count: int) -> EntityData:
     return EntityData(f"{entity.name}[{index + 1}/{count}]", series, test)
 
 
-def load_split_entity(topology: Topology, cache: SourceCache) -> EntityData:
-    """For ``partition: split``: the one series of ``data.source`` that monitors share."""
+def split_entity_name(topology: Topology, cache: SourceCache) -> str:
+    """For ``partition: split``: the name of the series of ``data.source`` that monitors share.
+
+    Raises
+    ------
+    InputError
+        If ``data.entity`` is not one of the source's entities.
+    """
     source = cache.source(topology.data.source)
     available = source.entities()
     name = topology.data.entity or (available[0] if available else "series")
     if available is not None and name not in available:
         raise InputError(f"data.entity: '{name}' is not in {source.label}")
-    return source.load(name, topology.slices[0].name)
+    return name
+
+
+def check_entities(topology: Topology) -> None:
+    """Every entity the topology names is in its source, and each monitor gets one, without
+    reading any series (``topology validate``).
+
+    Raises
+    ------
+    InputError
+        As :func:`assign_entities` or :func:`split_entity_name`.
+    """
+    cache = SourceCache(topology.seed)
+    if topology.data.partition == "split":
+        split_entity_name(topology, cache)
+    else:
+        assign_entities(topology, cache)
+
+
+def load_split_entity(topology: Topology, cache: SourceCache) -> EntityData:
+    """For ``partition: split``: the one series of ``data.source`` that monitors share."""
+    name = split_entity_name(topology, cache)
+    return cache.source(topology.data.source).load(name, topology.slices[0].name)
 
 
 def prepare_monitors(topology: Topology, only: set[str] | None = None) -> list[MonitorData]:
