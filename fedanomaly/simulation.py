@@ -111,8 +111,8 @@ class Deployment:
 
 
 def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
-    """The model every slice starts from: G and E, or a local model's weights (built with
-    torch's global generator forked, so that the caller's is left as it was)."""
+    """The model every slice starts from: G and E, or a local model's weights (built on the CPU
+    with torch's CPU generator forked, so that the caller's is left as it was)."""
     with torch.random.fork_rng(devices=[]):  # built on the CPU: no CUDA context here
         if not topology.model.is_local:
             return GeneratorSide(shape, topology.model, topology.seed).arrays()
@@ -442,9 +442,17 @@ def collect_records(deployment: Deployment) -> list[dict[str, Any]]:
 
 
 def keep_records_after_failure(deployment: Deployment, on_round: RoundCallback) -> None:
-    """Hand ``on_round`` the records of the failed round where the groups can still give them;
-    a node that Ray killed (out of memory) has lost its own, and the failure's message must
-    not be lost to that."""
+    """Hand ``on_round`` the records of the failed round if every group can still give them;
+    where Ray killed a node (out of memory) they are all left out, so that the failure's own
+    message is what the user sees.
+
+    Parameters
+    ----------
+    deployment
+        The run's actors.
+    on_round
+        Where each round's records go (``metrics.jsonl``).
+    """
     try:
         on_round(collect_records(deployment))
     except ray.exceptions.RayError:

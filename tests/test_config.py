@@ -124,10 +124,13 @@ def test_balanced_topology_keeps_the_file_settings():
             f"{ONE}\nseed: 1\nseed: 2",
             r"not valid YAML at line 3, column 1: key 'seed' is given twice",
         ),
-        (f"{ONE}\nseed: true", r"topology.yaml: seed: expected a number or a name, not true$"),
+        (
+            f"{ONE}\nseed: true",
+            r"topology.yaml: seed: true is not valid here \(YAML reads yes, no, on and off as",
+        ),
         (
             f"{ONE}\nmodel: {{iterations: false}}",
-            r"topology.yaml: model: iterations: expected a number or a name, not false$",
+            r"topology.yaml: model: iterations: false is not valid here",
         ),
         ("slices: [{name: s, monitors: true}]", r"monitors: expected a count or a list, not true"),
         (
@@ -156,6 +159,22 @@ def test_a_resolved_placement_reloads_as_written(tmp_path):
         dumped = yaml.safe_dump(topology.model_dump(mode="json"))
         assert load_topology(write(tmp_path, dumped)).placement == topology.placement
     assert topology.placement.monitors_per_node == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            f"{ONE}\nmodel: {{iterations: 5, iterations: 6}}",
+            r"line 2, column 24: key 'iterations' is given twice",
+        ),
+        ("? [a, b]\n: 1\n", r"line 1, column 3: found an unhashable key"),
+        ("slices: [{name: no, monitors: 1}]", r"slices\[0\]: name: false is not valid here"),
+    ],
+)
+def test_yaml_that_only_looks_right_is_refused(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        load_topology(write(tmp_path, text))
 
 
 def test_merge_keys_may_restate_a_merged_key(tmp_path):

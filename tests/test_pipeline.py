@@ -103,6 +103,13 @@ def test_named_vms_are_set_aside_before_unnamed_monitors_take_theirs(tmp_path, s
     }
 
 
+def test_a_generated_vm_named_after_another_monitor_is_held_by_it(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("slices: [{name: g, monitors: [{name: a}, {name: b, vms: [a]}]}]\n")
+    with pytest.raises(InputError, match=r"\(b\): VM 'a' is already held by monitor a"):
+        prepare_monitors(resolve_topology(path))
+
+
 def test_vm_held_twice_is_an_error(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text("slices: [{name: g, monitors: [{name: a, vms: [x]}, {name: b, vms: [x]}]}]\n")

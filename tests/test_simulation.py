@@ -18,7 +18,7 @@ from fedanomaly.detection.detector import local_model_scores
 from fedanomaly.errors import InputError
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.local import build_local_model
-from fedanomaly.models.sides import GanShape
+from fedanomaly.models.sides import GanShape, GeneratorSide
 from fedanomaly.runs.directory import load_checkpoint
 from fedanomaly.simulation import RunFailedError, failure_reason, initial_model, simulate
 from fedanomaly.tiers.monitor import (
@@ -486,7 +486,7 @@ def test_a_model_ruined_by_its_last_step_stops_the_run_at_detection(ray_address,
     with pytest.raises(
         RunFailedError,
         match=r"monitor vm-\d-\d: its scores are not finite: the model it detects with diverged "
-        r"by iteration 0$",
+        r"by iteration 0 \(or its data hold values beyond any float\)$",
     ):
         simulate(topology, tmp_path / "run", ray_address)
     assert (tmp_path / "run" / "metrics.jsonl").exists()
@@ -503,6 +503,15 @@ def test_the_initial_model_leaves_the_callers_torch_generator_alone():
     again = initial_model(GanShape.from_config(topology.model, D), topology)
     for a, b in zip(first, again, strict=True):  # and is the same model every time
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_generator_side_knows_when_its_weights_are_not_numbers():
+    topology = tiny()
+    side = GeneratorSide(GanShape.from_config(topology.model, D), topology.model, 0)
+    assert side.finite()
+    with torch.no_grad():
+        next(side.encoder.parameters()).view(-1)[0] = float("nan")
+    assert not side.finite()
 
 
 def test_weights_that_are_not_numbers_are_stopped_naming_the_holder_and_iteration():

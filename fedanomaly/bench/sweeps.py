@@ -207,9 +207,27 @@ def scale_row(topology: Topology, summary: dict[str, Any], monitors: list[Monito
     }
 
 
-def points_data(topologies: list[Topology]) -> list[list[MonitorData]]:
-    """Every point's monitors, prepared and checked before the first point runs; points with
-    the same data (seed, data section, slices and window length) share one preparation.
+def data_key(topology: Topology) -> str:
+    """What a point's prepared data depend on: seed, data section, slices and window length."""
+    return json.dumps([
+        topology.seed, topology.model.window_length, topology.data.model_dump(mode="json"),
+        [slice_.model_dump(mode="json") for slice_ in topology.slices],
+    ])  # fmt: skip
+
+
+def prepared(topology: Topology) -> list[MonitorData]:
+    """A point's monitors as a simulation holds them."""
+    return [monitor.for_training() for monitor in prepare_monitors(topology)]
+
+
+def check_points(topologies: list[Topology]) -> None:
+    """Prepare and check every point's data before the first point runs; points with the same
+    data share one preparation, and none is kept (a sweep holds one point's data at a time).
+
+    Parameters
+    ----------
+    topologies
+        The sweep's points.
 
     Raises
     ------
@@ -217,21 +235,19 @@ def points_data(topologies: list[Topology]) -> list[list[MonitorData]]:
         For any point's bad data or a batch larger than a monitor's training windows, naming
         the point.
     """
-    prepared: dict[str, list[MonitorData]] = {}
-    points = []
+    checked: dict[str, list[int]] = {}
     for index, topology in enumerate(topologies, start=1):
-        key = json.dumps([
-            topology.seed, topology.model.window_length, topology.data.model_dump(mode="json"),
-            [slice_.model_dump(mode="json") for slice_ in topology.slices],
-        ])  # fmt: skip
+        checked.setdefault(data_key(topology), []).append(index)
+    for indices in checked.values():
         try:
-            if key not in prepared:
-                prepared[key] = [m.for_training() for m in prepare_monitors(topology)]
-            check_sizes(topology, prepared[key])
+            monitors = prepared(topologies[indices[0] - 1])
         except InputError as error:
-            raise InputError(f"point {index} of {len(topologies)}: {error}") from None
-        points.append(prepared[key])
-    return points
+            raise InputError(f"point {indices[0]} of {len(topologies)}: {error}") from None
+        for index in indices:
+            try:
+                check_sizes(topologies[index - 1], monitors)
+            except InputError as error:
+                raise InputError(f"point {index} of {len(topologies)}: {error}") from None
 
 
 def sweep(
@@ -241,12 +257,32 @@ def sweep(
     on_point: Callable[[Row], None],
 ) -> list[Row]:
     """Check every point's data, then simulate each topology in a scratch run directory and
-    measure it."""
-    data = points_data(topologies)
+    measure it.
+
+    Parameters
+    ----------
+    topologies
+        The sweep's points.
+    row
+        Makes a point's row from its topology, summary and monitors.
+    ray_address
+        A Ray cluster to join; ``None`` starts a local one for the sweep.
+    on_point
+        Called with each row as soon as its point is done.
+
+    Returns
+    -------
+    list of dict
+        One row per point, in order.
+    """
+    check_points(topologies)
     check_reachable(ray_address)
     rows = []
+    key, monitors = "", []
     with tempfile.TemporaryDirectory() as scratch, cluster_address(ray_address) as address:
-        for index, (topology, monitors) in enumerate(zip(topologies, data, strict=True)):
+        for index, topology in enumerate(topologies):
+            if data_key(topology) != key:  # consecutive points share their data
+                key, monitors = data_key(topology), prepared(topology)
             summary = simulate(
                 topology, Path(scratch) / f"point-{index}", address, monitors=monitors
             )

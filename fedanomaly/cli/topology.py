@@ -91,7 +91,8 @@ def topology_tree(topology: Topology) -> Tree:
 @topology_app.command("validate")
 @reports_input_errors
 def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML.")]) -> None:
-    """Check a topology's schema and that its data paths open; exit 2 naming the problem."""
+    """Check a topology's schema, that its data paths open and that the VMs it names are there;
+    exit 2 naming the problem."""
     topology = resolve_topology(file)
     sources = [("data.source", topology.data.source)] + [
         (f"slices[{s}].monitors[{m}].source", monitor.source)

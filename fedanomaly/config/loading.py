@@ -94,11 +94,17 @@ class UniqueKeyLoader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` may restate merged keys
                 continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            try:
+                marked = (type(key), key)  # true and 1 are different keys
+                if marked in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key '{key}' is given twice", key_node.start_mark
+                    )
+                seen.add(marked)
+            except TypeError:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' is given twice", key_node.start_mark
-                )
-            seen.add(key)
+                    None, None, "found an unhashable key", key_node.start_mark
+                ) from None
         return super().construct_mapping(node, deep=deep)
 
 

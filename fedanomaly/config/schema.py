@@ -63,7 +63,8 @@ class Strict(BaseModel):
                 field = cls.model_fields.get(key) if isinstance(key, str) else None
                 if isinstance(value, bool) and field and not admits_bool(field.annotation):
                     raise ValueError(
-                        f"{key}: expected a number or a name, not {str(value).lower()}"
+                        f"{key}: {str(value).lower()} is not valid here (YAML reads yes, no, on "
+                        "and off as true/false too: quote them if meant as text)"
                     )
         return data
 
@@ -152,7 +153,7 @@ class CsvConfig(PathSource):
         None,
         min_length=1,
         max_length=1,
-        description="one character; default: detected from the header",
+        description="one character (\\t for a tab); default: detected from the header",
     )
     column_groups: dict[Family, list[str]] = Field(
         default_factory=dict, description="family -> column names; cli: cpu:a|b;memory:c"
@@ -167,6 +168,11 @@ class CsvConfig(PathSource):
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
         return value.split(",") if isinstance(value, str) else value
+
+    @field_validator("delimiter", mode="before")
+    @classmethod
+    def _tab_as_written(cls, value: object) -> object:
+        return "\t" if value == "\\t" else value
 
 
 SourceConfig = Annotated[

@@ -31,7 +31,18 @@ def type_counts(monitor: MonitorData, split: str) -> dict[str, dict[str, int]]:
 
 
 def anomaly_totals(summaries: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
-    """The :func:`type_counts` of every monitor summed: part -> type -> steps and events."""
+    """The :func:`type_counts` of every monitor summed.
+
+    Parameters
+    ----------
+    summaries
+        :func:`monitor_summary` of each monitor.
+
+    Returns
+    -------
+    dict
+        Part (``validation``, ``test``) -> type -> ``steps`` and ``events``.
+    """
     totals: dict[str, dict[str, dict[str, int]]] = {"validation": {}, "test": {}}
     for summary in summaries:
         for part, counts in summary["anomalies"].items():

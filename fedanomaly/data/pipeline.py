@@ -244,7 +244,9 @@ def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[st
     holder: dict[tuple[str, str], str] = {}
     for where, monitor, source in monitors:
         available = source.entities()
-        for vm in monitor.vms:
+        # generated data: a monitor that names no VM holds one named after itself
+        named = monitor.vms or ([] if available is not None else [monitor.name])
+        for vm in named:
             if available is not None and vm not in available:
                 shown = ", ".join(available[:6]) + (", ..." if len(available) > 6 else "")
                 raise InputError(f"{where}: VM '{vm}' is not in {source.label} (has {shown})")
@@ -256,10 +258,8 @@ def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[st
     assigned: dict[str, list[str]] = {}
     for where, monitor, source in monitors:
         available = source.entities()
-        if monitor.vms:
-            assigned[monitor.name] = list(monitor.vms)
-        elif available is None:
-            assigned[monitor.name] = [monitor.name]
+        if monitor.vms or available is None:
+            assigned[monitor.name] = list(monitor.vms) or [monitor.name]
         else:
             free = [e for e in available if (source.label, e) not in holder]
             if not free:

@@ -198,6 +198,14 @@ class GeneratorSide:
         """G's then E's state as numpy arrays (what FedAvg averages)."""
         return module_arrays(self.generator, self.encoder)
 
+    def finite(self) -> bool:
+        """Whether every weight of G and E is a number, checked on their device (no copy)."""
+        return all(
+            bool(torch.isfinite(weights).all())
+            for module in (self.generator, self.encoder)
+            for weights in module.parameters()
+        )
+
     def load_arrays(self, arrays: list[np.ndarray]) -> None:
         """Replace G and E by arrays from :meth:`arrays` (the global model)."""
         load_module_arrays(arrays, self.generator, self.encoder)

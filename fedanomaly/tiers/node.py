@@ -269,7 +269,8 @@ class TierNode:
         ):
             raise DivergenceError(
                 f"monitor {name}: its scores are not finite: the model it detects with diverged "
-                f"by iteration {self.config.training_iterations - 1}"
+                f"by iteration {self.config.training_iterations - 1} (or its data hold values "
+                "beyond any float)"
             )
         controls = {c: controls[c] for c in evaluation.controls}
         return evaluate_monitor(

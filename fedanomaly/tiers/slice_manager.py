@@ -13,12 +13,7 @@ from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
 from fedanomaly.metering.precision import Precision
 from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
 from fedanomaly.seeding import stable_hash
-from fedanomaly.tiers.monitor import (
-    CoLocatedMonitors,
-    DivergenceError,
-    StepResult,
-    check_finite_weights,
-)
+from fedanomaly.tiers.monitor import CoLocatedMonitors, DivergenceError, StepResult
 
 
 class MonitorGroup(Protocol):
@@ -174,9 +169,11 @@ class SliceManager:
                     self.stopwatch.wall_seconds - before + max(r.seconds for r in results),
                 )
             )
-        check_finite_weights(
-            self.arrays(), f"slice manager {self.name}: G and E", start + iterations - 1
-        )
+        if not self.side.finite():
+            raise DivergenceError(
+                f"slice manager {self.name}: G and E: weights turned NaN or infinite at "
+                f"iteration {start + iterations - 1}"
+            )
 
     def arrays(self) -> list[np.ndarray]:
         """G's then E's state (what the controller averages)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,11 @@ def detect_delimiter(path: Path) -> str:
 
 def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
     """Read a CSV file into a frame of strings-or-numbers with stripped column names."""
+    sep = delimiter or detect_delimiter(path)
     try:
         frame = pd.read_csv(
             path,
-            sep=delimiter or detect_delimiter(path),
+            sep=sep,
             skipinitialspace=True,
             dtype=str,
             index_col=False,
@@ -43,29 +45,83 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
     frame.columns = [str(column).strip() for column in frame.columns]
     if frame.empty:
         raise InputError(f"{path}: the table has no rows")
-    frame.attrs["lines"] = data_lines(path, len(frame))
+    frame.attrs["lines"] = data_lines(path, len(frame), sep)
     return frame
 
 
-def data_lines(path: Path, rows: int) -> np.ndarray:
-    """The file line of each row read (pandas skips blank lines, so errors would name the
-    wrong line): the non-blank lines after the header, or ``row + 2`` where they do not match
-    the rows (a quoted cell spanning lines)."""
-    with path.open(encoding="utf-8", errors="replace") as stream:
-        filled = [number for number, text in enumerate(stream, start=1) if text.strip()]
-    lines = np.array(filled[1:], dtype=np.int64)
+def data_lines(path: Path, rows: int, delimiter: str) -> np.ndarray:
+    """The file line where each row read starts, since pandas skips blank lines and a quoted
+    cell may span lines (an error must name the line a user finds in the file).
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    rows
+        The rows pandas read from it.
+    delimiter
+        Its delimiter.
+
+    Returns
+    -------
+    numpy.ndarray
+        One line number per row; ``row + 2`` where the file's records do not match the rows.
+    """
+    starts = []
+    with path.open(encoding="utf-8", errors="replace", newline="") as stream:
+        reader = csv.reader(stream, delimiter=delimiter)
+        previous = 0
+        for record in reader:
+            if record and not (len(record) == 1 and not record[0].strip()):  # a blank line
+                starts.append(previous + 1)
+            previous = reader.line_num
+    lines = np.array(starts[1:], dtype=np.int64)  # after the header
     return lines if len(lines) == rows else np.arange(2, rows + 2, dtype=np.int64)
 
 
 def file_line(frame: pd.DataFrame, row: int) -> int:
-    """The file line of a row of a frame from :func:`read_table`."""
+    """The file line where a row of a frame from :func:`read_table` starts.
+
+    Parameters
+    ----------
+    frame
+        The table read.
+    row
+        A 0-based row of it.
+
+    Returns
+    -------
+    int
+        The 1-based line number in the file.
+    """
     lines = frame.attrs.get("lines")
     return int(lines[row]) if lines is not None else row + 2
 
 
 def numeric_column(frame: pd.DataFrame, column: str, path: Path, hint: str = "") -> np.ndarray:
-    """A column as float64; a cell that is not a number is an error naming it (``hint``
-    appended to the message)."""
+    """A column as float64 (an empty cell, ``nan`` or ``inf`` as such, for the later checks).
+
+    Parameters
+    ----------
+    frame
+        The table read (:func:`read_table`).
+    column
+        The column's name.
+    path
+        The file, for the message.
+    hint
+        Appended to the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        The column's values.
+
+    Raises
+    ------
+    InputError
+        For a cell that is not a number, naming its line.
+    """
     text = frame[column].str.strip()
     values = pd.to_numeric(text, errors="coerce")
     bad = values.isna() & text.notna() & ~text.str.lower().isin(("nan", "inf", "-inf", ""))
@@ -94,8 +150,27 @@ def numeric_share(frame: pd.DataFrame, column: str) -> float:
 
 
 def label_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    """A label column as 0/1 ``int8``; any other value, an empty cell included, is an error
-    naming its line."""
+    """A label column as 0/1 ``int8``.
+
+    Parameters
+    ----------
+    frame
+        The table read (:func:`read_table`).
+    column
+        The label column's name.
+    path
+        The file, for the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        1 for an anomalous row.
+
+    Raises
+    ------
+    InputError
+        For any value but 0 and 1, an empty cell included, naming its line.
+    """
     raw = numeric_column(frame, column, path)
     bad = ~np.isin(raw, (0.0, 1.0))
     if bad.any():
