@@ -220,14 +220,19 @@ def prepared(topology: Topology) -> list[MonitorData]:
     return [monitor.for_training() for monitor in prepare_monitors(topology)]
 
 
-def check_points(topologies: list[Topology]) -> None:
+def check_points(topologies: list[Topology]) -> list[MonitorData]:
     """Prepare and check every point's data before the first point runs; points with the same
-    data share one preparation, and none is kept (a sweep holds one point's data at a time).
+    data share one preparation, and only the first point's is kept, for its run.
 
     Parameters
     ----------
     topologies
         The sweep's points.
+
+    Returns
+    -------
+    list of MonitorData
+        The first point's monitors.
 
     Raises
     ------
@@ -238,6 +243,7 @@ def check_points(topologies: list[Topology]) -> None:
     checked: dict[str, list[int]] = {}
     for index, topology in enumerate(topologies, start=1):
         checked.setdefault(data_key(topology), []).append(index)
+    first: list[MonitorData] = []
     for indices in checked.values():
         try:
             monitors = prepared(topologies[indices[0] - 1])
@@ -248,6 +254,9 @@ def check_points(topologies: list[Topology]) -> None:
                 check_sizes(topologies[index - 1], monitors)
             except InputError as error:
                 raise InputError(f"point {index} of {len(topologies)}: {error}") from None
+        if indices[0] == 1:
+            first = monitors
+    return first
 
 
 def sweep(
@@ -275,10 +284,10 @@ def sweep(
     list of dict
         One row per point, in order.
     """
-    check_points(topologies)
+    monitors = check_points(topologies)
     check_reachable(ray_address)
     rows = []
-    key, monitors = "", []
+    key = data_key(topologies[0])
     with tempfile.TemporaryDirectory() as scratch, cluster_address(ray_address) as address:
         for index, topology in enumerate(topologies):
             if data_key(topology) != key:  # consecutive points share their data

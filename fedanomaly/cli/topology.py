@@ -11,8 +11,7 @@ from rich.tree import Tree
 from fedanomaly.cli.common import Json, Monitors, Slices, console, reports_input_errors
 from fedanomaly.config.overrides import resolve_topology
 from fedanomaly.config.schema import ModelConfig, PathSource, Topology
-from fedanomaly.data.pipeline import check_entities
-from fedanomaly.data.sources import open_source
+from fedanomaly.data.pipeline import SourceCache, check_entities
 from fedanomaly.errors import InputError
 
 topology_app = typer.Typer(help="Describe and check slice topologies.", no_args_is_help=True)
@@ -105,15 +104,16 @@ def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML."
         for where, source in sources
         if isinstance(source, PathSource) and source.path is None
     ]
+    cache = SourceCache(topology.seed)
     for where, source in sources:
         if getattr(source, "path", None) is not None:
             try:
-                open_source(source, topology.seed)
+                cache.source(source)
             except InputError as error:
                 raise InputError(f"{file}: {where}: {error}") from None
     if not pathless:  # the VMs named, and one for every monitor
         try:
-            check_entities(topology)
+            check_entities(topology, cache)
         except InputError as error:
             raise InputError(f"{file}: {error}") from None
     console.print(f"valid: {file}: {topology_counts(topology)}")

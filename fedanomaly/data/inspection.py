@@ -10,6 +10,7 @@ import numpy as np
 from fedanomaly.data.injection import LABELLED, TYPE_CODES, TYPE_NAMES
 from fedanomaly.data.pipeline import MonitorData
 from fedanomaly.data.preprocessing import SPLITS, window_starts
+from fedanomaly.evaluation.ranges import anomaly_ranges
 
 
 def type_counts(monitor: MonitorData, split: str) -> dict[str, dict[str, int]]:
@@ -20,8 +21,7 @@ def type_counts(monitor: MonitorData, split: str) -> dict[str, dict[str, int]]:
         part = vm.part(split)
         steps = Counter(part.types[part.types != 0].tolist())
         events = Counter(event.type for event in part.events)
-        labelled = np.concatenate([[0], part.types == TYPE_CODES[LABELLED], [0]]).astype(np.int8)
-        events[LABELLED] = int((np.diff(labelled) == 1).sum())
+        events[LABELLED] = len(anomaly_ranges(part.types == TYPE_CODES[LABELLED]))
         for code, count in steps.items():
             name = TYPE_NAMES[code]
             entry = counts.setdefault(name, {"steps": 0, "events": 0})

@@ -237,13 +237,13 @@ def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[st
     for (s, m), (_, monitor) in zip(positions(topology), topology.monitors, strict=True):
         where = f"slices[{s}].monitors[{m}] ({monitor.name})"
         try:
-            monitors.append((where, monitor, cache.source(monitor.source or topology.data.source)))
+            source = cache.source(monitor.source or topology.data.source)
         except InputError as error:
             own = f"slices[{s}].monitors[{m}].source" if monitor.source else "data.source"
             raise InputError(f"{own}: {error}") from None
+        monitors.append((where, monitor, source, source.entities()))
     holder: dict[tuple[str, str], str] = {}
-    for where, monitor, source in monitors:
-        available = source.entities()
+    for where, monitor, source, available in monitors:
         # generated data: a monitor that names no VM holds one named after itself
         named = monitor.vms or ([] if available is not None else [monitor.name])
         for vm in named:
@@ -256,8 +256,7 @@ def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[st
                 )
             holder[(source.label, vm)] = monitor.name
     assigned: dict[str, list[str]] = {}
-    for where, monitor, source in monitors:
-        available = source.entities()
+    for where, monitor, source, available in monitors:
         if monitor.vms or available is None:
             assigned[monitor.name] = list(monitor.vms) or [monitor.name]
         else:
@@ -305,16 +304,22 @@ def split_entity_name(topology: Topology, cache: SourceCache) -> str:
     return name
 
 
-def check_entities(topology: Topology) -> None:
+def check_entities(topology: Topology, cache: SourceCache) -> None:
     """Every entity the topology names is in its source, and each monitor gets one, without
     reading any series (``topology validate``).
+
+    Parameters
+    ----------
+    topology
+        The topology.
+    cache
+        Its sources, opened once.
 
     Raises
     ------
     InputError
         As :func:`assign_entities` or :func:`split_entity_name`.
     """
-    cache = SourceCache(topology.seed)
     if topology.data.partition == "split":
         split_entity_name(topology, cache)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +63,7 @@ def checked_values(
     metrics: tuple[MetricSpec, ...],
     where: str,
     first_line: int | None = None,
-    lines: np.ndarray | None = None,
+    lines: Callable[[], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Return ``values`` as a float64 matrix after checking shape and finiteness.
 
@@ -78,8 +79,8 @@ def checked_values(
         For text files, the file line of the first row: errors then name the line; otherwise
         they name the 0-based row of the array.
     lines
-        For text files with skipped lines, the file line of every row (instead of
-        ``first_line``).
+        For text files with skipped lines, gives the file line of every row (instead of
+        ``first_line``); called only for an error.
 
     Raises
     ------
@@ -105,7 +106,7 @@ def checked_values(
         row, col = map(int, np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(array[row, col]) else "inf"
         if lines is not None:
-            at = f"line {lines[row]}"
+            at = f"line {lines()[row]}"
         else:
             at = f"line {row + first_line}" if first_line is not None else f"row {row}"
         raise InputError(

@@ -41,7 +41,12 @@ def check_finite_weights(arrays: list[np.ndarray], holder: str, iteration: int) 
         last step did).
     """
     if not all(np.isfinite(array).all() for array in arrays):
-        raise DivergenceError(f"{holder}: weights turned NaN or infinite at iteration {iteration}")
+        raise diverged_weights(holder, iteration)
+
+
+def diverged_weights(holder: str, iteration: int) -> DivergenceError:
+    """The error for weights that are no longer numbers, naming who holds them and when."""
+    return DivergenceError(f"{holder}: weights turned NaN or infinite at iteration {iteration}")
 
 
 @dataclass

@@ -13,7 +13,12 @@ from fedanomaly.metering.meter import Meter, Traffic, traffic_fields
 from fedanomaly.metering.precision import Precision
 from fedanomaly.models.sides import Arrays, GanShape, GeneratorSide
 from fedanomaly.seeding import stable_hash
-from fedanomaly.tiers.monitor import CoLocatedMonitors, DivergenceError, StepResult
+from fedanomaly.tiers.monitor import (
+    CoLocatedMonitors,
+    DivergenceError,
+    StepResult,
+    diverged_weights,
+)
 
 
 class MonitorGroup(Protocol):
@@ -170,10 +175,7 @@ class SliceManager:
                 )
             )
         if not self.side.finite():
-            raise DivergenceError(
-                f"slice manager {self.name}: G and E: weights turned NaN or infinite at "
-                f"iteration {start + iterations - 1}"
-            )
+            raise diverged_weights(f"slice manager {self.name}: G and E", start + iterations - 1)
 
     def arrays(self) -> list[np.ndarray]:
         """G's then E's state (what the controller averages)."""

@@ -16,6 +16,7 @@ from fedanomaly.data.series import EntityData, MetricSeries, checked_values, tim
 from fedanomaly.data.sources.csv_table import (
     CsvSource,
     file_line,
+    frame_lines,
     numeric_column,
     read_table,
     require_columns,
@@ -58,6 +59,8 @@ class BitbrainsSource(CsvSource):
                 f"{path}: timestamp column '{TIMESTAMP_COLUMN}' line {file_line(frame, row)} "
                 "is not a time"
             )
-        checked = checked_values(values, BITBRAINS_METRICS, str(path), lines=frame.attrs["lines"])
+        checked = checked_values(
+            values, BITBRAINS_METRICS, str(path), lines=lambda: frame_lines(frame)
+        )
         series = MetricSeries(checked, BITBRAINS_METRICS, timestamps=timestamps)
         return EntityData(entity, time_ordered(series))

@@ -45,7 +45,7 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
     frame.columns = [str(column).strip() for column in frame.columns]
     if frame.empty:
         raise InputError(f"{path}: the table has no rows")
-    frame.attrs["lines"] = data_lines(path, len(frame), sep)
+    frame.attrs["read"] = (path, sep)  # for the line numbers an error needs
     return frame
 
 
@@ -94,8 +94,16 @@ def file_line(frame: pd.DataFrame, row: int) -> int:
     int
         The 1-based line number in the file.
     """
-    lines = frame.attrs.get("lines")
-    return int(lines[row]) if lines is not None else row + 2
+    return int(frame_lines(frame)[row])
+
+
+def frame_lines(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`data_lines` of a frame from :func:`read_table`, worked out on the first error
+    that needs them (a second pass over the file) and kept with the frame."""
+    if "lines" not in frame.attrs:
+        path, sep = frame.attrs["read"]
+        frame.attrs["lines"] = data_lines(path, len(frame), sep)
+    return frame.attrs["lines"]
 
 
 def numeric_column(frame: pd.DataFrame, column: str, path: Path, hint: str = "") -> np.ndarray:
@@ -288,5 +296,5 @@ class CsvSource(FileSource):
         if self.csv.label_column:
             labels = label_column(frame, self.csv.label_column, path)
         timestamps = timestamp_seconds(frame, timestamp_column, path) if timestamp_column else None
-        checked = checked_values(values, metrics, str(path), lines=frame.attrs["lines"])
+        checked = checked_values(values, metrics, str(path), lines=lambda: frame_lines(frame))
         return EntityData(entity, time_ordered(MetricSeries(checked, metrics, labels, timestamps)))
