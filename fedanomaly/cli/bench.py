@@ -274,8 +274,9 @@ def bench_precision(
     out: BenchOut = Path("results/bench-precision"),
     ray_address: RayAddress = None,
 ) -> None:
-    """Payload of every link, F1 and VUS-PR against the payload precision of everything that
-    crosses a link (beyond the paper)."""
+    """Payload of every link, F1 and VUS-PR against the payload precision (beyond the paper).
+
+    The precision is that of everything that crosses a link."""
     from fedanomaly.bench.sweeps import Panel, precision_row
 
     values = name_list(precisions, "--precisions")

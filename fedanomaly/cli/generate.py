@@ -48,8 +48,9 @@ def generate(
     seed: Seed = None,
     as_json: Json = False,
 ) -> None:
-    """Train CMSF-GAN (seed 000) on the monitors' typed anomalies and generate windows of one
-    type, with the generation quality (type accuracy, discriminative score)."""
+    """Generate windows of one anomaly type with CMSF-GAN (seed 000), and their quality.
+
+    Trained on the monitors' typed anomalies; quality: type accuracy, discriminative score."""
     from fedanomaly.generation import generate_anomalies, write_generated
 
     if type_name not in ANOMALY_KINDS:

@@ -90,8 +90,9 @@ def topology_tree(topology: Topology) -> Tree:
 @topology_app.command("validate")
 @reports_input_errors
 def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML.")]) -> None:
-    """Check a topology's schema, that its data paths open and that the VMs it names are there;
-    exit 2 naming the problem."""
+    """Check a topology's schema, its data paths and the VMs it names; exit 2 naming a problem.
+
+    The data paths must open and the VMs the file names must be in their sources."""
     topology = resolve_topology(file)
     sources = [("data.source", topology.data.source)] + [
         (f"slices[{s}].monitors[{m}].source", monitor.source)
