@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import importlib.metadata
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -209,6 +210,9 @@ def test_data_plot_writes_a_png(tmp_path):
         (["topology", "validate", "."], ".: is a folder; give a topology YAML file"),
         (["generate", "--out", "."], "--out .: is a folder; give a file name"),
         (["generate", "--seed", "-3"], "--seed: seed: Input should be greater than or equal to 0"),
+        (["report", "nowhere"], "nowhere: no such run directory"),
+        (["report", "."], ".: no summary.json: the run did not finish (its run.log says why)"),
+        (["report", ".", "..", "--per-monitor"], "--per-monitor: give one run directory"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
@@ -219,6 +223,26 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "summary.json: not readable as JSON (Expecting property name"),
+        ("[1, 2]", "summary.json: not a run summary (a JSON object)"),
+        (
+            '{"mode": "federated"}',
+            "summary.json: not a summary this version of fedanomaly writes (missing or "
+            "unexpected: 'communication')",
+        ),
+    ],
+)
+def test_report_refuses_a_summary_it_cannot_read(text, message, tmp_path):
+    (tmp_path / "summary.json").write_text(text)
+    result = run("report", tmp_path)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path}") and message in lines[0]
 
 
 def test_plot_into_a_missing_folder_writes_nothing(tmp_path):
@@ -359,6 +383,34 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
         expected = [model[k] for k in ("vus_pr", "auc_pr", "f1", "f1_oracle")]
         expected += [controls[control]["vus_pr"] for control in detection["controls"]]
         assert rows[name] == [f"{value:.3f}" for value in expected]
+    # the saved run shows the same tables again, and beside another run
+    shown = run("report", out, "--per-monitor")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == result.stdout.removesuffix(f"run directory: {out}\n")
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    summary = json.loads((other / "summary.json").read_text())
+    summary["communication"]["slice_controller"]["up_bytes"] += 1000
+    summary["detection"]["beats_controls"] = {"random": True, "pca": False}
+    (other / "summary.json").write_text(json.dumps(summary))
+    listed = run("report", out, other, "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [row["run"] for row in rows] == [str(out), str(other)]
+    for row, path in zip(rows, (out, other), strict=True):
+        saved = json.loads((path / "summary.json").read_text())
+        links = saved["communication"]
+        assert row["bytes"] == sum(e["up_bytes"] + e["down_bytes"] for e in links.values())
+        assert row["slice_controller_bytes"] == (
+            links["slice_controller"]["up_bytes"] + links["slice_controller"]["down_bytes"]
+        )
+        assert row["f1"] == saved["detection"]["overall"]["f1"]
+        assert row["vus_pr"] == saved["detection"]["overall"]["vus_pr"]
+    assert rows[1]["bytes"] == rows[0]["bytes"] + 1000
+    assert (rows[1]["controls_beaten"], rows[1]["controls"]) == (1, 2)
+    table = run("report", out, other)
+    assert table.exit_code == 0, table.output
+    assert "1 of 2" in table.stdout and f"{rows[0]['vus_pr']:.3f}" in table.stdout
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from fedanomaly.cli.bench import bench_app
 from fedanomaly.cli.common import console, errors
 from fedanomaly.cli.data import data_app
 from fedanomaly.cli.generate import generate
+from fedanomaly.cli.saved_runs import report
 from fedanomaly.cli.simulate import simulate
 from fedanomaly.cli.topology import topology_app
 
@@ -39,6 +40,7 @@ def version() -> None:
 
 app.command()(simulate)
 app.command()(generate)
+app.command()(report)
 app.add_typer(topology_app, name="topology")
 app.add_typer(data_app, name="data")
 app.add_typer(bench_app, name="bench")

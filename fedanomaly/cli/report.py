@@ -6,9 +6,10 @@ from typing import Any
 
 from rich import box
 from rich.console import Group
-from rich.table import Table
+from rich.table import Column, Table
 
 from fedanomaly.cli.common import human_bytes, number
+from fedanomaly.metering.meter import LINKS
 
 
 def summary_tables(summary: dict[str, Any]) -> Group:
@@ -144,3 +145,68 @@ def unseen_load_line(detection: dict[str, Any]) -> str:
         f"({beyond['false_alarm_share']:.0%}); such steps are {beyond['normal_share']:.1%} "
         "of the normal test steps."
     )
+
+
+def comparison_row(run: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """What several runs are compared on: the setting, the traffic, the time and detection.
+
+    Parameters
+    ----------
+    run
+        The run's name in the table (its directory).
+    summary
+        The run's ``summary.json`` content.
+
+    Returns
+    -------
+    dict
+        ``run``, ``mode``, ``model``, ``slices``, ``monitors``, ``iterations``, ``seed``;
+        ``bytes`` (every link, both directions) and ``<link>_bytes`` per link;
+        ``wall_seconds``; the means over monitors ``f1`` (at ``threshold_method``),
+        ``f1_oracle``, ``vus_pr`` and ``auc_pr``; ``controls_beaten`` and ``controls``, how
+        many control rows the model's VUS-PR is above and how many there are.
+    """
+    links = summary["communication"]
+    per_link = {
+        f"{link}_bytes": links[link]["up_bytes"] + links[link]["down_bytes"] for link in LINKS
+    }
+    detection = summary["detection"]
+    overall = detection["overall"]
+    verdicts = detection["beats_controls"]
+    return {
+        "run": run,
+        "mode": summary["mode"],
+        "model": summary["model"],
+        "slices": summary["topology"]["slices"],
+        "monitors": summary["topology"]["monitors"],
+        "iterations": summary["iterations"],
+        "seed": summary["seed"],
+        "bytes": sum(per_link.values()),
+        **per_link,
+        "wall_seconds": summary["wall_seconds"],
+        "threshold_method": detection["threshold_method"],
+        **{key: overall[key] for key in ("f1", "f1_oracle", "vus_pr", "auc_pr")},
+        "controls_beaten": sum(1 for beaten in verdicts.values() if beaten),
+        "controls": len(verdicts),
+    }
+
+
+def comparison_table(rows: list[dict[str, Any]]) -> Table:
+    """Runs side by side, one row each (:func:`comparison_row`): traffic against detection."""
+    table = Table(
+        Column("run", overflow="fold"), "mode", "model", "slices x\nmonitors", "I",
+        *(link.replace("_", " -\n") for link in LINKS), "all links", "wall s", "F1",
+        "oracle\nF1", "VUS-PR", "AUC-PR", "controls\nbeaten",
+        title="Runs: traffic (up + down) against detection (means over monitors)",
+        box=box.SIMPLE_HEAD,
+    )  # fmt: skip
+    for row in rows:
+        table.add_row(
+            row["run"], row["mode"], row["model"], f"{row['slices']} x {row['monitors']}",
+            str(row["iterations"]), *(human_bytes(row[f"{link}_bytes"]) for link in LINKS),
+            human_bytes(row["bytes"]),
+            f"{row['wall_seconds']:.1f}",
+            *(number(row[key]) for key in ("f1", "f1_oracle", "vus_pr", "auc_pr")),
+            f"{row['controls_beaten']} of {row['controls']}",
+        )  # fmt: skip
+    return table

@@ -107,6 +107,29 @@ class RunDirectory:
         (self.path / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def read_summary(run: Path) -> dict[str, Any]:
+    """A run directory's ``summary.json``.
+
+    Raises
+    ------
+    InputError
+        If ``run`` is not a folder, holds no ``summary.json`` (a run that stopped before its
+        end keeps what it wrote, without one), or the file is not a JSON object.
+    """
+    if not run.is_dir():
+        raise InputError(f"{run}: no such run directory")
+    path = run / SUMMARY
+    if not path.is_file():
+        raise InputError(f"{run}: no {SUMMARY}: the run did not finish (its {LOG} says why)")
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path}: not readable as JSON ({error})") from None
+    if not isinstance(summary, dict):
+        raise InputError(f"{path}: not a run summary (a JSON object)")
+    return summary
+
+
 def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """A checkpoint written by :meth:`RunDirectory.save_checkpoint`, loaded safely."""
     return torch.load(path, weights_only=True, map_location="cpu")
