@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 def from_summary(run: Path, make: Callable[[], T]) -> T:
     """``make()``, which reads the run's summary, or an :class:`InputError` naming the run
-    where the summary lacks what ``make`` reads (a file this version did not write)."""
+    where the summary lacks what ``make`` reads (a file another version wrote)."""
     try:
         return make()
     except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -62,6 +62,6 @@ def report(
         console.print(comparison_table(rows))
         return
     run, summary = summaries[0]
-    console.print(from_summary(run, lambda: summary_tables(summary)))
+    console.print(from_summary(run, partial(summary_tables, summary)))
     if per_monitor:
-        console.print(from_summary(run, lambda: per_monitor_table(summary)))
+        console.print(from_summary(run, partial(per_monitor_table, summary)))
