@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import zlib
 
+import numpy as np
+
 
 def stable_hash(name: str) -> int:
     """A hash of ``name`` that is the same in every process (unlike ``hash``).
@@ -19,3 +21,27 @@ def stable_hash(name: str) -> int:
         Its CRC-32, to add to the run's seed for a generator of that name's own.
     """
     return zlib.crc32(name.encode("utf-8"))
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of one random stream of an object seeded ``seed``.
+
+    An object that seeds its initial weights with ``seed`` and also draws from torch generators
+    of its own (noise, interpolation weights) seeds each of those with this, so that no stream
+    repeats another: a torch generator seeded like the global one would replay the very draws
+    that set the weights.
+
+    Parameters
+    ----------
+    seed
+        The object's seed (non-negative).
+    stream
+        The stream's name, e.g. ``noise`` or ``epsilon``.
+
+    Returns
+    -------
+    int
+        A 64-bit seed from NumPy's ``SeedSequence`` of ``seed`` and the stream's hash.
+    """
+    state = np.random.SeedSequence([seed, stable_hash(stream)]).generate_state(1, np.uint64)
+    return int(state[0])

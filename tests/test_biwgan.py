@@ -64,6 +64,26 @@ def test_shapes():
     assert d(x, e(x)).shape == (B,)
 
 
+def test_no_random_stream_replays_the_draws_that_set_the_weights():
+    """A critic seeded s and a pooled generator side whose noise is seeded s too (centralized
+    mode names both "controller"): the interpolation weights, the noise and the initial weights
+    each come from a stream of their own."""
+    shape = GanShape(D, T, L, VARIANTS["biwgan-gp"])
+    config = ModelConfig(hidden={"generator": (4, 4), "encoder": (4, 4), "discriminator": (8, 4)})
+    critic = CriticSide(shape, config, 11)
+    side = GeneratorSide(shape, config, 3, noise_seed=11)
+    epsilon = critic.draw_epsilon(64).flatten()
+    noise = torch.randn(64, L, generator=side.noise)
+    uniforms = torch.rand(64, generator=torch.Generator().manual_seed(11))
+    normals = torch.randn(64, L, generator=torch.Generator().manual_seed(11))
+    # with one seed for all, epsilon was the first layer's initial weights, rescaled
+    weights = critic.critic.layers[0].weight.detach().flatten()[:64]
+    for draws, replay in ((epsilon, uniforms), (noise, normals)):
+        assert not torch.allclose(draws, replay)
+    assert abs(np.corrcoef(epsilon.numpy(), weights.numpy())[0, 1]) < 0.5
+    assert abs(np.corrcoef(epsilon.numpy(), noise[:, 0].numpy())[0, 1]) < 0.5
+
+
 def test_gradient_penalty_uses_one_epsilon_per_sample_for_window_and_latent():
     """Against an independent computation on a nonlinear critic with the same epsilon draws."""
     torch.manual_seed(7)

@@ -35,6 +35,7 @@ from fedanomaly.models.sides import (
     optimizer_bytes,
     parameter_bytes,
 )
+from fedanomaly.seeding import stream_seed
 
 SHORT_KERNEL = 3
 LONG_POOL = 4
@@ -172,7 +173,9 @@ class CmsfGeneratorSide:
             config.latent_size, types, metrics, config.window_length, config.hidden.generator[-1]
         )
         self.optimizer = make_optimizer(self.generator.parameters(), config)
-        self.noise = torch.Generator().manual_seed(seed if noise_seed is None else noise_seed)
+        self.noise = torch.Generator().manual_seed(
+            stream_seed(seed if noise_seed is None else noise_seed, "noise")
+        )
         self._pending: torch.Tensor | None = None
 
     def generate(self, codes: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from fedanomaly.models.biwgan import (
     critic_loss,
     eg_feedback,
 )
+from fedanomaly.seeding import stream_seed
 
 if TYPE_CHECKING:
     from fedanomaly.models.critic_bank import CriticBank
@@ -112,7 +113,8 @@ class GeneratorSide:
     device
         Torch device for G and E.
     noise_seed
-        Seeds the noise z (default: ``seed``); slices that share initial weights draw their own.
+        Seeds the noise z (its own stream of it, :func:`~fedanomaly.seeding.stream_seed`; default:
+        ``seed``); slices that share initial weights draw their own.
     """
 
     def __init__(
@@ -137,7 +139,7 @@ class GeneratorSide:
             make_optimizer(self.encoder.parameters(), config),
         ]
         self.noise = torch.Generator(device=self.device).manual_seed(
-            seed if noise_seed is None else noise_seed
+            stream_seed(seed if noise_seed is None else noise_seed, "noise")
         )
         self.reconstruction_weight = config.reconstruction_weight
         self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
@@ -242,7 +244,7 @@ class CriticSide:
         self.config = config
         self.critic = Critic(shape.code, shape.metrics, shape.length, config.hidden.discriminator)
         self.optimizer = make_optimizer(self.critic.parameters(), config)
-        self.epsilon = torch.Generator().manual_seed(seed)
+        self.epsilon = torch.Generator().manual_seed(stream_seed(seed, "epsilon"))
         self.bank: CriticBank | None = None  # set when stacked with co-located critics
 
     def tensors(self, x: np.ndarray, payload: Arrays) -> tuple[torch.Tensor, ...]:
