@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from fedanomaly.bench.closed_form import fedavg_payload, iteration_payload
 from fedanomaly.cli import app
+from fedanomaly.config.schema import ModelConfig
+from fedanomaly.metering.precision import encode
+from fedanomaly.metering.wire import message_size
+from fedanomaly.models.biwgan import VARIANTS
+from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 
 MODES = ["centralized", "standalone", "distributed", "federated"]
 SMALL = {
@@ -35,6 +41,24 @@ def test_closed_forms_by_hand():
     assert iteration_payload(8, 16, 26, 16) == (4 * (6656 + 128), 4 * (3328 + 256))
     # 7 iterations, L 3: 3 rounds up (model + count), 4 down (the last broadcast), 2 slices
     assert fedavg_payload(100, 2, 7, 3) == (3 * 2 * (400 + 8), 4 * 2 * 400)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_the_closed_form_is_one_real_exchange_of_every_variant(name, precision):
+    """One iteration's payloads as a slice manager and a critic make them: without an encoder
+    (wgan-gp, wgan, gan) neither f nor dL/df travels."""
+    config = ModelConfig(
+        name=name, critic_iterations=1, latent_size=4, window_length=8, batch_size=5,
+        hidden={"generator": (8, 8), "encoder": (8, 8), "discriminator": (8, 8)},
+    )  # fmt: skip
+    shape = GanShape.from_config(config, 3)
+    batch = np.random.default_rng(0).random((5, 8, 3)).astype(np.float32)
+    generated = GeneratorSide(shape, config, 0).propose([batch])[0]
+    feedback = CriticSide(shape, config, 0).train(batch, generated)[2]
+    up = message_size(encode({**feedback, "x": batch}, precision))[0]
+    down = message_size(encode(generated, precision))[0]
+    assert (up, down) == iteration_payload(5, 8, 3, 4, precision, VARIANTS[name].bidirectional)
 
 
 def sweep(tmp_path, ray_address, *args: str) -> list[dict[str, str]]:

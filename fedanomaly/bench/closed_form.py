@@ -3,7 +3,8 @@
 Payloads are arrays of values at the payload precision (4 bytes for float32, 2 for float16, 1
 for int8, which adds one float32 scale per tensor): per monitor and iteration up ``dL/dX_bar``
 and the next batch (``M x T x d`` each) and ``dL/df`` (``M x l``), down ``f`` and ``z``
-(``M x l``) and ``X_bar`` (``M x T x d``). Per FedAvg round and slice G and E go up with the
+(``M x l``) and ``X_bar`` (``M x T x d``); a model without an encoder sends no ``f`` and no
+``dL/df``. Per FedAvg round and slice G and E go up with the
 sample count (int64) and come back down; after training the global model goes down once more.
 """
 
@@ -25,13 +26,21 @@ def tensors_bytes(values: int, tensors: int, precision: Precision = "float32") -
 
 
 def iteration_payload(
-    batch: int, length: int, metrics: int, latent: int, precision: Precision = "float32"
+    batch: int,
+    length: int,
+    metrics: int,
+    latent: int,
+    precision: Precision = "float32",
+    bidirectional: bool = True,
 ) -> tuple[int, int]:
-    """(up, down) payload bytes of one monitor's exchange in one iteration (three arrays
-    each way)."""
+    """(up, down) payload bytes of one monitor's exchange in one iteration: three arrays each
+    way, or without an encoder (``bidirectional`` false: ``wgan-gp``, ``wgan``, ``gan``) two,
+    neither ``f`` down nor ``dL/df`` up."""
     window = batch * length * metrics
-    up = tensors_bytes(2 * window + batch * latent, 3, precision)
-    down = tensors_bytes(window + 2 * batch * latent, 3, precision)
+    codes = batch * latent if bidirectional else 0
+    tensors = 3 if bidirectional else 2
+    up = tensors_bytes(2 * window + codes, tensors, precision)
+    down = tensors_bytes(window + batch * latent + codes, tensors, precision)
     return up, down
 
 

@@ -36,6 +36,7 @@ from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.errors import InputError
 from fedanomaly.files import write_atomically, write_figure
 from fedanomaly.metering.meter import LINKS, MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER
+from fedanomaly.models.biwgan import VARIANTS
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 from fedanomaly.runs.cluster import local_ray_cluster
 from fedanomaly.runs.summary import TIERS
@@ -75,6 +76,19 @@ def model_size(topology: Topology, metrics: int, side: type = GeneratorSide) -> 
     return sum(a.size for a in arrays), len(arrays)
 
 
+def exchange_payload(topology: Topology, metrics: int) -> tuple[int, int]:
+    """(up, down) payload bytes of one monitor's exchange in one iteration of the topology's
+    split model (:func:`iteration_payload`): up at the feedback's precision, down at the
+    generated batches'."""
+    m, payload = topology.model, topology.payload
+    sizes = (m.batch_size, m.window_length, metrics, m.latent_size)
+    encoder = VARIANTS[m.name].bidirectional
+    return (
+        iteration_payload(*sizes, payload.feedback, encoder)[0],
+        iteration_payload(*sizes, payload.generated, encoder)[1],
+    )
+
+
 def expected_payload(topology: Topology, monitors: list[MonitorData]) -> dict[str, list[int]]:
     """Closed-form (up, down) payload bytes per link of a whole run in the topology's mode.
 
@@ -87,12 +101,7 @@ def expected_payload(topology: Topology, monitors: list[MonitorData]) -> dict[st
     metrics = len(monitors[0].metrics)
     expected = {link: [0, 0] for link in LINKS}
     if topology.mode in ("distributed", "federated"):
-        up = iteration_payload(
-            m.batch_size, m.window_length, metrics, m.latent_size, payload.feedback
-        )[0]
-        down = iteration_payload(
-            m.batch_size, m.window_length, metrics, m.latent_size, payload.generated
-        )[1]
+        up, down = exchange_payload(topology, metrics)
         first = tensors_bytes(m.batch_size * m.window_length * metrics, 1, payload.feedback)
         deployed = tensors_bytes(*model_size(topology, metrics), payload.models)
         expected[MONITOR_SLICE] = [count * (first + m.iterations * up),
@@ -130,10 +139,8 @@ def payload_columns(
 
 def batch_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
     """Monitor <-> slice payload of one run, measured and closed form."""
-    m, payload, metrics = topology.model, topology.payload, len(monitors[0].metrics)
-    sizes = (m.batch_size, m.window_length, metrics, m.latent_size)
-    up = iteration_payload(*sizes, payload.feedback)[0]
-    down = iteration_payload(*sizes, payload.generated)[1]
+    m = topology.model
+    up, down = exchange_payload(topology, len(monitors[0].metrics))
     return {
         "batch_size": m.batch_size,
         "up_per_iteration": up,
