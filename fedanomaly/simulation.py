@@ -49,7 +49,14 @@ from fedanomaly.data.pipeline import MonitorData, prepare_monitors
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.report import MonitorReport
 from fedanomaly.metering.clock import Stopwatch
-from fedanomaly.metering.meter import MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER, Meter
+from fedanomaly.metering.meter import (
+    MONITOR_CONTROLLER,
+    MONITOR_SLICE,
+    SLICE_CONTROLLER,
+    Meter,
+    Traffic,
+    traffic_fields,
+)
 from fedanomaly.metering.wire import from_positional, positional
 from fedanomaly.models.cmsf import CmsfGeneratorSide
 from fedanomaly.models.local import build_local_model
@@ -108,6 +115,7 @@ class Deployment:
     hosts: dict[str, Any] = field(default_factory=dict)
     tiers: list[tuple[Any, dict[str, str]]] = field(default_factory=list)
     devices: dict[str, str] = field(default_factory=dict)
+    uploads: list[dict[str, Any]] = field(default_factory=list)  # centralized: one per monitor
 
 
 def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
@@ -367,8 +375,12 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
             deployment.hosts[m.name].upload_training_data.remote(m.name, link) for m in monitors
         ]
         replies = ray.get(uploads)
-        parts = [part for upload, _ in replies for part in upload]
-        typed = [windows for _, windows in replies if windows is not None]
+        parts = [part for upload, _, _ in replies for part in upload]
+        typed = [windows for _, windows, _ in replies if windows is not None]
+        deployment.uploads = [
+            {"upload": m.name, "link": link, **traffic_fields(sent, Traffic())}
+            for m, (_, _, sent) in zip(monitors, replies, strict=True)
+        ]
         actor = node(gpu_share([topology.device])[0])
         ray.get(actor[1].add_pooled_monitor.remote("controller", parts, typed))
         host_group("controller", actor, [m.name for m in monitors])
@@ -626,6 +638,8 @@ def simulate(
         )
         with session as namespace:
             deployment = deploy(topology, monitors, run_id)
+            if deployment.uploads:
+                on_round(deployment.uploads)
             training_started = time.perf_counter()
             outcome: dict[str, Any] = {}
             controller_meter, controller_clock = Meter(), Stopwatch()

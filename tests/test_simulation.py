@@ -269,6 +269,17 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
         centralized = summary["communication"]["monitor_controller"]
         assert centralized["up_payload_bytes"] == 3 * 864 * D * 4
         assert centralized["down_payload_bytes"] == 3 * 4 * (model_count + critic_count)
+        # metrics.jsonl opens with each monitor's upload: one message of its train part
+        lines = [json.loads(line) for line in (run / "metrics.jsonl").open()]
+        uploads = [line for line in lines if "upload" in line]
+        assert lines[: len(uploads)] == uploads
+        train = raw["vm-1-1"].vms[0].train.scaled
+        assert uploads == [
+            {"upload": name, "link": "monitor_controller", "up_bytes": sum(message(train_0=train)),
+             "down_bytes": 0, "up_messages": 1, "down_messages": 0}
+            for name in ("vm-1-1", "vm-1-2", "vm-2-1")
+        ]  # fmt: skip
+        assert sum(u["up_bytes"] for u in uploads) == centralized["up_bytes"]
     if mode == "standalone":
         assert summary["peak_memory_bytes"]["slice_manager"] == 0
 

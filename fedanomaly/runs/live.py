@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from fedanomaly.config.schema import Topology
 from fedanomaly.errors import InputError
-from fedanomaly.metering.meter import MONITOR_CONTROLLER, MONITOR_SLICE, SLICE_CONTROLLER
+from fedanomaly.metering.meter import MONITOR_SLICE
 from fedanomaly.runs.timeline import simulated_time
 
 LOSS_TIERS = {
@@ -91,12 +91,13 @@ class LiveMetrics:
         """Take a batch of ``metrics.jsonl`` lines."""
         self.records.extend(records)
         for record in records:
-            link = SLICE_CONTROLLER if "round" in record else MONITOR_SLICE
+            link = record.get("link", MONITOR_SLICE)  # rounds and uploads name theirs
             for direction in ("up", "down"):
                 self.bytes.labels(link, direction).inc(record[f"{direction}_bytes"])
                 self.messages.labels(link, direction).inc(record[f"{direction}_messages"])
             if "round" in record:
                 self.round.set(record["round"])
+            if "iteration" not in record:
                 continue
             self.done = max(self.done, record["iteration"] + 1)
             self.iteration.set(self.done)
@@ -104,11 +105,7 @@ class LiveMetrics:
                 if key in record:
                     self.loss.labels(LOSS_TIERS[key], record["group"], key).set(record[key])
         self.wall.set(time.perf_counter() - self.started)
-        zero = {"messages": 0, "up_bytes": 0, "up_messages": 0}
-        traffic = {MONITOR_CONTROLLER: zero}
-        self.simulated.set(
-            simulated_time(self.records, self.topology, traffic)["simulated_seconds"]
-        )
+        self.simulated.set(simulated_time(self.records, self.topology)["simulated_seconds"])
 
     def detected(self, monitor: str, scores: Any, preds: Any, threshold: float) -> None:
         """A monitor's detection on its test part."""

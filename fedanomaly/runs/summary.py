@@ -63,7 +63,7 @@ def build_summary(
     traffic = communication(meter)
     for link, seconds in link_transfer_seconds(traffic, topology).items():
         traffic[link]["transfer_seconds"] = round(seconds, 6)
-    clock = simulated_time(records, topology, traffic)
+    clock = simulated_time(records, topology)
     return {
         "mode": topology.mode,
         "model": topology.model.name,

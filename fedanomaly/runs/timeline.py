@@ -17,7 +17,6 @@ from collections import defaultdict
 from typing import Any
 
 from fedanomaly.config.schema import Topology
-from fedanomaly.metering.meter import MONITOR_CONTROLLER
 from fedanomaly.metering.network import message_seconds, transfer_seconds
 
 
@@ -29,20 +28,16 @@ def iteration_seconds(record: dict[str, Any], topology: Topology) -> tuple[float
     return record.get("compute_seconds", 0.0), transfer
 
 
-def simulated_time(
-    records: list[dict[str, Any]], topology: Topology, traffic: dict[str, Any]
-) -> dict[str, float]:
+def simulated_time(records: list[dict[str, Any]], topology: Topology) -> dict[str, float]:
     """``simulated_seconds`` of training and its compute and transfer parts.
 
     Parameters
     ----------
     records
-        The run's ``metrics.jsonl`` lines: iteration records (``group``) and, in federated mode,
-        round records (``round``).
+        The run's ``metrics.jsonl`` lines: iteration records (``group``), in federated mode
+        round records (``round``), in centralized mode each monitor's upload (``upload``).
     topology
         Links and L.
-    traffic
-        The run's ``communication`` summary (the centralized upload is not in the records).
     """
     per_group: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
     for record in records:
@@ -57,14 +52,16 @@ def simulated_time(
         if rounds
         else [range(0, topology.model.training_iterations)]
     )
-    compute_total = transfer_total = 0.0
-    if topology.mode == "centralized":
-        upload, count = traffic[MONITOR_CONTROLLER], len(topology.monitors)
-        transfer_total += transfer_seconds(
-            topology.links.monitor_controller,
-            upload["up_bytes"] / count,
-            upload["up_messages"] // count,
-        )
+    compute_total = 0.0
+    # the monitors upload their training data first, each on its own link: the slowest counts
+    transfer_total = max(
+        (
+            transfer_seconds(topology.links.monitor_controller, r["up_bytes"], r["up_messages"])
+            for r in records
+            if "upload" in r
+        ),
+        default=0.0,
+    )
     for index, span in enumerate(spans):
         slowest = max(
             per_group.values(),

@@ -177,17 +177,18 @@ class TierNode:
 
     def upload_training_data(
         self, name: str, link: str
-    ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None, Traffic]:
         """A hosted monitor's scaled train parts and, for ``cmsf-attae``, its labelled typed
-        windows, sent once over ``link`` (centralized mode)."""
+        windows, sent once over ``link`` (centralized mode), with what the upload sent."""
         parts = [vm.train.scaled for vm in self.data[name].vms]
         meter = self.monitors[name].meter
+        sent = Traffic()
         for k, part in enumerate(parts):
-            meter.send(link, "up", {f"train_{k}": part})
+            sent.add(meter.send(link, "up", {f"train_{k}": part}))
         typed = self.labelled_windows(self.data[name])
         if typed is not None:
-            meter.send(link, "up", {"typed": typed[0], "types": typed[1]})
-        return parts, typed
+            sent.add(meter.send(link, "up", {"typed": typed[0], "types": typed[1]}))
+        return parts, typed, sent
 
     def first_batches(self, names: list[str]) -> list[tuple[np.ndarray, Traffic]]:
         """First batches of the named hosted monitors."""
