@@ -212,6 +212,14 @@ def test_adaptive_threshold_is_mean_plus_beta_sigma_of_the_past_window():
     # after a level shift the threshold follows the new level within one window
     shifted = adaptive_threshold(np.zeros(20), np.full(40, 5.0), window=10, beta=3.0)
     assert shifted[0] == pytest.approx(0.0) and shifted[-1] == pytest.approx(5.0)
+    # scores far from 0 with a small spread: sigma is not lost to the level's rounding
+    level = 1e4 + np.random.default_rng(5).normal(scale=1e-3, size=20_000)
+    far = adaptive_threshold(level[:100], level[100:], window=100, beta=3.0)
+    windows = np.lib.stride_tricks.sliding_window_view(level[:-1], 100)
+    direct = windows.mean(axis=1) + 3.0 * windows.std(axis=1)
+    assert np.abs(far - direct).max() < 1e-3 * 1e-3  # a thousandth of sigma
+    with pytest.raises(ValueError, match="at least one score before the first"):
+        adaptive_threshold(np.zeros(0), scores, window=10, beta=2.0)
 
 
 def scores_for(test: np.ndarray, types: np.ndarray) -> PartScores:

@@ -21,6 +21,7 @@ is reported beside them, labelled as such, only for comparison with papers that 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.stats import genpareto
 
 MIN_EXCESSES = 10
@@ -98,13 +99,10 @@ def adaptive_threshold(
     beta
         Width in standard deviations.
     """
-    series = np.concatenate([history[-window:], scores]).astype(np.float64)
-    offset = len(series) - len(scores)
-    sums = np.concatenate([[0.0], np.cumsum(series)])
-    squares = np.concatenate([[0.0], np.cumsum(series**2)])
-    ends = offset + np.arange(len(scores))  # the past of step t is series[start:end]
-    starts = np.maximum(ends - window, 0)
-    counts = ends - starts
-    means = (sums[ends] - sums[starts]) / counts
-    variances = np.maximum((squares[ends] - squares[starts]) / counts - means**2, 0.0)
-    return means + beta * np.sqrt(variances)
+    if len(history) == 0:
+        raise ValueError("the adaptive threshold needs at least one score before the first")
+    series = pd.Series(np.concatenate([history[-window:], scores]).astype(np.float64))
+    past = series.rolling(window, min_periods=1)  # pandas' rolling moments: no cancellation
+    means, deviations = past.mean().shift(1), past.std(ddof=0).shift(1)
+    offset = len(series) - len(scores)  # the past of the first score ends at the history's end
+    return (means + beta * deviations).to_numpy()[offset:]
