@@ -46,6 +46,15 @@ def test_decoding_error_stays_within_the_encodings_bound():
         assert np.abs(quarter[name]).max() == pytest.approx(np.abs(original).max(), rel=1e-6)
 
 
+@pytest.mark.parametrize("peak", [2.5e-43, 1e-45, 1e-39])
+def test_int8_keeps_the_sign_of_values_too_small_for_a_float32_scale(peak):
+    # peak / 127 is subnormal or 0 in float32: the quotients must not wrap round int8
+    tiny = np.array([peak, -peak / 2, 0.0], dtype=np.float32)
+    arrived = decode(encode({"g": tiny}, "int8"), "int8")["g"]
+    assert np.all(np.sign(arrived) * np.sign(tiny) >= 0)
+    assert np.abs(arrived - tiny).max() <= np.abs(tiny).max()
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 @pytest.mark.parametrize("precision", ["float16", "int8"])
 def test_a_non_finite_tensor_arrives_non_finite(precision, bad):

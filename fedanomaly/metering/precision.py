@@ -39,8 +39,9 @@ def encode(arrays: Mapping[str, np.ndarray], precision: Precision) -> dict[str, 
                 wire[name] = np.zeros(array.shape, dtype=np.int8)
                 wire[name + SCALE_SUFFIX] = np.array(np.nan, dtype=np.float32)
                 continue
-            scale = np.float32(peak / 127 if peak > 0 else 1.0)
-            wire[name] = np.round(array / scale).astype(np.int8)
+            scale = np.float32(peak / 127)  # 0 where the peak is too small for float32's scale
+            scale = scale if scale > 0 else np.float32(1.0)
+            wire[name] = np.clip(np.round(array / scale), -127, 127).astype(np.int8)
             wire[name + SCALE_SUFFIX] = np.array(scale, dtype=np.float32)
     return wire
 
