@@ -17,6 +17,8 @@ def binary_metrics(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
 
     Without anomalous steps recall and F1 are undefined (NaN), and precision too without
     alarms, so that a monitor with nothing to find does not pull means over monitors down.
+    With anomalous steps but no alarm, precision is 0 (scikit-learn's ``zero_division=0``):
+    such a monitor missed everything, and counts so in the means.
     """
     precision, recall, f1, _ = precision_recall_fscore_support(
         labels, preds, average="binary", pos_label=1, zero_division=0
