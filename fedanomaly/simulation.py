@@ -65,7 +65,7 @@ from fedanomaly.runs.directory import RunDirectory, check_free
 from fedanomaly.runs.live import LiveMetrics
 from fedanomaly.runs.plots import plot_losses
 from fedanomaly.runs.summary import build_summary
-from fedanomaly.seeding import stable_hash
+from fedanomaly.seeding import stable_hash, stream_seed
 from fedanomaly.tiers.controller import (
     Federation,
     RoundParts,
@@ -298,6 +298,13 @@ def node_layout(
     ]
 
 
+def standalone_seed(seed: int, monitor: str) -> int:
+    """The seed of a standalone monitor's own G and E (or local model): a stream apart from the
+    monitor's seed, ``seed + stable_hash(monitor)``, which its critic's weights take, so that G
+    and the critic do not start from the same draws."""
+    return stream_seed(seed + stable_hash(monitor), "generator side")
+
+
 def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Deployment:
     """Create the Ray nodes of the run's mode and place monitors and generator sides on them."""
     shape = GanShape.from_config(topology.model, len(monitors[0].metrics))
@@ -344,7 +351,7 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
             for data in hosted:
                 host_group(data.name, actor, [data.name])
                 devices[data.name] = actor[1].add_slice_manager.remote(
-                    data.name, None, None, "cpu", seed + stable_hash(data.name),
+                    data.name, None, None, "cpu", standalone_seed(seed, data.name),
                     samples[data.name], [data.name],
                 )  # fmt: skip
         elif split and slices:

@@ -23,6 +23,8 @@ from fedanomaly.models.biwgan import (
     gradient_penalty,
 )
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
+from fedanomaly.seeding import stable_hash
+from fedanomaly.simulation import standalone_seed
 from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
@@ -82,6 +84,18 @@ def test_no_random_stream_replays_the_draws_that_set_the_weights():
         assert not torch.allclose(draws, replay)
     assert abs(np.corrcoef(epsilon.numpy(), weights.numpy())[0, 1]) < 0.5
     assert abs(np.corrcoef(epsilon.numpy(), noise[:, 0].numpy())[0, 1]) < 0.5
+
+
+def test_a_standalone_monitors_generator_and_critic_start_from_draws_of_their_own():
+    shape = GanShape(D, T, L, VARIANTS["biwgan-gp"])
+    config = ModelConfig(hidden={"generator": (8, 8), "encoder": (8, 8), "discriminator": (8, 4)})
+    own = 5 + stable_hash("vm-1-1")  # the monitor's seed: its critic's weights
+    critic = CriticSide(shape, config, own).critic.layers[0].weight.detach().flatten()
+    generator = GeneratorSide(shape, config, standalone_seed(5, "vm-1-1")).generator
+    first = next(generator.parameters()).detach().flatten()
+    count = min(len(critic), len(first))
+    # both layers are uniform draws: the same draws would correlate fully once rescaled
+    assert abs(np.corrcoef(critic[:count].numpy(), first[:count].numpy())[0, 1]) < 0.5
 
 
 def test_gradient_penalty_uses_one_epsilon_per_sample_for_window_and_latent():
