@@ -45,3 +45,10 @@ def stream_seed(seed: int, stream: str) -> int:
     """
     state = np.random.SeedSequence([seed, stable_hash(stream)]).generate_state(1, np.uint64)
     return int(state[0])
+
+
+def standalone_seed(seed: int, monitor: str) -> int:
+    """The seed of a standalone monitor's own G and E (or local model): a stream apart from the
+    monitor's seed, ``seed + stable_hash(monitor)``, which its critic's weights take, so that G
+    and the critic do not start from the same draws."""
+    return stream_seed(seed + stable_hash(monitor), "generator side")

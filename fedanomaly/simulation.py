@@ -65,7 +65,7 @@ from fedanomaly.runs.directory import RunDirectory, check_free
 from fedanomaly.runs.live import LiveMetrics
 from fedanomaly.runs.plots import plot_losses
 from fedanomaly.runs.summary import build_summary
-from fedanomaly.seeding import stable_hash, stream_seed
+from fedanomaly.seeding import stable_hash, standalone_seed
 from fedanomaly.tiers.controller import (
     Federation,
     RoundParts,
@@ -296,13 +296,6 @@ def node_layout(
         for mine in by_slice.values()
         for first in range(0, len(mine), per_node)
     ]
-
-
-def standalone_seed(seed: int, monitor: str) -> int:
-    """The seed of a standalone monitor's own G and E (or local model): a stream apart from the
-    monitor's seed, ``seed + stable_hash(monitor)``, which its critic's weights take, so that G
-    and the critic do not start from the same draws."""
-    return stream_seed(seed + stable_hash(monitor), "generator side")
 
 
 def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Deployment:

@@ -23,8 +23,7 @@ from fedanomaly.models.biwgan import (
     gradient_penalty,
 )
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
-from fedanomaly.seeding import stable_hash
-from fedanomaly.simulation import standalone_seed
+from fedanomaly.seeding import stable_hash, standalone_seed
 from fedanomaly.tiers.monitor import CoLocatedMonitors, Monitor
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 

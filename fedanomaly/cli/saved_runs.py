@@ -22,14 +22,14 @@ from fedanomaly.errors import InputError
 T = TypeVar("T")
 
 
-def from_summary(run: Path, make: Callable[[], T]) -> T:
-    """``make()``, which reads the run's summary, or an :class:`InputError` naming the run
-    where the summary lacks what ``make`` reads (a file another version wrote)."""
+def from_summary(path: Path, make: Callable[[], T]) -> T:
+    """``make()``, which reads the summary at ``path``, or an :class:`InputError` naming the
+    file where it lacks what ``make`` reads (a file another version wrote)."""
     try:
         return make()
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise InputError(
-            f"{run}/summary.json: not a summary this version of fedanomaly writes "
+            f"{path}: not a summary this version of fedanomaly writes "
             f"(missing or unexpected: {error})"
         ) from None
 
@@ -47,13 +47,14 @@ def report(
     """Show a saved run's closing tables, or several runs' traffic and detection side by side.
 
     With --json, the side-by-side rows of every run given, as a list."""
-    from fedanomaly.runs.directory import read_summary
+    from fedanomaly.runs.directory import SUMMARY, read_summary
 
     if per_monitor and len(runs) > 1:
         raise InputError("--per-monitor: give one run directory")
     summaries = [(run, read_summary(run)) for run in runs]
     rows = [
-        from_summary(run, partial(comparison_row, str(run), summary)) for run, summary in summaries
+        from_summary(run / SUMMARY, partial(comparison_row, str(run), summary))
+        for run, summary in summaries
     ]
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -62,6 +63,6 @@ def report(
         console.print(comparison_table(rows))
         return
     run, summary = summaries[0]
-    console.print(from_summary(run, partial(summary_tables, summary)))
+    console.print(from_summary(run / SUMMARY, partial(summary_tables, summary)))
     if per_monitor:
-        console.print(from_summary(run, partial(per_monitor_table, summary)))
+        console.print(from_summary(run / SUMMARY, partial(per_monitor_table, summary)))
