@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,6 +48,13 @@ TINY = {
 
 def tiny(mode: str = "federated", **settings: object) -> Topology:
     return resolve_topology(slices=2, monitors=3, settings={**TINY, "mode": mode, **settings})
+
+
+def trained_iterations(run: Path) -> dict[str, list[int]]:
+    """The iterations ``metrics.jsonl`` holds records of, per training group."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").open()]
+    groups = sorted({r["group"] for r in records if "iteration" in r})
+    return {g: sorted(r["iteration"] for r in records if r.get("group") == g) for g in groups}
 
 
 def npy_framing(name: str, array: np.ndarray) -> int:
@@ -308,13 +317,21 @@ def test_same_seed_same_numbers(ray_address, tmp_path):
 
 @pytest.mark.parametrize("mode", ["distributed", "federated"])
 def test_a_diverging_monitor_stops_the_run_and_keeps_the_directory(ray_address, tmp_path, mode):
-    topology = tiny(mode, **{"model.learning_rate": 1e30, "model.iterations": 20})
+    # a learning rate of 1e8 leaves the first iteration's losses finite and ruins the second's
+    topology = tiny(mode, **{"model.learning_rate": 1e8, "model.iterations": 20})
     with pytest.raises(
         RunFailedError, match=r"monitor vm-\d-\d: critic loss \S+, EG loss \S+ at iteration \d+"
-    ):
+    ) as failure:
         simulate(topology, tmp_path / "run", ray_address)
     assert (tmp_path / "run" / "config.yaml").exists()
-    assert (tmp_path / "run" / "metrics.jsonl").exists()
+    # the failed round's records are kept: the failing monitor's slice has every iteration
+    # before the failing one, and each slice its iterations from the first on
+    found = re.search(r"vm-(\d)-\d: .* at iteration (\d+)", str(failure.value))
+    failed_slice, failed_at = f"slice-{found.group(1)}", int(found.group(2))
+    done = trained_iterations(tmp_path / "run")
+    assert failed_at > 0
+    assert done[failed_slice] == list(range(failed_at))
+    assert all(its == list(range(len(its))) for its in done.values())
 
 
 def test_a_batch_larger_than_a_monitors_data_is_refused_before_training(tmp_path):
@@ -482,7 +499,8 @@ def test_a_diverging_fine_tuning_stops_the_run_naming_the_monitor(ray_address, t
         RunFailedError, match=r"monitor vm-\d-\d: reconstruction loss \S+ at iteration 1\b"
     ):
         simulate(topology, tmp_path / "run", ray_address)
-    assert (tmp_path / "run" / "metrics.jsonl").exists()
+    groups = ["controller"] if mode == "centralized" else ["slice-1", "slice-2"]
+    assert trained_iterations(tmp_path / "run") == {group: [0] for group in groups}
 
 
 def test_a_model_ruined_by_its_last_step_stops_the_run_at_detection(ray_address, tmp_path):
@@ -500,7 +518,7 @@ def test_a_model_ruined_by_its_last_step_stops_the_run_at_detection(ray_address,
         r"by iteration 0 \(or its data hold values beyond any float\)$",
     ):
         simulate(topology, tmp_path / "run", ray_address)
-    assert (tmp_path / "run" / "metrics.jsonl").exists()
+    assert trained_iterations(tmp_path / "run") == {"slice-1": [0], "slice-2": [0]}
     assert not (tmp_path / "run" / "summary.json").exists()
 
 
