@@ -234,11 +234,11 @@ def test_every_variant_trains_in_the_split_protocol_and_scores(name):
     # a step's score is the mean of eq. 28 over the stride-1 windows that hold it
     test = monitors[0].vms[0].test.scaled
     train = monitors[0].windows("train", T_DEFAULT, config.window_stride)
-    scale = ScoreScale.fit(*window_terms(*modules, train, shape), config.score_weight,
+    scale = ScoreScale.fit(*window_terms(*modules, train), config.score_weight,
                            VARIANTS[name].bidirectional, config.metric_pooling,
                            config.covariance_shrinkage)  # fmt: skip
     windows = np.stack([test[s : s + T_DEFAULT] for s in range(len(test) - T_DEFAULT + 1)])
-    window_scores = scale.combine(*window_terms(*modules, windows, shape))
+    window_scores = scale.combine(*window_terms(*modules, windows))
     for step in (0, T_DEFAULT - 1, len(test) // 2, len(test) - 1):
         holding = window_scores[max(0, step - T_DEFAULT + 1) : step + 1]
         assert scores.test[step] == pytest.approx(holding.mean(), rel=1e-5, abs=1e-6)

@@ -186,6 +186,26 @@ def final_arrays(run) -> list[np.ndarray]:
     return [t.numpy() for state in states for t in state.values()]
 
 
+def test_a_variant_without_an_encoder_sends_and_averages_g_alone(ray_address, tmp_path):
+    """wgan-gp has no E: the FedAvg rounds and the model each monitor detects with carry G's
+    parameters only, and no encoder checkpoint is written."""
+    topology = tiny(**{"model.name": "wgan-gp"})
+    summary = simulate(topology, tmp_path / "run", ray_address)
+    m = topology.model
+    g = Generator(m.latent_size, D, m.window_length, m.hidden.generator)
+    generator_values = sum(p.numel() for p in g.parameters())
+    rounds, slices, monitors = m.iterations // m.local_iterations, 2, 3
+    controller = summary["communication"]["slice_controller"]
+    assert controller["up_payload_bytes"] == rounds * slices * (4 * generator_values + 8)
+    assert controller["down_payload_bytes"] == (rounds + 1) * slices * 4 * generator_values
+    down = 4 * (m.batch_size * m.latent_size + m.batch_size * m.window_length * D)  # z, X_bar
+    link = summary["communication"]["monitor_slice"]
+    deployed = link["down_payload_bytes"] - monitors * m.iterations * down
+    assert deployed == monitors * 4 * generator_values
+    assert not (tmp_path / "run" / "checkpoints" / "encoder.pt").exists()
+    assert (tmp_path / "run" / "checkpoints" / "generator.pt").exists()
+
+
 @pytest.mark.parametrize(
     ("mode", "links"),
     [

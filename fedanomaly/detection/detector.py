@@ -79,14 +79,14 @@ def window_part_scores(
 
 def model_scores(
     data: MonitorData,
-    modules: tuple[Generator, Encoder, Critic],
+    modules: tuple[Generator, Encoder | None, Critic],
     shape: GanShape,
     config: ModelConfig,
 ) -> PartScores:
     """Fit the score scale on the training windows, then score every step of the three parts:
     the mean of eq. 28 over the windows that contain the step."""
     train = data.windows("train", shape.length, config.window_stride)
-    residuals, critic = window_terms(*modules, train, shape)
+    residuals, critic = window_terms(*modules, train)
     scale = ScoreScale.fit(
         residuals,
         critic,
@@ -97,7 +97,7 @@ def model_scores(
     )
 
     def position_scores(windows: np.ndarray) -> np.ndarray:
-        window_scores = scale.combine(*window_terms(*modules, windows, shape))
+        window_scores = scale.combine(*window_terms(*modules, windows))
         return np.repeat(window_scores[:, None], shape.length, axis=1)
 
     return window_part_scores(data, shape.length, position_scores)

@@ -44,7 +44,6 @@ from sklearn.covariance import LedoitWolf
 from torch.nn import functional
 
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
-from fedanomaly.models.sides import GanShape
 
 CHUNK = 1024
 
@@ -54,18 +53,18 @@ Pooling = Literal["mahalanobis", "mean", "max"]
 
 def window_terms(
     generator: Generator,
-    encoder: Encoder,
+    encoder: Encoder | None,
     critic: Critic,
     windows: np.ndarray,
-    shape: GanShape,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Residual X - G(E(X)) per window, position and metric, shape ``(n, T, d)``, and the
-    critic term per window, shape ``(n,)`` (no gradients)."""
+    critic term per window, shape ``(n,)`` (no gradients). Without an encoder (the variants
+    that have none) the residuals are zero."""
     residuals, critic_term = [], []
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
             x = torch.from_numpy(np.ascontiguousarray(windows[start : start + CHUNK]))
-            if shape.variant.bidirectional:
+            if encoder is not None:
                 code = encoder(x)
                 residuals.append((x - generator(code)).numpy())
             else:

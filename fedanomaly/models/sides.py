@@ -100,7 +100,9 @@ def parameter_bytes(*modules: torch.nn.Module) -> int:
 
 
 class GeneratorSide:
-    """G and E with their optimizers: proposes (f, z, X_bar) and applies feedback.
+    """G and E with their optimizers: proposes (f, z, X_bar) and applies feedback. The
+    variants without an encoder (``wgan-gp``, ``wgan``, ``gan``) hold G alone: no E is built,
+    trained, sent or averaged.
 
     Parameters
     ----------
@@ -131,13 +133,18 @@ class GeneratorSide:
         self.generator = Generator(
             shape.latent, shape.metrics, shape.length, config.hidden.generator
         )
-        self.encoder = Encoder(shape.latent, shape.metrics, config.hidden.encoder)
-        self.generator.to(self.device)
-        self.encoder.to(self.device)
-        self.optimizers = [
-            make_optimizer(self.generator.parameters(), config),
-            make_optimizer(self.encoder.parameters(), config),
-        ]
+        self.encoder = (
+            Encoder(shape.latent, shape.metrics, config.hidden.encoder)
+            if shape.variant.bidirectional
+            else None
+        )
+        #: What this side holds, sends and averages: G, then E where the variant has one.
+        self.modules: tuple[torch.nn.Module, ...] = tuple(
+            module for module in (self.generator, self.encoder) if module is not None
+        )
+        for module in self.modules:
+            module.to(self.device)
+        self.optimizers = [make_optimizer(module.parameters(), config) for module in self.modules]
         self.noise = torch.Generator(device=self.device).manual_seed(
             stream_seed(seed if noise_seed is None else noise_seed, "noise")
         )
@@ -150,14 +157,14 @@ class GeneratorSide:
         x = torch.from_numpy(np.concatenate(batches)).to(self.device)
         z = torch.randn(len(x), self.shape.latent, generator=self.noise, device=self.device)
         x_bar = self.generator(z)
-        f = self.encoder(x) if self.shape.variant.bidirectional else x.new_zeros(len(x), 0)
+        f = self.encoder(x) if self.encoder is not None else x.new_zeros(len(x), 0)
         self._pending = (x, f, x_bar)
         payloads = []
         for f_n, z_n, x_bar_n in zip(
             f.split(sizes), z.split(sizes), x_bar.split(sizes), strict=True
         ):
             payload = {"z": z_n.cpu().numpy(), "x_bar": x_bar_n.detach().cpu().numpy()}
-            if self.shape.variant.bidirectional:
+            if self.encoder is not None:
                 payload["f"] = f_n.detach().cpu().numpy()
             payloads.append(payload)
         return payloads
@@ -182,7 +189,7 @@ class GeneratorSide:
         # A surrogate whose gradient is the feedback: d(sum(X_bar * g))/dX_bar = g.
         surrogate = (x_bar * grad_x_bar).sum() * scale
         reconstruction = torch.zeros((), device=self.device)
-        if self.shape.variant.bidirectional:
+        if self.encoder is not None:
             grad_f = torch.from_numpy(np.concatenate([fb["e"] for fb in feedbacks])).to(self.device)
             surrogate = surrogate + (f * grad_f).sum() * scale
             if self.reconstruction_weight > 0:
@@ -198,24 +205,24 @@ class GeneratorSide:
 
     def arrays(self) -> list[np.ndarray]:
         """G's then E's state as numpy arrays (what FedAvg averages)."""
-        return module_arrays(self.generator, self.encoder)
+        return module_arrays(*self.modules)
 
     def finite(self) -> bool:
         """Whether every weight of G and E is a number, checked on their device (no copy)."""
         return all(
             bool(torch.isfinite(weights).all())
-            for module in (self.generator, self.encoder)
+            for module in self.modules
             for weights in module.parameters()
         )
 
     def load_arrays(self, arrays: list[np.ndarray]) -> None:
         """Replace G and E by arrays from :meth:`arrays` (the global model)."""
-        load_module_arrays(arrays, self.generator, self.encoder)
+        load_module_arrays(arrays, *self.modules)
 
     def memory_bytes(self) -> dict[str, int]:
         """Parameters and optimizer state held."""
         return {
-            "parameters": parameter_bytes(self.generator, self.encoder),
+            "parameters": parameter_bytes(*self.modules),
             "optimizer": sum(optimizer_bytes(o) for o in self.optimizers),
         }
 

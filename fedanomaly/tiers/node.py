@@ -312,6 +312,7 @@ class TierNode:
         else:
             side = manager.side
             modules = (("generator", side.generator), ("encoder", side.encoder))
+            modules = tuple((part, module) for part, module in modules if module is not None)
         return {part: cpu_state(module) for part, module in modules}
 
     # --- slice manager ----------------------------------------------------------------------
