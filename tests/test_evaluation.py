@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.metrics import average_precision_score
 
 from fedanomaly.cli.report import unseen_load_line
+from fedanomaly.config import resolve_topology
 from fedanomaly.config.schema import EvaluationConfig
 from fedanomaly.evaluation.pointwise import (
     binary_metrics,
@@ -34,7 +36,7 @@ from fedanomaly.evaluation.thresholds import (
     sigma_threshold,
     validation_threshold,
 )
-from fedanomaly.runs.summary import beyond_train_range
+from fedanomaly.runs.summary import beyond_train_range, detection_summary
 
 DATA = Path(__file__).parent / "data"
 REFERENCE = json.loads((DATA / "tsb_ad_reference.json").read_text())["cases"]
@@ -346,3 +348,35 @@ def test_beyond_range_flags_must_match_the_test_steps():
     with pytest.raises(ValueError, match="vm: 39 beyond-range flags for 40 test steps"):
         evaluate_monitor("vm", model, {}, EvaluationConfig(vus_window=5), np.zeros(10),
                          np.zeros(39, dtype=bool))  # fmt: skip
+
+
+def test_the_summary_ranks_each_type_per_monitor_and_is_strict_json():
+    """Per-type AUC-PR is each monitor's own ranking averaged (two monitors whose scores differ
+    in scale by 100 would rank each other's steps if pooled); a monitor whose test part holds no
+    anomaly (oracle threshold infinite, F1 undefined) still gives strict JSON."""
+    rng = np.random.default_rng(4)
+    types = np.zeros(400, dtype=np.int8)
+    types[100:130] = 2
+    config = EvaluationConfig(vus_window=10, controls=["random"])
+    reports = []
+    for name, scale in (("low", 1.0), ("high", 100.0)):
+        model = scores_for(scale * (rng.normal(size=400) + 1.5 * (types != 0)), types)
+        noise = scores_for(rng.normal(size=400), types)
+        reports.append(evaluate_monitor(name, model, {"random": noise}, config, np.zeros(10),
+                                        np.zeros(400, dtype=bool)))  # fmt: skip
+    quiet = np.zeros(400, dtype=np.int8)
+    model = scores_for(rng.normal(size=400), quiet)
+    reports.append(evaluate_monitor("quiet", model, {"random": model}, config, np.zeros(10),
+                                    np.zeros(400, dtype=bool)))  # fmt: skip
+    topology = resolve_topology(settings={"evaluation.controls": ["random"]})
+    summary = detection_summary(topology, reports)
+    labels = (types != 0).astype(int)
+    own = [average_precision_score(labels, r.scores) for r in reports[:2]]
+    pooled = average_precision_score(
+        np.tile(labels, 2), np.concatenate([r.scores for r in reports[:2]])
+    )
+    assert summary["by_type"]["memory_leak"]["auc_pr"] == pytest.approx(np.mean(own))
+    assert abs(np.mean(own) - pooled) > 0.05  # the case tells the two apart
+    text = json.dumps(summary, allow_nan=False)  # raises on NaN or an infinity
+    oracle = json.loads(text)["per_monitor"]["quiet"]["by_threshold"]["oracle"]
+    assert oracle["threshold"] is None and oracle["f1"] is None

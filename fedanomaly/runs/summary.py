@@ -102,19 +102,30 @@ def mean_over(rows: list[dict[str, float]]) -> dict[str, float | None]:
 
 
 def by_type(reports: list[MonitorReport]) -> dict[str, dict[str, float]]:
-    """Per anomaly type, pooled over monitors: that type's steps against all normal steps."""
+    """Per anomaly type, that type's steps against all normal steps: precision, recall, F1 and
+    accuracy pooled over monitors (each monitor's predictions at its own threshold), AUC-PR the
+    mean over the monitors that hold the type (each ranks its own scores: the monitors' scales
+    differ, so their scores are not pooled)."""
     types = np.concatenate([r.types for r in reports])
     preds = np.concatenate([r.preds for r in reports])
-    scores = np.concatenate([r.scores for r in reports])
     labels = anomaly_labels(types)
     result = {}
     for code in np.unique(types[types != 0]):
         chosen = (types == 0) | (types == code)
         result[TYPE_NAMES[code]] = {
             **binary_metrics(labels[chosen], preds[chosen]),
-            "auc_pr": ranking_metrics(labels[chosen], scores[chosen])["auc_pr"],
+            "auc_pr": mean_over(
+                [type_ranking(r, code) for r in reports if (r.types == code).any()]
+            )["auc_pr"],
         }
     return result
+
+
+def type_ranking(report: MonitorReport, code: int) -> dict[str, float]:
+    """AUC-ROC and AUC-PR of one monitor's scores on one anomaly type's steps against its normal
+    steps."""
+    kept = (report.types == 0) | (report.types == code)
+    return ranking_metrics(anomaly_labels(report.types[kept]), report.scores[kept])
 
 
 def beyond_train_range(reports: list[MonitorReport]) -> dict[str, int | float | None]:
@@ -198,5 +209,7 @@ def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[
 
 
 def defined(row: dict[str, float]) -> dict[str, float | None]:
-    """A row of figures for JSON, ``None`` in place of NaN (a metric undefined here)."""
-    return {k: None if np.isnan(v) else v for k, v in row.items()}
+    """A row of figures for JSON, ``None`` in place of NaN (a metric undefined here) and of an
+    infinite value (the oracle threshold of a test part without anomalies), neither of which
+    strict JSON can hold."""
+    return {k: v if np.isfinite(v) else None for k, v in row.items()}
