@@ -676,11 +676,16 @@ def simulate(
     for name, report in outcome["detections"].items():
         if live is not None:
             live.detected(name, report.scores, report.preds, report.threshold)
+        thresholds = {f"threshold_{method}": cut for method, cut in report.step_thresholds.items()}
         run.save_scores(
             name,
             {"scores": report.scores, "preds": report.preds,
              "labels": anomaly_labels(report.types), "types": report.types,
-             "beyond_range": report.beyond_range},
+             "beyond_range": report.beyond_range,
+             "threshold": report.step_thresholds[topology.evaluation.threshold],
+             **thresholds,
+             "lengths": np.array(report.test_lengths or (len(report.scores),), dtype=np.int64),
+             "vus_window": np.array(report.vus_window, dtype=np.int64)},
         )  # fmt: skip
     plot_losses(
         records_seen,

@@ -18,6 +18,7 @@ from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.detection.detector import local_model_scores
 from fedanomaly.errors import InputError
+from fedanomaly.evaluation.ranges import volume_under_surface
 from fedanomaly.models.biwgan import Critic, Encoder, Generator
 from fedanomaly.models.local import build_local_model
 from fedanomaly.models.sides import GanShape, GeneratorSide
@@ -48,6 +49,16 @@ TINY = {
 
 def tiny(mode: str = "federated", **settings: object) -> Topology:
     return resolve_topology(slices=2, monitors=3, settings={**TINY, "mode": mode, **settings})
+
+
+def best_f1(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The best F1 over every cut ``scores >= c``, counted out from the sorted scores."""
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], labels[order].astype(float)
+    last_of_tie = np.r_[ranked[1:] != ranked[:-1], True]  # alarm a tied group whole
+    alarms = np.arange(1, len(scores) + 1)[last_of_tie]
+    caught = np.cumsum(hits)[last_of_tie]
+    return float(np.max(2 * caught / (alarms + hits.sum())))
 
 
 def trained_iterations(run: Path) -> dict[str, list[int]]:
@@ -240,7 +251,6 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
         assert set(row) == {"vus_pr", "vus_roc", "auc_pr", "auc_roc", "f1"}
         assert detection["beats_controls"][name] == (overall["vus_pr"] > row["vus_pr"])
     assert set(detection["by_threshold"]) == {"validation", "pot", "sigma", "adaptive", "oracle"}
-    assert detection["by_threshold"]["oracle"]["f1"] == pytest.approx(overall["f1_oracle"])
     assert detection["by_threshold"]["validation"]["f1"] == pytest.approx(overall["f1"])
     recomputed, shares = [], []
     counted = ("normal_steps", "normal_steps_beyond", "false_alarms", "false_alarms_beyond")
@@ -258,12 +268,25 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
         unseen["false_alarms"] += int((normal & alarm).sum())
         unseen["false_alarms_beyond"] += int((normal & alarm & beyond).sum())
         np.testing.assert_array_equal(saved["preds"], saved["scores"] > figures["threshold"])
+        np.testing.assert_array_equal(saved["preds"], saved["scores"] > saved["threshold"])
         assert f1_score(saved["labels"], saved["preds"]) == pytest.approx(figures["f1"])
         assert average_precision_score(saved["labels"], saved["scores"]) == pytest.approx(
             figures["auc_pr"]
         )
-        assert figures["by_threshold"]["validation"]["f1"] == pytest.approx(figures["f1"])
-        assert figures["by_threshold"]["oracle"]["f1"] == pytest.approx(figures["f1_oracle"])
+        # the saved arrays are enough for every metric: each method's thresholds, the VMs'
+        # lengths and the VUS window
+        for method in ("validation", "pot", "sigma", "adaptive"):
+            preds = saved["scores"] > saved[f"threshold_{method}"]
+            assert f1_score(saved["labels"], preds) == pytest.approx(
+                figures["by_threshold"][method]["f1"]
+            )
+        assert saved["lengths"].tolist() == [len(saved["scores"])]
+        volume = volume_under_surface(
+            saved["labels"], saved["scores"], int(saved["vus_window"]),
+            lengths=tuple(saved["lengths"]),
+        )  # fmt: skip
+        assert volume.pr == pytest.approx(figures["vus_pr"])
+        assert best_f1(saved["labels"], saved["scores"]) == pytest.approx(figures["f1_oracle"])
         recomputed.append(f1_score(saved["labels"], saved["preds"]))
         shares.append(saved["labels"].mean())
     assert overall["f1"] == pytest.approx(np.mean(recomputed))
@@ -290,7 +313,10 @@ def test_each_mode_uses_its_links_and_writes_a_run_directory(ray_address, tmp_pa
     for path in (run / "checkpoints").iterdir():
         assert all(isinstance(t, torch.Tensor) for t in load_checkpoint(path).values())
     scores = np.load(run / "scores-vm-1-1.npz")
-    assert set(scores.files) == {"scores", "preds", "labels", "types", "beyond_range"}
+    assert set(scores.files) == {
+        "scores", "preds", "labels", "types", "beyond_range", "threshold", "lengths", "vus_window",
+        *(f"threshold_{method}" for method in ("validation", "pot", "sigma", "adaptive")),
+    }  # fmt: skip
     assert len(scores["scores"]) == len(scores["labels"]) == 288  # the test part of 1,440 steps
     if mode == "centralized":
         # every monitor's train part goes up once; G, E and D come back to each monitor

@@ -66,6 +66,10 @@ class MonitorReport:
     metrics: dict[str, float]
     thresholds: dict[str, dict[str, float]]
     controls: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: each VM's test steps, in the order ``scores`` holds them (empty: one VM)
+    test_lengths: tuple[int, ...] = ()
+    #: per deployable method, its threshold at each test step (``adaptive`` varies by step)
+    step_thresholds: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 Threshold = float | np.ndarray
@@ -188,4 +192,7 @@ def evaluate_monitor(
         metrics,
         by_threshold,
         rows,
-    )
+        model.test_lengths,
+        {method: np.broadcast_to(cut, model.test.shape).astype(np.float64)
+         for method, cut in thresholds.items()},
+    )  # fmt: skip
