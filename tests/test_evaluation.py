@@ -307,6 +307,13 @@ def test_figures_without_anomalies_are_undefined_not_zero():
     assert np.isnan(event_f1(labels, preds)) and np.isnan(oracle_f1(labels, np.arange(6.0))[0])
 
 
+def test_rankings_without_a_normal_step_are_undefined():
+    labels, scores = np.ones(8, dtype=np.int8), np.arange(8.0)
+    volume = volume_under_surface(labels, scores, 2)
+    assert np.isnan(volume.pr) and np.isnan(volume.roc)
+    assert all(np.isnan(v) for v in ranking_metrics(labels, scores).values())
+
+
 def report_of(types: list[int], preds: list[int], beyond: list[int]) -> MonitorReport:
     """A monitor's report holding only what the unseen-load count reads."""
     size = len(types)

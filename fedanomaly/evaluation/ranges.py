@@ -122,8 +122,8 @@ def volume_under_surface(
     thresholds: int = VUS_THRESHOLDS,
     lengths: Sequence[int] = (),
 ) -> VolumeUnderSurface:
-    """VUS-ROC and VUS-PR over buffer lengths ``0..window`` (NaN without a labelled step or
-    with a score that is not finite).
+    """VUS-ROC and VUS-PR over buffer lengths ``0..window`` (NaN without a labelled step,
+    without a normal one, as AUC-ROC and AUC-PR are then, or with a score that is not finite).
 
     Parameters
     ----------
@@ -141,7 +141,7 @@ def volume_under_surface(
     labels = (np.asarray(labels) != 0).astype(np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     length, positives = len(labels), float(labels.sum())
-    if positives == 0 or length == 0 or not np.isfinite(scores).all():
+    if positives in (0, length) or not np.isfinite(scores).all():
         return VolumeUnderSurface(float("nan"), float("nan"))
     ranges = anomaly_ranges(labels, lengths)
     limits = range_limits(ranges, lengths, length)
