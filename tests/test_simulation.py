@@ -144,6 +144,12 @@ def test_federated_bytes_match_the_closed_form(ray_address, tmp_path, placement)
         members = 2 if record["group"] == "slice-1" else 1
         assert record["up_bytes"] == members * sum(up)
         assert record["down_bytes"] == members * sum(down)
+    # and before them, per slice, its monitors' first batches
+    opening = {r["first_batches"]: r for r in lines if "first_batches" in r}
+    assert {g: (r["up_bytes"], r["up_messages"]) for g, r in opening.items()} == {
+        "slice-1": (2 * sum(first), 2),
+        "slice-2": (sum(first), 1),
+    }
 
     # per run, in summary.json, with the first batches and the deployment of G and E for detection
     model_count, _ = parameters(topology)
@@ -174,7 +180,7 @@ def test_federated_bytes_match_the_closed_form(ray_address, tmp_path, placement)
     per_iteration = seconds(sum(down), 50.0, 40.0) + seconds(sum(up), 50.0, 40.0)
     per_round = seconds(sum(reply), 8.0, 100.0, 20.0, 0.2)
     per_round += seconds(sum(model_message), 8.0, 100.0, 20.0, 0.2)
-    expected = iterations * per_iteration + rounds * per_round
+    expected = seconds(sum(first), 50.0, 40.0) + iterations * per_iteration + rounds * per_round
     simulated = summary["simulated"]
     assert simulated["transfer_seconds"] == pytest.approx(expected, rel=1e-5)
     assert summary["simulated_seconds"] == pytest.approx(

@@ -3,8 +3,9 @@
 Inside a group (a slice, or a monitor in standalone mode, or the controller in centralized
 mode) an iteration takes its compute time (the group's own work plus its slowest monitor's,
 measured) plus the transfer of one message down and one up (monitors send in parallel, each over
-its own link). Groups run in parallel. In federated mode a FedAvg round ends when the slowest
-slice has finished its L iterations, its model has gone up and the average has come back down;
+its own link); the first iteration waits for the monitors' first batches as well. Groups run
+in parallel. In federated mode a FedAvg round ends when the slowest slice has finished its L
+iterations, its model has gone up and the average has come back down;
 otherwise the run takes as long as its slowest group. In centralized mode the monitors' upload of
 their training data (in parallel, one link each) comes first. Transfers use the expected times of
 :mod:`fedanomaly.metering.network`; compute times are measured, so only the transfer part is the
@@ -34,8 +35,9 @@ def simulated_time(records: list[dict[str, Any]], topology: Topology) -> dict[st
     Parameters
     ----------
     records
-        The run's ``metrics.jsonl`` lines: iteration records (``group``), in federated mode
-        round records (``round``), in centralized mode each monitor's upload (``upload``).
+        The run's ``metrics.jsonl`` lines: iteration records (``group``), each group's first
+        batches (``first_batches``), in federated mode round records (``round``), in
+        centralized mode each monitor's upload (``upload``).
     topology
         Links and L.
     """
@@ -43,6 +45,12 @@ def simulated_time(records: list[dict[str, Any]], topology: Topology) -> dict[st
     for record in records:
         if "iteration" in record:
             per_group[record["group"]][record["iteration"]] = iteration_seconds(record, topology)
+    for record in records:  # a group's first batches go up before its first iteration
+        if "first_batches" in record and 0 in per_group[record["first_batches"]]:
+            compute, transfer = per_group[record["first_batches"]][0]
+            link = topology.links.monitor_slice
+            transfer += message_seconds(link, record["up_bytes"], record["up_messages"])
+            per_group[record["first_batches"]][0] = compute, transfer
     rounds = [r for r in records if "round" in r]
     if not per_group:
         return {"simulated_seconds": 0.0, "compute_seconds": 0.0, "transfer_seconds": 0.0}

@@ -25,7 +25,7 @@ from fedanomaly.models.attae import Attae
 from fedanomaly.models.local import LocalLearner
 from fedanomaly.tiers.monitor import DivergenceError, check_finite_weights
 from fedanomaly.tiers.remote import RemoteHosts
-from fedanomaly.tiers.slice_manager import IterationRecord
+from fedanomaly.tiers.slice_manager import FirstBatchesRecord, IterationRecord
 
 
 @dataclass
@@ -226,7 +226,7 @@ class LocalIterationRecord:
 
 #: A group's iteration records: the local model's, after CMSF-GAN's split-phase records where
 #: the group trains cmsf-attae.
-GroupRecord = LocalIterationRecord | IterationRecord
+GroupRecord = LocalIterationRecord | IterationRecord | FirstBatchesRecord
 
 
 def weighted_average(models: list[list[np.ndarray]], weights: list[int]) -> list[np.ndarray]:

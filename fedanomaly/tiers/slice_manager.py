@@ -76,6 +76,23 @@ class IterationRecord:
         }
 
 
+@dataclass
+class FirstBatchesRecord:
+    """The monitors' first batches, sent up before a group's first iteration."""
+
+    group: str
+    link: str
+    up: Traffic
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "first_batches": self.group,
+            "link": self.link,
+            **traffic_fields(self.up, Traffic()),
+        }
+
+
 class SliceManager:
     """Runs Algorithm 1 for a group of monitors with one generator side.
 
@@ -115,7 +132,7 @@ class SliceManager:
         self.precision = precision
         self.meter = Meter()
         self.stopwatch = Stopwatch()
-        self.records: list[IterationRecord] = []
+        self.records: list[IterationRecord | FirstBatchesRecord] = []
         self._batches: list[np.ndarray] | None = None
 
     def send(self, arrays: Arrays) -> tuple[Arrays, Traffic]:
@@ -140,7 +157,11 @@ class SliceManager:
             weight of G or E is not finite.
         """
         if self._batches is None:
-            self._batches = [batch for batch, _ in self.monitors.first_batches()]
+            first = self.monitors.first_batches()
+            self._batches = [batch for batch, _ in first]
+            if self.link is not None:
+                up = Traffic.total_of(sent for _, sent in first)
+                self.records.append(FirstBatchesRecord(self.name, self.link, up))
         for iteration in range(start, start + iterations):
             before = self.stopwatch.wall_seconds
             with self.stopwatch.timing():
