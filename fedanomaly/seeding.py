@@ -48,7 +48,8 @@ def stream_seed(seed: int, stream: str) -> int:
 
 
 def standalone_seed(seed: int, monitor: str) -> int:
-    """The seed of a standalone monitor's own G and E (or local model): a stream apart from the
-    monitor's seed, ``seed + stable_hash(monitor)``, which its critic's weights take, so that G
-    and the critic do not start from the same draws."""
+    """The seed of a standalone monitor's own G and E: a stream apart from the monitor's seed,
+    ``seed + stable_hash(monitor)``, which its critic's weights take, so that G and the critic
+    do not start from the same draws (a local model's copies all start from the run's seed, in
+    every mode)."""
     return stream_seed(seed + stable_hash(monitor), "generator side")

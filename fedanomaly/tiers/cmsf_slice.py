@@ -315,12 +315,10 @@ class CmsfThenAttae:
         self.delivered = True
         return sent
 
-    def send_model(self, copies: int, link: str | None) -> list[np.ndarray]:
+    def send_model(self, copies: int, link: str) -> list[np.ndarray]:
         """The model for detection (G, which calibrates the ``generated`` threshold, and
         ATTAE) sent ``copies`` times over ``link``: what arrives."""
         arrays = self.arrays()
-        if link is None:
-            return arrays
         received = positional(arrays)
         for _ in range(copies):
             received, _ = self.meter.transmit(link, "down", positional(arrays), self.payload.models)

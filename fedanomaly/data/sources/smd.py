@@ -23,9 +23,8 @@ from fedanomaly.data.sources.pickle_layout import PickleLayoutSource, read_label
 from fedanomaly.errors import InputError
 
 C, M, D, N = Family.CPU, Family.MEMORY, Family.DISK, Family.NETWORK
-U, H, K, T, L, E = (
+U, K, T, L, E = (
     Role.USAGE,
-    Role.HEADROOM,
     Role.CAPACITY,
     Role.THROUGHPUT,
     Role.LATENCY,
