@@ -81,9 +81,8 @@ def test_batch_sweep_matches_the_closed_form(tmp_path, ray_address):
     for row in rows:
         assert row["up_measured"] == row["up_closed_form"]
         assert row["down_measured"] == row["down_closed_form"]
-        assert (
-            int(row["up_per_iteration"]) == iteration_payload(int(row["batch_size"]), T, 26, 4)[0]
-        )
+        batch = int(row["batch_size"])  # up: dL/dX_bar and the next X (M T d), dL/df (M l)
+        assert int(row["up_per_iteration"]) == 4 * (2 * batch * T * 26 + batch * 4)
 
 
 def test_aggregation_sweep_matches_the_closed_form(tmp_path, ray_address):
