@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -83,6 +84,25 @@ def test_batch_sweep_matches_the_closed_form(tmp_path, ray_address):
         assert row["down_measured"] == row["down_closed_form"]
         batch = int(row["batch_size"])  # up: dL/dX_bar and the next X (M T d), dL/df (M l)
         assert int(row["up_per_iteration"]) == 4 * (2 * batch * T * 26 + batch * 4)
+
+
+def test_a_diverging_sweep_point_is_one_line_and_writes_nothing(tmp_path, ray_address):
+    topology = tmp_path / "bench.yaml"
+    topology.write_text(
+        yaml.safe_dump({**SMALL, "model": {**SMALL["model"], "learning_rate": 1e8}})
+    )
+    out = tmp_path / "results" / "sweep"
+    result = CliRunner().invoke(
+        app, ["bench", "batch", "--sizes", "4", "--iterations", "3", "--topology", str(topology),
+              "--out", str(out), "--ray-address", ray_address],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert re.fullmatch(
+        r"error: sweep point 1 of 1 \(federated, M = 4, I = 3\) failed: monitor \S+: critic loss "
+        r"\S+, EG loss \S+ at iteration \d+\n",
+        result.output,
+    ), result.output
+    assert not out.with_suffix(".csv").exists() and not out.with_suffix(".png").exists()
 
 
 def test_aggregation_sweep_matches_the_closed_form(tmp_path, ray_address):

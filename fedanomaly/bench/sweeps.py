@@ -40,7 +40,7 @@ from fedanomaly.models.biwgan import VARIANTS
 from fedanomaly.models.sides import CriticSide, GanShape, GeneratorSide
 from fedanomaly.runs.cluster import local_ray_cluster
 from fedanomaly.runs.summary import TIERS
-from fedanomaly.simulation import check_reachable, check_sizes, simulate
+from fedanomaly.simulation import RunFailedError, check_reachable, check_sizes, simulate
 
 Row = dict[str, Any]
 RowMaker = Callable[[Topology, dict[str, Any], list[MonitorData]], Row]
@@ -299,9 +299,15 @@ def sweep(
         for index, topology in enumerate(topologies):
             if data_key(topology) != key:  # consecutive points share their data
                 key, monitors = data_key(topology), prepared(topology)
-            summary = simulate(
-                topology, Path(scratch) / f"point-{index}", address, monitors=monitors
-            )
+            try:
+                summary = simulate(
+                    topology, Path(scratch) / f"point-{index}", address, monitors=monitors
+                )
+            except RunFailedError as error:  # a diverged point: nothing is written
+                raise InputError(
+                    f"sweep point {index + 1} of {len(topologies)} ({topology.mode}, M = "
+                    f"{topology.model.batch_size}, I = {topology.model.iterations}) failed: {error}"
+                ) from None
             rows.append(row(topology, summary, monitors))
             on_point(rows[-1])
     return rows

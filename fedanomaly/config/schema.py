@@ -677,11 +677,17 @@ class PlacementConfig(Strict):
         return self
 
 
+#: The largest seed: the run adds a name's 32-bit hash to it, and torch takes seeds below 2**64.
+MAX_SEED = 2**32 - 1
+
+
 class Topology(Strict):
     """A whole simulated deployment: one controller, its slices and their monitors."""
 
     name: Name = "topology"
-    seed: NonNegativeInt = 0
+    seed: int = Field(
+        0, ge=0, le=MAX_SEED, description="seeds every random stream of the run (0 .. 2**32 - 1)"
+    )
     mode: Literal["centralized", "standalone", "distributed", "federated"] = "federated"
     device: Device = Field("auto", description="slice managers: auto = a GPU when there is one")
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
