@@ -411,6 +411,12 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
     table = run("report", out, other)
     assert table.exit_code == 0, table.output
     assert "1 of 2" in table.stdout and f"{rows[0]['vus_pr']:.3f}" in table.stdout
+    # a figure of the wrong kind in one of them is named by its file
+    summary["detection"]["overall"]["f1"] = "x"
+    (other / "summary.json").write_text(json.dumps(summary))
+    refused = run("report", out, other)
+    assert refused.exit_code == 2
+    assert refused.output.startswith(f"error: {other / 'summary.json'}: not a summary this version")
 
 
 @pytest.mark.parametrize(

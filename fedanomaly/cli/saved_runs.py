@@ -60,6 +60,8 @@ def report(
         print(json.dumps(rows, indent=2))
         return
     if len(summaries) > 1:
+        for (run, _), row in zip(summaries, rows, strict=True):  # each run's column alone first,
+            from_summary(run / SUMMARY, partial(comparison_table, [row]))  # to name a bad file
         console.print(comparison_table(rows))
         return
     run, summary = summaries[0]
