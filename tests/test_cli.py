@@ -67,8 +67,8 @@ def test_topology_validate(tmp_path, smd_dir):
     pathless = run("topology", "validate", TOPOLOGIES / "smd.yaml")
     assert pathless.exit_code == 0
     assert pathless.output.splitlines()[-1] == (
-        "note: data.source (smd) names no path: simulate and data inspect need it as "
-        "--data smd:PATH"
+        "note: data.source (smd) names no path: runs need one, as simulate's --data smd:PATH "
+        "or data inspect's SOURCE argument smd:PATH"
     )
 
 

@@ -252,6 +252,41 @@ def test_command_line_settings_are_named_in_errors():
         )
 
 
+UNLABELLED_CMSF = """
+model: {name: cmsf-attae, iterations: 2, local_iterations: 1, slice_iterations: 1,
+        generator_iterations: 2}
+data: {source: {type: smd, path: ../smd}}
+slices:
+  - {name: a, monitors: [{name: m1, labelled_anomalies: false}]}
+  - {name: b, monitors: 1}
+"""
+
+
+def test_the_command_line_may_mend_what_the_file_alone_fails(tmp_path):
+    """A cmsf-attae file whose slice has no labelled monitor fails in its default (federated)
+    mode and holds in centralized mode: --mode makes it valid; the file's relative paths are
+    still its folder's."""
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "t.yaml"
+    path.write_text(UNLABELLED_CMSF)
+    with pytest.raises(InputError, match=r"t.yaml: slices\[0\]: no monitor has labelled"):
+        load_topology(path)
+    mended = resolve_topology(path, settings={"mode": "centralized"}, flags={"mode": "--mode"})
+    assert mended.mode == "centralized"
+    assert mended.data.source.path == tmp_path / "sub" / ".." / "smd"
+    with pytest.raises(InputError, match=r"t.yaml with --mode: slices\[0\]: no monitor has"):
+        resolve_topology(path, settings={"mode": "federated"}, flags={"mode": "--mode"})
+
+
+def test_a_bad_option_is_named_before_the_files_own_problems():
+    with pytest.raises(InputError, match=r"^--precision: payload.feedback: Input should be"):
+        resolve_topology(
+            TOPOLOGIES / "small.yaml",
+            settings={"model.iterations": 2, "payload.feedback": "int4"},
+            flags={"model.iterations": "--iterations", "payload.feedback": "--precision"},
+        )
+
+
 def test_source_layout_makes_legal_monitor_names(tmp_path):
     for stem in ("my data", "_u", "my-data"):
         (tmp_path / f"{stem}.csv").write_text("a\n1\n")

@@ -120,6 +120,6 @@ def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML."
     console.print(f"valid: {file}: {topology_counts(topology)}")
     for where, source in pathless:
         console.print(
-            f"note: {where} ({source.type}) names no path: simulate and data inspect need it "
-            f"as --data {source.type}:PATH"
+            f"note: {where} ({source.type}) names no path: runs need one, as simulate's "
+            f"--data {source.type}:PATH or data inspect's SOURCE argument {source.type}:PATH"
         )

@@ -51,9 +51,16 @@ def describe_validation_error(
     # failed: that follows from the other problem and is not one of its own
     problems = [e for e in error.errors() if e["type"] != "default_factory_not_called"]
     problems = problems or error.errors()
+    given = flags or {}
+
+    def flagged(problem: Any) -> bool:
+        at = yaml_path(problem["loc"])
+        return any(at == key or at.startswith((f"{key}.", f"{key}[")) for key in given)
+
+    # a bad option first: the user just typed it, and the file's own problems may follow from it
+    problems.sort(key=lambda problem: not flagged(problem))
     first = problems[0]
     path = yaml_path(first["loc"])
-    given = flags or {}
     for key, flag in given.items():
         if path == key or path.startswith(f"{key}.") or path.startswith(f"{key}["):
             where = flag
@@ -119,6 +126,19 @@ def load_topology(path: str | Path) -> Topology:
         For a missing or unreadable file, broken YAML, or a value the schema rejects.
     """
     file = Path(path)
+    topology = validate_topology(read_topology(file), str(file))
+    rebase_paths(topology, file.parent)
+    return topology
+
+
+def read_topology(file: Path) -> Any:
+    """A topology YAML file's parsed content, not yet validated.
+
+    Raises
+    ------
+    InputError
+        For a missing or unreadable file, or broken YAML.
+    """
     if file.is_dir():
         raise InputError(f"{file}: is a folder; give a topology YAML file")
     if not file.is_file():
@@ -132,12 +152,15 @@ def load_topology(path: str | Path) -> Topology:
         raise InputError(f"{file}: not valid YAML{at}: {problem}") from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{file}: cannot read: {error}") from None
-    topology = validate_topology(data, str(file))
+    return data
+
+
+def rebase_paths(topology: Topology, folder: Path) -> None:
+    """Take the topology's relative data paths relative to ``folder`` (its file's), in place."""
     sources = [topology.data.source] + [m.source for _, m in topology.monitors if m.source]
     for source in sources:
         if isinstance(source, PathSource) and source.path and not source.path.is_absolute():
-            source.path = file.parent / source.path
-    return topology
+            source.path = folder / source.path
 
 
 def parse_source(text: str) -> SourceConfig:

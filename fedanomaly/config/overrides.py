@@ -3,12 +3,18 @@ with command-line settings laid over it."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
 
 from fedanomaly.config.builder import balanced_slices
-from fedanomaly.config.loading import load_topology, validate_topology
+from fedanomaly.config.loading import (
+    load_topology,
+    read_topology,
+    rebase_paths,
+    validate_topology,
+)
 from fedanomaly.config.schema import SourceConfig, SyntheticVnfConfig, Topology
 from fedanomaly.errors import InputError
 
@@ -98,34 +104,79 @@ def resolve_topology(
     """
     if (slices is None) != (monitors is None):
         raise InputError("--slices and --monitors go together: give both or neither")
-    base = load_topology(file) if file is not None else None
-    # only what the file gives: defaults are filled in again after the settings, so a default
-    # that depends on another field (T on the model) follows a setting of that field
-    data: dict[str, Any] = (
-        base.model_dump(mode="python", exclude_unset=True) if base else {"name": "command-line"}
-    )
-    if source is None and base is None:
+    given = {key: value for key, value in (settings or {}).items() if value is not None}
+    data: dict[str, Any] = {"name": "command-line"}
+    as_written = False  # the file's data paths are not yet taken relative to its folder
+    if file is not None:
+        overridden = bool(given) or source is not None or slices is not None
+        data, as_written = file_settings(Path(file), overridden)
+    base = file is not None
+    if source is None and not base:
         source = SyntheticVnfConfig()
     if source is not None:
         data.setdefault("data", {})["source"] = source.model_dump()
         for slice_ in data.get("slices", []):
-            for monitor in slice_["monitors"]:
-                monitor["source"] = None
-    given = {key: value for key, value in (settings or {}).items() if value is not None}
-    if any(key.startswith("data.source.") for key in given) and base is not None:
+            for monitor in slice_.get("monitors", []) if isinstance(slice_, dict) else []:
+                if isinstance(monitor, dict):  # a count names monitors without sources
+                    monitor["source"] = None
+    if any(key.startswith("data.source.") for key in given) and base:
         # a file that leaves data.source out has the default source: a setting of it needs
         # that source's type to be written out
         source_data = data.setdefault("data", {}).setdefault("source", {})
-        source_data.setdefault("type", base.data.source.type)
+        source_data.setdefault("type", SyntheticVnfConfig().type)
     for key, value in given.items():
         set_path(data, key, value)
     split = data.get("data", {}).get("partition") == "split"
     if slices is not None and monitors is not None:
         data["slices"] = balanced_slices(slices, monitors)
-        if base is None:
+        if not base:
             data["name"] = f"balanced-{slices}x{monitors}"
-    elif base is None and source is not None:
+    elif not base and source is not None:
         generated = source.type == "synthetic-vnf"
         layout = balanced_slices(3, 9) if split or generated else source_layout(source, 0)
         data["slices"] = layout
-    return validate_topology(data, str(file) if file else "command line", flags)
+    topology = validate_topology(data, str(file) if file else "command line", flags)
+    if file is not None and as_written and source is None:
+        rebase_paths(topology, Path(file).parent)
+    return topology
+
+
+def file_settings(file: Path, overridden: bool) -> tuple[dict[str, Any], bool]:
+    """What a topology file sets, as mappings the command line's settings go over.
+
+    A file valid on its own gives what it sets, as the schema reads it (defaults are filled
+    in again after the settings, so that a default that depends on another field, T on the
+    model, follows a setting of that field). A file that fails on its own is taken as written
+    where the command line overrides something (``overridden``): its settings may be what it
+    lacks (a ``--mode`` under which its layout holds, ``--iterations`` for its L); whatever
+    still fails is refused then, naming the file and the options.
+
+    Returns
+    -------
+    tuple
+        The settings, and whether they are the file as written (its relative data paths not
+        yet taken relative to its folder).
+    """
+    try:
+        return load_topology(file).model_dump(mode="python", exclude_unset=True), False
+    except InputError:
+        written = read_topology(file)
+        if not overridden or not mergeable(written):
+            raise
+        return copy.deepcopy(written), True
+
+
+def mergeable(written: Any) -> bool:
+    """Whether a file's content has mappings wherever the command line may set something (the
+    top level, ``data``, ``data.source``, ``model``) and slices as mappings."""
+    if not isinstance(written, dict):
+        return False
+    sections = [written, written.get("data", {}), written.get("model", {})]
+    if isinstance(written.get("data"), dict):
+        sections.append(written["data"].get("source", {}))
+    slices = written.get("slices", [])
+    return (
+        all(isinstance(section, dict) for section in sections)
+        and isinstance(slices, list)
+        and all(isinstance(slice_, dict) for slice_ in slices)
+    )
