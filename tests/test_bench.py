@@ -65,14 +65,15 @@ def test_the_closed_form_is_one_real_exchange_of_every_variant(name, precision):
 def sweep(tmp_path, ray_address, *args: str) -> list[dict[str, str]]:
     topology = tmp_path / "bench.yaml"
     topology.write_text(yaml.safe_dump(SMALL))
-    out = tmp_path / "results" / "sweep"
+    out = tmp_path / "results" / "sweep-v1.5"  # a dot of its own: the suffixes are added
     result = CliRunner().invoke(
         app, ["bench", *args, "--topology", str(topology), "--out", str(out),
               "--ray-address", ray_address],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert out.with_suffix(".png").stat().st_size > 10_000
-    with out.with_suffix(".csv").open() as stream:
+    assert sorted(p.name for p in out.parent.iterdir()) == ["sweep-v1.5.csv", "sweep-v1.5.png"]
+    assert (out.parent / "sweep-v1.5.png").stat().st_size > 10_000
+    with (out.parent / "sweep-v1.5.csv").open() as stream:
         return list(csv.DictReader(stream))
 
 

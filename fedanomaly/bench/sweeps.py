@@ -313,6 +313,15 @@ def sweep(
     return rows
 
 
+def result_paths(out: Path) -> tuple[Path, Path]:
+    """``<out>.csv`` and ``<out>.png``: the suffixes are added to the whole name, so a name
+    with a dot of its own (``run-v1.5``) keeps it; a ``.csv`` or ``.png`` already given is
+    not doubled."""
+    stem = out.name.removesuffix(".csv") if out.suffix == ".csv" else out.name
+    stem = stem.removesuffix(".png") if out.suffix == ".png" else stem
+    return out.parent / f"{stem}.csv", out.parent / f"{stem}.png"
+
+
 def write_results(
     rows: list[Row], x: str, out: Path, title: str, panels: list[Panel]
 ) -> tuple[Path, Path]:
@@ -320,7 +329,7 @@ def write_results(
     colour per mode where the rows carry one; closed forms drawn as lines, solid up and dashed
     down, measurements as dots up and squares down)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = out.with_suffix(".csv")
+    table, picture = result_paths(out)
 
     def write_table(path: Path) -> None:
         with path.open("w", newline="") as stream:
@@ -356,6 +365,5 @@ def write_results(
         axis.set_visible(False)
     figure.suptitle(title)
     figure.tight_layout()
-    picture = out.with_suffix(".png")
     write_figure(figure, picture)
     return table, picture

@@ -105,7 +105,13 @@ def run_sweep(
 ) -> None:
     """Simulate each point, print the measured payload beside the closed form with the
     ``headline`` columns, and write ``<out>.csv`` and ``<out>.png``."""
-    from fedanomaly.bench.sweeps import PAYLOAD_COLUMNS, PAYLOAD_PANEL, sweep, write_results
+    from fedanomaly.bench.sweeps import (
+        PAYLOAD_COLUMNS,
+        PAYLOAD_PANEL,
+        result_paths,
+        sweep,
+        write_results,
+    )
 
     modes = len({p.mode for p in points}) > 1
     leading = ("mode", x) if modes else (x,)
@@ -128,8 +134,9 @@ def run_sweep(
             detection = f" (F1 {entry['f1']:.3f}, VUS-PR {entry['vus_pr']:.3f})"
         errors.print(f"{' '.join(str(entry[k]) for k in leading)}: done{detection}")
 
-    check_output_file(out.with_suffix(".csv"), "--out", make_folder=True)
-    refuse_bad_output_path(out.with_suffix(".png"), "--out", make_folder=True)  # same folder
+    table_path, figure_path = result_paths(out)
+    check_output_file(table_path, "--out", make_folder=True)
+    refuse_bad_output_path(figure_path, "--out", make_folder=True)  # same folder
     rows = sweep(points, row, ray_address, on_point)
     csv_path, png_path = write_results(rows, x, out, title, [*panels, PAYLOAD_PANEL])
     console.print(table)
