@@ -448,6 +448,11 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
             "--pooling: model.metric_pooling: metric_pooling max applies to biwgan-gp and its",
         ),
         (
+            ["--model", "attae", "--pooling", "mean"],
+            "--pooling: applies to biwgan-gp and its baselines; attae scores with",
+        ),
+        (["--slice-iters", "5"], "--slice-iters: applies to attae and cmsf-attae"),
+        (
             ["--fine-tune", "5"],
             "--fine-tune: model.fine_tune_iterations: fine-tuning applies to attae and cmsf-attae",
         ),

@@ -136,9 +136,35 @@ def resolve_topology(
         layout = balanced_slices(3, 9) if split or generated else source_layout(source, 0)
         data["slices"] = layout
     topology = validate_topology(data, str(file) if file else "command line", flags)
+    check_option_scope(topology, flags or {})
     if file is not None and as_written and source is None:
         rebase_paths(topology, Path(file).parent)
     return topology
+
+
+#: Model settings that only one kind of model reads (local: attae and cmsf-attae; split: the
+#: others), which a file may still carry (a written-out config holds every field) but an
+#: option given for the other kind would be silently ignored.
+OPTION_SCOPE: dict[str, tuple[bool, str]] = {
+    "model.metric_pooling": (False, "applies to biwgan-gp and its baselines; {name} scores with "
+                             "reconstruction_score"),
+    "model.slice_iterations": (True, "applies to attae and cmsf-attae, whose monitors train "
+                               "whole copies; {name}'s slice managers train every iteration"),
+}  # fmt: skip
+
+
+def check_option_scope(topology: Topology, flags: dict[str, str]) -> None:
+    """Refuse an option the topology's model does not read.
+
+    Raises
+    ------
+    InputError
+        Naming the option and the models it applies to.
+    """
+    model = topology.model
+    for key, (local, reason) in OPTION_SCOPE.items():
+        if key in flags and model.is_local != local:
+            raise InputError(f"{flags[key]}: {reason.format(name=model.name)}")
 
 
 def file_settings(file: Path, overridden: bool) -> tuple[dict[str, Any], bool]:
