@@ -148,8 +148,15 @@ def resolve_topology(
 OPTION_SCOPE: dict[str, tuple[bool, str]] = {
     "model.metric_pooling": (False, "applies to biwgan-gp and its baselines; {name} scores with "
                              "reconstruction_score"),
+    "model.level_stretch": (False, "applies to biwgan-gp and its baselines, whose monitors "
+                            "draw training batches for a critic; {name} trains on its windows "
+                            "as they are"),
     "model.slice_iterations": (True, "applies to attae and cmsf-attae, whose monitors train "
                                "whole copies; {name}'s slice managers train every iteration"),
+    "model.reconstruction_score": (True, "applies to attae and cmsf-attae; {name}'s score "
+                                   "(eq. 28) always standardises its errors"),
+    "model.fine_tune_iterations": (True, "applies to attae and cmsf-attae, whose monitors hold "
+                                   "a whole model; {name}'s monitors hold only a critic"),
 }  # fmt: skip
 
 
