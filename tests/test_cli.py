@@ -452,6 +452,9 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
             "--pooling: applies to biwgan-gp and its baselines; attae scores with",
         ),
         (["--slice-iters", "5"], "--slice-iters: applies to attae and cmsf-attae"),
+        (["--iterations", "10000001"], "--iterations: model.iterations: Input should be less"),
+        (["--level-stretch", "1e300"], "--level-stretch: model.level_stretch: Input should be"),
+        (["--seed", str(2**32)], "--seed: seed: Input should be less than or equal to 4294967295"),
         (
             ["--fine-tune", "5"],
             "--fine-tune: model.fine_tune_iterations: fine-tuning applies to attae and cmsf-attae",

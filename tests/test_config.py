@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from fedanomaly.config import load_topology, parse_source, resolve_topology
+from fedanomaly.config.builder import balanced_slices
 from fedanomaly.config.schema import CsvConfig, SmdConfig, SyntheticVnfConfig
 from fedanomaly.data.metrics import Family
 from fedanomaly.errors import InputError
@@ -56,6 +57,15 @@ def test_balanced_topology_spreads_monitors_evenly(slices, monitors, expected):
 def test_balanced_topology_needs_a_monitor_per_slice():
     with pytest.raises(InputError, match=r"--monitors \(2\) must be at least --slices \(3\)"):
         resolve_topology(slices=3, monitors=2)
+
+
+def test_balanced_topology_bounds_what_it_lays_out():
+    # refused before a list of that size is built (10**17 monitors would never return)
+    with pytest.raises(InputError, match=r"--monitors: at most 1,000,000, got 100,000,000,000,0"):
+        balanced_slices(1, 10**17)
+    with pytest.raises(InputError, match=r"at most 100,000 per slice, got 200,002 over 2 slices"):
+        balanced_slices(2, 200_002)
+    assert len(balanced_slices(2, 200_000)[1]["monitors"]) == 100_000
 
 
 def test_balanced_topology_keeps_the_file_settings():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fedanomaly.config.schema import MAX_BALANCED_MONITORS, MAX_MONITORS_PER_SLICE
 from fedanomaly.errors import InputError
 
 
@@ -20,7 +21,14 @@ def balanced_slices(slices: int, monitors: int) -> list[dict[str, Any]]:
             f"--monitors ({monitors}) must be at least --slices ({slices}): "
             "every slice needs a monitor"
         )
+    if monitors > MAX_BALANCED_MONITORS:
+        raise InputError(f"--monitors: at most {MAX_BALANCED_MONITORS:,}, got {monitors:,}")
     base, extra = divmod(monitors, slices)
+    if base + (extra > 0) > MAX_MONITORS_PER_SLICE:
+        raise InputError(
+            f"--monitors: at most {MAX_MONITORS_PER_SLICE:,} per slice, got {monitors:,} "
+            f"over {slices:,} slices"
+        )
     return [
         {
             "name": f"slice-{s + 1}",

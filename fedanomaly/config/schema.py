@@ -71,6 +71,14 @@ class Strict(BaseModel):
 
 #: The most monitors ``monitors: N`` names in one slice (100 slices of it are ten million).
 MAX_MONITORS_PER_SLICE = 100_000
+#: The most monitors ``--slices S --monitors N`` lays out.
+MAX_BALANCED_MONITORS = 1_000_000
+#: Bounds far beyond any run that ends or any fault that means something: a run of ten million
+#: iterations takes weeks on a 2-core machine; a fault of 1,000 standard deviations or a level
+#: stretched elevenfold says nothing a tenth of it would not.
+MAX_ITERATIONS = 10_000_000
+MAX_INTENSITY = 1_000.0
+MAX_LEVEL_STRETCH = 10.0
 
 # --- data sources -------------------------------------------------------------------------
 
@@ -210,7 +218,9 @@ class InjectionConfig(Strict):
     types: list[AnomalyType] = Field(default_factory=lambda: list(PAPER_002_TYPES), min_length=1)
     rate: float = Field(0.05, gt=0.0, le=0.5, description="target fraction of anomalous steps")
     intensity: PositiveFloat = Field(
-        1.5, description="size of the change, in standard deviations of the metric's train part"
+        1.5,
+        le=MAX_INTENSITY,
+        description="size of the change, in standard deviations of the metric's train part",
     )
     duration: tuple[PositiveInt, PositiveInt] = Field(
         (10, 40), description="min and max steps of one anomaly (sudden spikes last 1-3 steps)"
@@ -295,8 +305,10 @@ class ModelConfig(Strict):
         "attae (seed 000): a local model; cmsf-attae (seed 000): CMSF-GAN split across the tiers "
         "for generator_iterations, then ATTAE trained and thresholded with its generated anomalies",
     )
-    iterations: PositiveInt = Field(500, description="training iterations [I]")
-    critic_iterations: PositiveInt = Field(5, description="critic steps per G/E step [K]")
+    iterations: PositiveInt = Field(500, le=MAX_ITERATIONS, description="training iterations [I]")
+    critic_iterations: PositiveInt = Field(
+        5, le=MAX_ITERATIONS, description="critic steps per G/E step [K]"
+    )
     local_iterations: PositiveInt = Field(
         default_factory=lambda fields: min(DEFAULT_LOCAL_ITERATIONS, fields["iterations"]),
         description="iterations between two FedAvg [L], at most I; when not given, 10, or I "
@@ -383,6 +395,7 @@ class ModelConfig(Strict):
     level_stretch: float = Field(
         0.6,
         ge=0.0,
+        le=MAX_LEVEL_STRETCH,
         description="biwgan-gp and its baselines: each training window a monitor draws has its "
         "level (mean per metric) moved away from the monitor's training mean by a factor drawn "
         "uniformly from [1, 1 + level_stretch], the fluctuations within the window kept, so "
