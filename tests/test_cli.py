@@ -5,10 +5,13 @@ from __future__ import annotations
 import http.server
 import importlib.metadata
 import json
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -520,6 +523,42 @@ def test_simulate_refuses_an_address_that_answers_but_is_not_ray(http_port, tmp_
     assert f"127.0.0.1:{http_port} answers but is not a Ray cluster's head" in lines[0]
     assert "gcs_client" not in capfd.readouterr().err
     assert not out.exists()
+
+
+def test_ctrl_c_ends_a_run_at_once_and_says_what_is_kept(ray_address, tmp_path):
+    """SIGINT during training: exit 130 within seconds, one line on stderr, and run.log saying
+    how far the run got (Flower's server thread, waiting on Ray, must not hold the exit)."""
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "fedanomaly", "simulate", "--slices", "1", "--monitors", "2",
+        "--iterations", "100000", "--local-iters", "10", "--data", "synthetic-vnf?length=1440",
+        "--ray-address", ray_address, "--out", str(out),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics, deadline = out / "metrics.jsonl", time.monotonic() + 120
+
+    def training() -> bool:  # a FedAvg round is written
+        return metrics.exists() and '"round"' in metrics.read_text()
+
+    while not training():
+        assert time.monotonic() < deadline, "no FedAvg round within 120 s"
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    last = stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"interrupted \(Ctrl-C\) after \d+ of 100000 iterations; run directory kept: {out} "
+        r"\(remove it to run there again\)",
+        last,
+    ), stderr
+    assert (
+        (out / "run.log")
+        .read_text()
+        .splitlines()[-1]
+        .startswith("fedanomaly: interrupted (Ctrl-C) after ")
+    )
+    assert not (out / "summary.json").exists()
 
 
 def test_a_refused_run_leaves_the_users_own_out_folder_as_it_was(ray_address, tmp_path):

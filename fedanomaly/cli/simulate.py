@@ -4,6 +4,8 @@ summary (or its JSON)."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -130,7 +132,7 @@ def simulate(
 ) -> None:
     """Train across the tiers, detect on every monitor, and report costs and detection."""
     # Ray, Flower and PyTorch load only for this command, so the others start fast.
-    from fedanomaly.runs.directory import default_run_dir
+    from fedanomaly.runs.directory import LOG, default_run_dir
     from fedanomaly.runs.live import LiveMetrics
     from fedanomaly.simulation import RunFailedError, prepare_run
     from fedanomaly.simulation import simulate as run_simulation
@@ -191,6 +193,24 @@ def simulate(
             )
         except RunFailedError as error:
             raise InputError(f"{error} (run directory kept: {run_dir})") from None
+        except KeyboardInterrupt:
+            done, total = int(progress.tasks[0].completed), chosen.model.training_iterations
+            note = f"interrupted (Ctrl-C) after {done} of {total} iterations"
+            with (run_dir / LOG).open("a") as log:
+                log.write(f"fedanomaly: {note}\n")
+            progress.stop()
+            errors.print(
+                f"{note}; run directory kept: {run_dir} (remove it to run there again)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            # The Ray session is shut down by now, but Flower's server thread may still wait in
+            # a ray.get that the shutdown does not wake, and Python would wait for that thread
+            # forever at exit: leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         finally:
             if live is not None:
                 live.close()
