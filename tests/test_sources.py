@@ -239,7 +239,7 @@ def test_csv_errors_name_the_file(tmp_path, content, options, message):
     ("text", "message"),
     [
         ("smd:/no/such/dir", r"/no/such/dir: no such file or folder \(data source 'smd'\)"),
-        ("smd", r"data source 'smd' needs a path: write it as smd:PATH"),
+        ("smd", r"data source 'smd' needs a path: give it as smd:PATH \(simulate's --data"),
         ("bitbrains:/no/where", r"/no/where: no such file or folder"),
     ],
 )

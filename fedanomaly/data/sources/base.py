@@ -69,7 +69,10 @@ class FileSource(DataSource):
 
     def __init__(self, config: PathSource, kind: str, *, directory: bool) -> None:
         if config.path is None:
-            raise InputError(f"data source '{kind}' needs a path: write it as {kind}:PATH")
+            raise InputError(
+                f"data source '{kind}' needs a path: give it as {kind}:PATH (simulate's --data, "
+                "data inspect's SOURCE argument) or as the topology file's data.source.path"
+            )
         path = Path(config.path)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder (data source '{kind}')")
