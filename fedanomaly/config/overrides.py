@@ -110,8 +110,8 @@ def resolve_topology(
     if file is not None:
         overridden = bool(given) or source is not None or slices is not None
         data, as_written = file_settings(Path(file), overridden)
-    base = file is not None
-    if source is None and not base:
+    from_file = file is not None
+    if source is None and not from_file:
         source = SyntheticVnfConfig()
     if source is not None:
         data.setdefault("data", {})["source"] = source.model_dump()
@@ -119,7 +119,7 @@ def resolve_topology(
             for monitor in slice_.get("monitors", []) if isinstance(slice_, dict) else []:
                 if isinstance(monitor, dict):  # a count names monitors without sources
                     monitor["source"] = None
-    if any(key.startswith("data.source.") for key in given) and base:
+    if any(key.startswith("data.source.") for key in given) and from_file:
         # a file that leaves data.source out has the default source: a setting of it needs
         # that source's type to be written out
         source_data = data.setdefault("data", {}).setdefault("source", {})
@@ -129,9 +129,9 @@ def resolve_topology(
     split = data.get("data", {}).get("partition") == "split"
     if slices is not None and monitors is not None:
         data["slices"] = balanced_slices(slices, monitors)
-        if not base:
+        if not from_file:
             data["name"] = f"balanced-{slices}x{monitors}"
-    elif not base and source is not None:
+    elif not from_file and source is not None:
         generated = source.type == "synthetic-vnf"
         layout = balanced_slices(3, 9) if split or generated else source_layout(source, 0)
         data["slices"] = layout
