@@ -36,7 +36,7 @@ def summary_tables(summary: dict[str, Any]) -> Group:
     quality = Table(
         "anomalies", "precision", "recall", "F1", "accuracy", "AUC-PR",
         title=f"Detection at the deployable threshold ({method}): all = means over monitors, "
-        "per type = pooled over monitors",
+        "per type = pooled over monitors (AUC-PR: their mean)",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip
     overall = detection["overall"]
