@@ -317,8 +317,7 @@ def result_paths(out: Path) -> tuple[Path, Path]:
     """``<out>.csv`` and ``<out>.png``: the suffixes are added to the whole name, so a name
     with a dot of its own (``run-v1.5``) keeps it; a ``.csv`` or ``.png`` already given is
     not doubled."""
-    stem = out.name.removesuffix(".csv") if out.suffix == ".csv" else out.name
-    stem = stem.removesuffix(".png") if out.suffix == ".png" else stem
+    stem = out.name.removesuffix(out.suffix) if out.suffix in (".csv", ".png") else out.name
     return out.parent / f"{stem}.csv", out.parent / f"{stem}.png"
 
 

@@ -192,33 +192,42 @@ def comparison_row(run: str, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def comparison_table(rows: list[dict[str, Any]]) -> Table:
-    """Runs side by side, one column each (:func:`comparison_row`): traffic against detection.
+#: The lines of :func:`comparison_table`: a label and how a run's cell reads its row.
+COMPARISON_LINES: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("mode", lambda row: row["mode"]),
+    ("model", lambda row: row["model"]),
+    ("slices x monitors", lambda row: f"{row['slices']} x {row['monitors']}"),
+    ("iterations", lambda row: str(row["iterations"])),
+    ("seed", lambda row: str(row["seed"])),
+    *(
+        (f"bytes {link}", lambda row, link=link: human_bytes(row[f"{link}_bytes"]))
+        for link in LINKS
+    ),
+    ("bytes, all links", lambda row: human_bytes(row["bytes"])),
+    ("wall seconds", lambda row: f"{row['wall_seconds']:.1f}"),
+    ("F1 (deployable)", lambda row: f"{number(row['f1'])} ({row['threshold_method']})"),
+    ("F1 (oracle)", lambda row: number(row["f1_oracle"])),
+    ("VUS-PR", lambda row: number(row["vus_pr"])),
+    ("AUC-PR", lambda row: number(row["auc_pr"])),
+    ("controls beaten", lambda row: f"{row['controls_beaten']} of {row['controls']}"),
+]
+
+
+def comparison_column(row: dict[str, Any]) -> list[str]:
+    """One run's cells of :func:`comparison_table` (from :func:`comparison_row`), line by line."""
+    return [cell(row) for _, cell in COMPARISON_LINES]
+
+
+def comparison_table(runs: list[str], columns: list[list[str]]) -> Table:
+    """Runs side by side, one column each (:func:`comparison_column`): traffic against
+    detection.
 
     A figure per line and a run per column keep the table narrow whatever the run names."""
     table = Table(
-        "", *(Column(row["run"], justify="right", overflow="fold") for row in rows),
+        "", *(Column(run, justify="right", overflow="fold") for run in runs),
         title="Runs: traffic (up + down) against detection (means over monitors)",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip
-    lines: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
-        ("mode", lambda row: row["mode"]),
-        ("model", lambda row: row["model"]),
-        ("slices x monitors", lambda row: f"{row['slices']} x {row['monitors']}"),
-        ("iterations", lambda row: str(row["iterations"])),
-        ("seed", lambda row: str(row["seed"])),
-        *(
-            (f"bytes {link}", lambda row, link=link: human_bytes(row[f"{link}_bytes"]))
-            for link in LINKS
-        ),
-        ("bytes, all links", lambda row: human_bytes(row["bytes"])),
-        ("wall seconds", lambda row: f"{row['wall_seconds']:.1f}"),
-        ("F1 (deployable)", lambda row: f"{number(row['f1'])} ({row['threshold_method']})"),
-        ("F1 (oracle)", lambda row: number(row["f1_oracle"])),
-        ("VUS-PR", lambda row: number(row["vus_pr"])),
-        ("AUC-PR", lambda row: number(row["auc_pr"])),
-        ("controls beaten", lambda row: f"{row['controls_beaten']} of {row['controls']}"),
-    ]
-    for label, cell in lines:
-        table.add_row(label, *(cell(row) for row in rows))
+    for index, (label, _) in enumerate(COMPARISON_LINES):
+        table.add_row(label, *(column[index] for column in columns))
     return table

@@ -12,6 +12,7 @@ import typer
 
 from fedanomaly.cli.common import Json, console, reports_input_errors
 from fedanomaly.cli.report import (
+    comparison_column,
     comparison_row,
     comparison_table,
     per_monitor_table,
@@ -60,9 +61,11 @@ def report(
         print(json.dumps(rows, indent=2))
         return
     if len(summaries) > 1:
-        for (run, _), row in zip(summaries, rows, strict=True):  # each run's column alone first,
-            from_summary(run / SUMMARY, partial(comparison_table, [row]))  # to name a bad file
-        console.print(comparison_table(rows))
+        columns = [
+            from_summary(run / SUMMARY, partial(comparison_column, row))
+            for (run, _), row in zip(summaries, rows, strict=True)
+        ]
+        console.print(comparison_table([row["run"] for row in rows], columns))
         return
     run, summary = summaries[0]
     console.print(from_summary(run / SUMMARY, partial(summary_tables, summary)))

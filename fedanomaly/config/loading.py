@@ -53,18 +53,20 @@ def describe_validation_error(
     problems = problems or error.errors()
     given = flags or {}
 
-    def flagged(problem: Any) -> bool:
-        at = yaml_path(problem["loc"])
-        return any(at == key or at.startswith((f"{key}.", f"{key}[")) for key in given)
+    def option_of(path: str) -> str | None:
+        """The option that set ``path`` or a mapping above it."""
+        return next(
+            (flag for key, flag in given.items()
+             if path == key or path.startswith((f"{key}.", f"{key}["))),
+            None,
+        )  # fmt: skip
 
     # a bad option first: the user just typed it, and the file's own problems may follow from it
-    problems.sort(key=lambda problem: not flagged(problem))
+    problems.sort(key=lambda problem: option_of(yaml_path(problem["loc"])) is None)
     first = problems[0]
     path = yaml_path(first["loc"])
-    for key, flag in given.items():
-        if path == key or path.startswith(f"{key}.") or path.startswith(f"{key}["):
-            where = flag
-            break
+    if (option := option_of(path)) is not None:
+        where = option
     else:  # a problem of a whole section: name the options that set something in it
         top = path == TOP_LEVEL
         within = [flag for key, flag in given.items() if top or key.startswith(f"{path}.")]

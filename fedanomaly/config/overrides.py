@@ -3,19 +3,18 @@ with command-line settings laid over it."""
 
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 from typing import Any
 
 from fedanomaly.config.builder import balanced_slices
-from fedanomaly.config.loading import (
-    load_topology,
-    read_topology,
-    rebase_paths,
-    validate_topology,
+from fedanomaly.config.loading import read_topology, rebase_paths, validate_topology
+from fedanomaly.config.schema import (
+    SPLIT_ONLY_SETTINGS,
+    SourceConfig,
+    SyntheticVnfConfig,
+    Topology,
 )
-from fedanomaly.config.schema import SourceConfig, SyntheticVnfConfig, Topology
 from fedanomaly.errors import InputError
 
 
@@ -148,9 +147,8 @@ def resolve_topology(
 OPTION_SCOPE: dict[str, tuple[bool, str]] = {
     "model.metric_pooling": (False, "applies to biwgan-gp and its baselines; {name} scores with "
                              "reconstruction_score"),
-    "model.level_stretch": (False, "applies to biwgan-gp and its baselines, whose monitors "
-                            "draw training batches for a critic; {name} trains on its windows "
-                            "as they are"),
+    "model.level_stretch": (False, "applies to biwgan-gp and its baselines"
+                            + SPLIT_ONLY_SETTINGS["level_stretch"][0]),
     "model.slice_iterations": (True, "applies to attae and cmsf-attae, whose monitors train "
                                "whole copies; {name}'s slice managers train every iteration"),
     "model.reconstruction_score": (True, "applies to attae and cmsf-attae; {name}'s score "
@@ -190,13 +188,15 @@ def file_settings(file: Path, overridden: bool) -> tuple[dict[str, Any], bool]:
         The settings, and whether they are the file as written (its relative data paths not
         yet taken relative to its folder).
     """
+    written = read_topology(file)
     try:
-        return load_topology(file).model_dump(mode="python", exclude_unset=True), False
+        topology = validate_topology(written, str(file))  # pydantic leaves its input as it was
     except InputError:
-        written = read_topology(file)
         if not overridden or not mergeable(written):
             raise
-        return copy.deepcopy(written), True
+        return written, True
+    rebase_paths(topology, file.parent)
+    return topology.model_dump(mode="python", exclude_unset=True), False
 
 
 def mergeable(written: Any) -> bool:

@@ -310,9 +310,7 @@ class TierNode:
             load_module_arrays(manager.arrays(), model)
             modules = (("model", model),)
         else:
-            side = manager.side
-            modules = (("generator", side.generator), ("encoder", side.encoder))
-            modules = tuple((part, module) for part, module in modules if module is not None)
+            modules = tuple(zip(("generator", "encoder"), manager.side.modules, strict=False))
         return {part: cpu_state(module) for part, module in modules}
 
     # --- slice manager ----------------------------------------------------------------------
