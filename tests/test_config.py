@@ -124,6 +124,14 @@ def test_balanced_topology_keeps_the_file_settings():
             r"evaluation: pot_risk 0.02 must be below 1 - pot_level \(0.02\)",
         ),
         ("slices: []", r"slices: List should have at least 1 item"),
+        (  # a union's alternatives are one problem, each named
+            f"{ONE}\nevaluation: {{vus_window: -3}}",
+            r"evaluation.vus_window: Input should be 'auto' or greater than 0 \(got -3\)$",
+        ),
+        (
+            "evaluation: {vus_window: x}",
+            r"vus_window: Input should be 'auto' or a valid integer.* \[and 1 more problem\]$",
+        ),
         (f"{ONE}\nseed: -1", r"seed: Input should be greater than or equal to 0 \(got -1\)"),
         (
             "data: {partition: split}\nslices: [{name: s, monitors: [{name: m, vms: [a]}]}]",

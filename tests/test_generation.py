@@ -135,6 +135,23 @@ def test_generate_from_the_command_line(tmp_path):
     assert str(saved["type"]) == "sudden_spike" and len(saved["metrics"]) == 26
 
 
+def test_generate_takes_fewer_iterations_than_the_files_fedavg_period(tmp_path):
+    # generate trains in one place: a file's L = 10 (and L1) must not refuse --iterations 2
+    topology = tmp_path / "attae.yaml"
+    topology.write_text(
+        "model: {name: attae, iterations: 50, local_iterations: 10, slice_iterations: 5}\n"
+        "data: {source: {type: synthetic-vnf, length: 1440}}\n"
+        "slices: [{name: s, monitors: [{name: m1}, {name: m2}]}]\n"
+    )
+    out = tmp_path / "leaks.npz"
+    result = CliRunner().invoke(app, [
+        "generate", str(topology), "--iterations", "2", "--count", "3", "--out", str(out), "--json",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["iterations"] == 2
+    assert np.load(out)["windows"].shape[0] == 3
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

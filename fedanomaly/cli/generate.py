@@ -64,6 +64,8 @@ def generate(
             "seed": ("--seed", seed),
         }
     )
+    if iterations is not None:  # one trainer, no FedAvg: a file's L and L1 must not refuse it
+        settings |= {"model.local_iterations": 1, "model.slice_iterations": 1}
     source = parse_source(data) if data is not None else None
     chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     if type_name not in chosen.data.injection.types:  # learn it beside the topology's types

@@ -23,15 +23,19 @@ TOP_LEVEL = "(top level)"
 def yaml_path(loc: Iterable[int | str]) -> str:
     """Write a pydantic error location as a YAML path such as ``slices[1].monitors[0].name``.
 
-    Union branch tags that pydantic inserts (``csv``, ``list[...]``) are left out, since they are
-    not keys of the file.
+    Union branch tags that pydantic inserts (``csv``, ``list[...]``, ``constrained-int``) are left
+    out, since they are not keys of the file.
     """
     parts: list[str] = []
     previous: int | str | None = None
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif "[" in item or (previous in (None, "source") and item in SOURCE_TYPES):
+        elif (
+            "[" in item
+            or item.startswith("constrained-")
+            or (previous in (None, "source") and item in SOURCE_TYPES)
+        ):
             pass
         else:
             parts.append(f".{item}" if parts else item)
@@ -72,10 +76,19 @@ def describe_validation_error(
         within = [flag for key, flag in given.items() if top or key.startswith(f"{path}.")]
         if within:
             where = f"{where} with {', '.join(dict.fromkeys(within))}"
-    message = first["msg"].removeprefix("Value error, ")
+    # a value that fits no alternative of a union (vus_window: 'auto' or a positive integer)
+    # fails once per alternative: one problem, each alternative's demand named
+    alternatives = [
+        problem["msg"].removeprefix("Value error, ")
+        for problem in problems
+        if problem["loc"][:-1] == first["loc"][:-1] and yaml_path(problem["loc"]) == path
+    ]
+    message = " or ".join(
+        [alternatives[0], *(text.removeprefix("Input should be ") for text in alternatives[1:])]
+    )
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
-    more = len(problems) - 1
+    more = len(problems) - len(alternatives)
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     # a problem of the whole topology names its own paths in the message
     located = "" if path == TOP_LEVEL else f"{path}: "
