@@ -296,6 +296,42 @@ def test_the_command_line_may_mend_what_the_file_alone_fails(tmp_path):
         resolve_topology(path, settings={"mode": "federated"}, flags={"mode": "--mode"})
 
 
+@pytest.mark.parametrize(
+    ("text", "settings", "source", "message"),
+    [
+        (  # the option sets a key inside a section the file gives as a number
+            "data: {injection: 3}\nslices: [{name: s, monitors: 2}]",
+            {"data.injection.rate": 0.1},
+            None,
+            r"t.yaml: data.injection: Input should be a valid dictionary",
+        ),
+        (  # ... or as null
+            "evaluation: null\nslices: [{name: s, monitors: 2}]",
+            {"evaluation.threshold": "pot"},
+            None,
+            r"t.yaml: evaluation: Input should be a valid dictionary",
+        ),
+        (  # a command-line source over a file whose slice counts its monitors
+            "mode: bogus\nslices: [{name: s, monitors: 2}]",
+            {"mode": "federated"},
+            "synthetic-vnf",
+            None,
+        ),
+    ],
+)
+def test_a_file_that_fails_alone_and_cannot_take_the_options_names_its_problem(
+    tmp_path, text, settings, source, message
+):
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    chosen = parse_source(source) if source else None
+    if message is None:  # the option mends it
+        assert resolve_topology(path, source=chosen, settings=settings).mode == "federated"
+        return
+    with pytest.raises(InputError, match=message):
+        resolve_topology(path, source=chosen, settings=settings)
+
+
 def test_a_bad_option_is_named_before_the_files_own_problems():
     with pytest.raises(InputError, match=r"^--precision: payload.feedback: Input should be"):
         resolve_topology(

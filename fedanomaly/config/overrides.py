@@ -4,6 +4,7 @@ with command-line settings laid over it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +109,15 @@ def resolve_topology(
     as_written = False  # the file's data paths are not yet taken relative to its folder
     if file is not None:
         overridden = bool(given) or source is not None or slices is not None
-        data, as_written = file_settings(Path(file), overridden)
+        data, as_written = file_settings(Path(file), overridden, given)
     from_file = file is not None
     if source is None and not from_file:
         source = SyntheticVnfConfig()
     if source is not None:
         data.setdefault("data", {})["source"] = source.model_dump()
         for slice_ in data.get("slices", []):
-            for monitor in slice_.get("monitors", []) if isinstance(slice_, dict) else []:
+            monitors = slice_.get("monitors") if isinstance(slice_, dict) else None
+            for monitor in monitors if isinstance(monitors, list) else []:
                 if isinstance(monitor, dict):  # a count names monitors without sources
                     monitor["source"] = None
     if any(key.startswith("data.source.") for key in given) and from_file:
@@ -172,7 +174,7 @@ def check_option_scope(topology: Topology, flags: dict[str, str]) -> None:
             raise InputError(f"{flags[key]}: {reason.format(name=model.name)}")
 
 
-def file_settings(file: Path, overridden: bool) -> tuple[dict[str, Any], bool]:
+def file_settings(file: Path, overridden: bool, keys: Iterable[str]) -> tuple[dict[str, Any], bool]:
     """What a topology file sets, as mappings the command line's settings go over.
 
     A file valid on its own gives what it sets, as the schema reads it (defaults are filled
@@ -180,7 +182,8 @@ def file_settings(file: Path, overridden: bool) -> tuple[dict[str, Any], bool]:
     model, follows a setting of that field). A file that fails on its own is taken as written
     where the command line overrides something (``overridden``): its settings may be what it
     lacks (a ``--mode`` under which its layout holds, ``--iterations`` for its L); whatever
-    still fails is refused then, naming the file and the options.
+    still fails is refused then, naming the file and the options. ``keys`` are the dotted
+    keys the command line sets.
 
     Returns
     -------
@@ -192,24 +195,26 @@ def file_settings(file: Path, overridden: bool) -> tuple[dict[str, Any], bool]:
     try:
         topology = validate_topology(written, str(file))  # pydantic leaves its input as it was
     except InputError:
-        if not overridden or not mergeable(written):
+        if not overridden or not mergeable(written, keys):
             raise
         return written, True
     rebase_paths(topology, file.parent)
     return topology.model_dump(mode="python", exclude_unset=True), False
 
 
-def mergeable(written: Any) -> bool:
-    """Whether a file's content has mappings wherever the command line may set something (the
-    top level, ``data``, ``data.source``, ``model``) and slices as mappings."""
-    if not isinstance(written, dict):
-        return False
-    sections = [written, written.get("data", {}), written.get("model", {})]
-    if isinstance(written.get("data"), dict):
-        sections.append(written["data"].get("source", {}))
-    slices = written.get("slices", [])
-    return (
-        all(isinstance(section, dict) for section in sections)
-        and isinstance(slices, list)
-        and all(isinstance(slice_, dict) for slice_ in slices)
-    )
+def mergeable(written: Any, keys: Iterable[str]) -> bool:
+    """Whether a file's content has a mapping (or nothing) wherever the command line sets
+    something: the top level, ``data`` and ``data.source`` (a source from the command line),
+    and every section above one of the dotted ``keys``; and its slices as mappings."""
+    sections = {"data", "data.source"} | {
+        ".".join(key.split(".")[:depth]) for key in keys for depth in range(1, key.count(".") + 1)
+    }
+    absent = object()
+    for section in sections:
+        node: Any = written
+        for part in section.split("."):
+            node = node.get(part, absent) if isinstance(node, dict) else absent
+        if node is not absent and not isinstance(node, dict):  # a value, a list or null
+            return False
+    slices = written.get("slices", []) if isinstance(written, dict) else None
+    return isinstance(slices, list) and all(isinstance(slice_, dict) for slice_ in slices)
