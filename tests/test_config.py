@@ -124,6 +124,11 @@ def test_balanced_topology_keeps_the_file_settings():
             r"evaluation: pot_risk 0.02 must be below 1 - pot_level \(0.02\)",
         ),
         ("slices: []", r"slices: List should have at least 1 item"),
+        (f"{ONE}\ntrue: 1", r"topology.yaml: 1: Keys should be strings \(got True\)"),
+        (
+            "slices: [{name: s, monitors: 2, 5: x}]",
+            r"topology.yaml: slices\[0\].5: Keys should be strings",
+        ),
         (  # a union's alternatives are one problem, each named
             f"{ONE}\nevaluation: {{vus_window: -3}}",
             r"evaluation.vus_window: Input should be 'auto' or greater than 0 \(got -3\)$",
@@ -245,6 +250,8 @@ def test_parse_source_forms():
         ("synthetic-vnf:?length=0", r"length: Input should be greater than 0"),
         ("synthetic-vnf?length=100&length=200", r"length is given more than once"),
         ("csv:a.csv?column_groups=cpu", r"column_groups: 'cpu' is not FAMILY:COLUMN\|COLUMN"),
+        ("synthetic-vnf?type=smd", r"type is not an option after '\?'; write TYPE:PATH\?"),
+        ("csv:a.csv?path=b.csv", r"path is not an option after '\?'"),
     ],
 )
 def test_parse_source_errors(text, message):

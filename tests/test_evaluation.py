@@ -3,6 +3,7 @@ against closed forms, control detectors, and a monitor's report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -75,6 +76,8 @@ def test_implied_prevalence_recovers_the_share_of_anomalies_behind_the_figures(s
 def test_implied_prevalence_is_undefined_without_errors_or_hits():
     assert np.isnan(implied_prevalence(1.0, 1.0, 1.0))
     assert np.isnan(implied_prevalence(0.0, 0.0, 0.9))
+    # figures that contradict each other: 0.5 errors per sample, 0.2 per positive
+    assert np.isnan(implied_prevalence(0.9, 0.9, 0.5))
 
 
 def test_ranges_and_their_buffered_segments():
@@ -172,6 +175,7 @@ def test_scores_that_are_not_finite_give_undefined_figures():
     labels = np.array([0, 0, 1, 1, 0, 0])
     scores = np.array([0.1, np.nan, 0.9, 0.8, 0.2, 0.3])
     assert all(np.isnan(v) for v in ranking_metrics(labels, scores).values())
+    assert all(np.isnan(v) for v in ranking_metrics(labels[:0], scores[:0]).values())
     assert np.isnan(oracle_f1(labels, scores)[0])
     assert np.isnan(volume_under_surface(labels, scores, 2).pr)
 
@@ -188,6 +192,10 @@ def test_validation_threshold_is_the_midpoint_of_the_class_means():
     assert validation_threshold(scores, np.array([0, 0, 0, 1, 1])) == pytest.approx(8.5)
     normal = np.array([1.0, 3.0])
     assert validation_threshold(normal, np.zeros(2)) == pytest.approx(2.0 + 3 * 1.0)
+    # a validation part labelled anomalous throughout: the training scores stand for normal
+    anomalous = np.array([10.0, 20.0])
+    assert validation_threshold(anomalous, np.ones(2), normal_reference=normal) == 8.5
+    assert np.isnan(validation_threshold(anomalous, np.ones(2)))
 
 
 def test_sigma_threshold_is_mean_plus_beta_sigma():
@@ -352,7 +360,8 @@ def test_false_alarms_beyond_the_training_range_are_pooled_over_monitors():
 def test_beyond_range_flags_must_match_the_test_steps():
     types = np.zeros(40, dtype=np.int8)
     model = scores_for(np.arange(40.0), types)
-    with pytest.raises(ValueError, match="vm: 39 beyond-range flags for 40 test steps"):
+    shapes = r"vm: beyond-range flags of shape \(39,\) for test scores of shape \(40,\)"
+    with pytest.raises(ValueError, match=shapes):
         evaluate_monitor("vm", model, {}, EvaluationConfig(vus_window=5), np.zeros(10),
                          np.zeros(39, dtype=bool))  # fmt: skip
 
@@ -375,6 +384,8 @@ def test_the_summary_ranks_each_type_per_monitor_and_is_strict_json():
     model = scores_for(rng.normal(size=400), quiet)
     reports.append(evaluate_monitor("quiet", model, {"random": model}, config, np.zeros(10),
                                     np.zeros(400, dtype=bool)))  # fmt: skip
+    # a threshold that is not a number (none fits the scores) is null, as every figure is
+    reports.append(dataclasses.replace(reports[-1], name="lost", threshold=float("nan")))
     topology = resolve_topology(settings={"evaluation.controls": ["random"]})
     summary = detection_summary(topology, reports)
     labels = (types != 0).astype(int)
@@ -387,3 +398,5 @@ def test_the_summary_ranks_each_type_per_monitor_and_is_strict_json():
     text = json.dumps(summary, allow_nan=False)  # raises on NaN or an infinity
     oracle = json.loads(text)["per_monitor"]["quiet"]["by_threshold"]["oracle"]
     assert oracle["threshold"] is None and oracle["f1"] is None
+    assert json.loads(text)["per_monitor"]["lost"]["threshold"] is None
+    assert json.loads(text)["threshold"] is None

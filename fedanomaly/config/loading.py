@@ -24,13 +24,17 @@ def yaml_path(loc: Iterable[int | str]) -> str:
     """Write a pydantic error location as a YAML path such as ``slices[1].monitors[0].name``.
 
     Union branch tags that pydantic inserts (``csv``, ``list[...]``, ``constrained-int``) are left
-    out, since they are not keys of the file.
+    out, since they are not keys of the file. A number follows a field name where it indexes a
+    list; elsewhere it is a mapping's key (``5:`` or ``true:`` written as a key).
     """
     parts: list[str] = []
     previous: int | str | None = None
     for item in loc:
-        if isinstance(item, int):
+        if isinstance(item, int) and not isinstance(item, bool) and isinstance(previous, str):
             parts.append(f"[{item}]")
+        elif not isinstance(item, str):
+            key = str(item).lower() if isinstance(item, bool) else str(item)
+            parts.append(f".{key}" if parts else key)
         elif (
             "[" in item
             or item.startswith("constrained-")
@@ -192,6 +196,10 @@ def parse_source(text: str) -> SourceConfig:
     keys = [key for key, _, _ in options]
     if repeated := sorted({key for key in keys if keys.count(key) > 1}):
         raise InputError(f"data source '{text}': {repeated[0]} is given more than once")
+    if placed := [key for key in ("type", "path") if key in keys]:
+        raise InputError(
+            f"data source '{text}': {placed[0]} is not an option after '?'; write TYPE:PATH?..."
+        )
     data: dict[str, Any] = {"type": kind, **{key: unquote(value) for key, _, value in options}}
     if path:
         data["path"] = path

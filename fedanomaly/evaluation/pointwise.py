@@ -35,9 +35,9 @@ def binary_metrics(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
 
 
 def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """AUC-ROC and AUC-PR (average precision); NaN where the labels hold one class only or a
-    score is not finite (a diverged model's)."""
-    if labels.min() == labels.max() or not np.isfinite(scores).all():
+    """AUC-ROC and AUC-PR (average precision); NaN where the labels hold one class only (or
+    none) or a score is not finite (a diverged model's)."""
+    if labels.size == 0 or labels.min() == labels.max() or not np.isfinite(scores).all():
         return {"auc_roc": float("nan"), "auc_pr": float("nan")}
     return {
         "auc_roc": float(roc_auc_score(labels, scores)),
@@ -80,11 +80,12 @@ def implied_prevalence(precision: float, recall: float, accuracy: float) -> floa
     -------
     float
         ``p`` in [0, 1]; NaN where the figures do not determine it (no errors at all, or
-        precision or recall 0).
+        precision or recall 0) or contradict each other (they imply a share above 1).
     """
     if precision <= 0.0 or recall <= 0.0:
         return float("nan")
     errors_per_positive = recall * (1.0 - precision) / precision + 1.0 - recall
     if errors_per_positive <= 0.0:
         return float("nan")
-    return (1.0 - accuracy) / errors_per_positive
+    share = (1.0 - accuracy) / errors_per_positive
+    return share if share <= 1.0 else float("nan")

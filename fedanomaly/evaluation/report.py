@@ -86,7 +86,7 @@ def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[
     anomalies)."""
     thresholds: dict[str, Threshold] = {
         "validation": validation_threshold(
-            scores.validation, scores.validation_types, config.sigma_beta
+            scores.validation, scores.validation_types, config.sigma_beta, scores.train
         ),
         "pot": pot_threshold(scores.train, config.pot_risk, config.pot_level),
         "sigma": sigma_threshold(scores.train, config.sigma_beta),
@@ -163,7 +163,8 @@ def evaluate_monitor(
     beyond = np.asarray(beyond_range, dtype=bool)
     if beyond.shape != model.test.shape:
         raise ValueError(
-            f"{name}: {beyond.shape[0]} beyond-range flags for {model.test.shape[0]} test steps"
+            f"{name}: beyond-range flags of shape {beyond.shape} for test scores of shape "
+            f"{model.test.shape}"
         )
     window = estimate_period(period_series) if config.vus_window == "auto" else config.vus_window
     thresholds = deployable_thresholds(model, config)

@@ -27,17 +27,37 @@ from scipy.stats import genpareto
 MIN_EXCESSES = 10
 
 
-def validation_threshold(scores: np.ndarray, labels: np.ndarray, beta: float = 3.0) -> float:
+def validation_threshold(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    beta: float = 3.0,
+    normal_reference: np.ndarray | None = None,
+) -> float:
     """Eq. 33: (mean score of normal steps + mean score of anomalous steps) / 2.
 
-    Without anomalous validation steps the threshold is the normal mean plus ``beta`` standard
-    deviations.
+    Parameters
+    ----------
+    scores, labels
+        The validation part's step scores and labels (or type codes; 0 is normal).
+    beta
+        Without anomalous validation steps the threshold is the normal mean plus ``beta``
+        standard deviations.
+    normal_reference
+        Scores that stand for the normal ones where the validation part has no normal step
+        (a source whose labels cover all of it): the training part's.
+
+    Returns
+    -------
+    float
+        The threshold; NaN only where neither normal steps nor a reference are given.
     """
     normal = scores[labels == 0]
     anomalous = scores[labels != 0]
+    if normal.size == 0 and normal_reference is not None:
+        normal = normal_reference
     if anomalous.size == 0:
         return sigma_threshold(normal, beta)
-    return float((normal.mean() + anomalous.mean()) / 2)
+    return float((normal.mean() + anomalous.mean()) / 2) if normal.size else float("nan")
 
 
 def generated_threshold(scores: np.ndarray, generated: np.ndarray) -> float:

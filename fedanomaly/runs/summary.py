@@ -185,7 +185,7 @@ def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[
     }  # fmt: skip
     return {
         "threshold_method": topology.evaluation.threshold,
-        "threshold": float(np.mean([r.threshold for r in reports])),
+        "threshold": figure(float(np.mean([r.threshold for r in reports]))),
         "vus_window": float(np.mean([r.vus_window for r in reports])),
         "overall": overall,
         "by_type": by_type(reports),
@@ -197,7 +197,7 @@ def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[
         },
         "per_monitor": {
             r.name: {
-                "threshold": r.threshold,
+                "threshold": figure(r.threshold),
                 "vus_window": r.vus_window,
                 **defined(r.metrics),
                 "by_threshold": {method: defined(row) for method, row in r.thresholds.items()},
@@ -208,8 +208,13 @@ def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[
     }
 
 
+def figure(value: float) -> float | None:
+    """A figure for JSON: ``None`` in place of NaN (undefined here) and of an infinite value
+    (the oracle threshold of a test part without anomalies), neither of which strict JSON can
+    hold."""
+    return value if np.isfinite(value) else None
+
+
 def defined(row: dict[str, float]) -> dict[str, float | None]:
-    """A row of figures for JSON, ``None`` in place of NaN (a metric undefined here) and of an
-    infinite value (the oracle threshold of a test part without anomalies), neither of which
-    strict JSON can hold."""
-    return {k: v if np.isfinite(v) else None for k, v in row.items()}
+    """A row of figures for JSON, each as :func:`figure` writes it."""
+    return {k: figure(v) for k, v in row.items()}

@@ -265,9 +265,8 @@ class TierNode:
                 critic_side = CriticSide(self.shape, self.config, seed)
                 untrained = (initial.generator, initial.encoder, critic_side.critic)
                 controls["untrained"] = model_scores(data, untrained, self.shape, self.config)
-        if not all(
-            np.isfinite(part).all() for part in (scores.train, scores.validation, scores.test)
-        ):
+        parts = (scores.train, scores.validation, scores.test, scores.generated)
+        if not all(np.isfinite(part).all() for part in parts if part is not None):
             raise DivergenceError(
                 f"monitor {name}: its scores are not finite: the model it detects with diverged "
                 f"by iteration {self.config.training_iterations - 1} (or its data hold values "
