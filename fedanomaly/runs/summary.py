@@ -48,8 +48,34 @@ def build_summary(
     training_seconds: float,
     records: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The run's summary (documented in the README); ``records`` are the lines of
-    ``metrics.jsonl``."""
+    """The run's summary, as ``summary.json`` holds it (documented in the README).
+
+    Parameters
+    ----------
+    topology
+        The resolved topology the run trained on.
+    monitors
+        Every monitor's prepared data (for the training-set sizes).
+    detections
+        Each monitor's evaluation, by monitor name.
+    accounts
+        Per tier (``monitor``, ``slice_manager``): its ``meter``, ``clock`` and ``memory``.
+    controller_meter, controller_clock, controller_memory
+        The controller's own traffic, time and peak memory in bytes.
+    devices
+        The device each slice manager trained on, by slice.
+    rounds
+        FedAvg rounds done.
+    wall_seconds, training_seconds
+        The whole run's and the training's wall-clock time.
+    records
+        The lines of ``metrics.jsonl``.
+
+    Returns
+    -------
+    dict
+        The summary, ready for JSON (undefined figures ``None``).
+    """
     meter = Meter()
     meter.merge(controller_meter)
     for entry in accounts.values():
@@ -172,7 +198,21 @@ def beats(model: float | None, control: float | None) -> bool | None:
 
 
 def detection_summary(topology: Topology, reports: list[MonitorReport]) -> dict[str, Any]:
-    """Means over monitors, per type, per threshold, controls, and each monitor's figures."""
+    """The ``detection`` section of the summary.
+
+    Parameters
+    ----------
+    topology
+        The resolved topology (its threshold method and control rows).
+    reports
+        Every monitor's evaluation.
+
+    Returns
+    -------
+    dict
+        Means over monitors overall, per threshold and per control row, figures per injected
+        type, the false alarms beyond the training range, and each monitor's own figures.
+    """
     overall = mean_over([r.metrics for r in reports])
     controls = {
         name: mean_over([r.controls[name] for r in reports])
