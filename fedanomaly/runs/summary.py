@@ -55,7 +55,7 @@ def build_summary(
     topology
         The resolved topology the run trained on.
     monitors
-        Every monitor's prepared data (for the training-set sizes).
+        Every monitor's prepared data, in the order the summary lists their figures.
     detections
         Each monitor's evaluation, by monitor name.
     accounts
@@ -63,7 +63,8 @@ def build_summary(
     controller_meter, controller_clock, controller_memory
         The controller's own traffic, time and peak memory in bytes.
     devices
-        The device each slice manager trained on, by slice.
+        The device each generator side trained on: by slice, by monitor in standalone mode,
+        ``controller`` in centralized mode.
     rounds
         FedAvg rounds done.
     wall_seconds, training_seconds
