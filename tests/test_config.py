@@ -339,6 +339,13 @@ def test_a_file_that_fails_alone_and_cannot_take_the_options_names_its_problem(
         resolve_topology(path, source=chosen, settings=settings)
 
 
+def test_a_file_a_balanced_layout_and_a_source_go_together():
+    source = parse_source("synthetic-vnf?length=1440")
+    topology = resolve_topology(TOPOLOGIES / "paper.yaml", 1, 2, source)
+    assert [monitor.name for _, monitor in topology.monitors] == ["vm-1-1", "vm-1-2"]
+    assert topology.data.source.length == 1440 and topology.model.local_iterations == 10
+
+
 def test_a_bad_option_is_named_before_the_files_own_problems():
     with pytest.raises(InputError, match=r"^--precision: payload.feedback: Input should be"):
         resolve_topology(

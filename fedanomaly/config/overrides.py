@@ -116,8 +116,8 @@ def resolve_topology(
     if source is not None:
         data.setdefault("data", {})["source"] = source.model_dump()
         for slice_ in data.get("slices", []):
-            monitors = slice_.get("monitors") if isinstance(slice_, dict) else None
-            for monitor in monitors if isinstance(monitors, list) else []:
+            listed = slice_.get("monitors") if isinstance(slice_, dict) else None
+            for monitor in listed if isinstance(listed, list) else []:
                 if isinstance(monitor, dict):  # a count names monitors without sources
                     monitor["source"] = None
     if any(key.startswith("data.source.") for key in given) and from_file:
