@@ -41,6 +41,7 @@ import ray
 import torch
 from flwr.serverapp import Grid
 from flwr.simulation import run_simulation
+from ray._private import services  # Ray's own lookup of --ray-address auto
 from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
 
 from fedanomaly.config.schema import Topology
@@ -223,8 +224,28 @@ def logging_to(log_file: Path, verbose: bool) -> Iterator[None]:
 
 
 def check_reachable(address: str | None) -> None:
-    """Fail fast on a ``host:port`` that does not answer (Ray itself would retry for minutes)."""
-    if address is None or address in ("auto", "local") or "://" in address:
+    """Fail fast on a ``host:port`` that does not answer (Ray itself would retry for minutes).
+
+    ``auto`` is looked up as Ray looks it up (``RAY_ADDRESS``, then the address the last
+    ``ray start`` on this machine left in Ray's temporary folder, which may be stale) and the
+    address found is checked.
+    """
+    if address == "auto":
+        try:
+            found = services.canonicalize_bootstrap_address(address)
+        except ConnectionError:
+            raise InputError(
+                "--ray-address auto: no Ray cluster found on this machine (start one with "
+                "`ray start --head`, or give its host:port)"
+            ) from None
+        if found is None:
+            return
+        try:
+            check_reachable(found)
+        except InputError as error:
+            raise InputError(f"{error} (what 'auto' found on this machine)") from None
+        return
+    if address is None or address == "local" or "://" in address:
         return
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():

@@ -405,6 +405,21 @@ def test_an_unreachable_ray_address_is_a_clear_error(tmp_path):
         simulate(tiny(), tmp_path / "run", "127.0.0.1:9")
 
 
+def test_auto_checks_the_address_ray_would_find(tmp_path, monkeypatch):
+    """``auto`` reads the address the last ``ray start`` left behind (Ray puts this machine's IP
+    in place of 127.0.0.1); a stale one fails fast (Ray itself would wait for minutes) before
+    anything is written."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    (tmp_path / "ray").mkdir()  # Ray's temporary folder is $RAY_TMPDIR/ray
+    (tmp_path / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
+    with pytest.raises(
+        InputError, match=r"cannot reach a Ray cluster at .*:9: .* \(what 'auto' found"
+    ):
+        simulate(tiny(), tmp_path / "run", "auto")
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("placement", PLACEMENTS, ids=["spread", "one-node"])
 def test_fedavg_weights_slices_by_their_training_windows(ray_address, tmp_path, placement):
     """The global model equals an in-process replay of the same rounds averaged with weights Q_s
