@@ -43,13 +43,12 @@ def check_folder_writable(folder: Path, what: str) -> None:
         raise InputError(f"{what}: cannot write in {existing}: {error.strerror or error}") from None
 
 
-def refuse_bad_output_path(out: Path, what: str, make_folder: bool = False) -> None:
-    """Refuse an output file whose folder is a file or missing (and not to be made), or that
-    is itself a folder: what the path alone tells, without touching the disk's contents."""
+def refuse_bad_output_path(out: Path, what: str) -> None:
+    """Refuse an output file whose folder is a file, or that is itself a folder: what the path
+    alone tells, without touching the disk's contents. A missing folder is made when the file
+    is written."""
     if out.parent.exists() and not out.parent.is_dir():
         raise InputError(f"{what} {out}: {out.parent} is a file, not a folder")
-    if not make_folder and not out.parent.is_dir():
-        raise InputError(f"{what} {out}: the folder {out.parent} does not exist")
     if out.is_dir():
         raise InputError(f"{what} {out}: is a folder; give a file name")
 
@@ -60,25 +59,23 @@ def refuse_non_png(out: Path, what: str) -> None:
         raise InputError(f"{what} {out}: figures are written as PNG; give a name ending in .png")
 
 
-def check_output_file(out: Path, what: str, make_folder: bool = False) -> None:
+def check_output_file(out: Path, what: str) -> None:
     """Refuse, before any work, an output file that could not be written.
 
     Parameters
     ----------
     out
-        The file to be written.
+        The file to be written (its folder is made if missing).
     what
         What is refused, for the message (``--out``).
-    make_folder
-        Whether the writer creates a missing folder; else the folder must exist.
 
     Raises
     ------
     InputError
-        If the folder is missing (and not to be made), ``out`` is a folder, or the folder
-        cannot be written.
+        If ``out`` is a folder, or its folder (or the nearest existing one above it) is a
+        file or cannot be written.
     """
-    refuse_bad_output_path(out, what, make_folder)
+    refuse_bad_output_path(out, what)
     check_folder_writable(out.parent, f"{what} {out}")
 
 
@@ -100,7 +97,7 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     Parameters
     ----------
     out
-        The file to write; its folder must exist.
+        The file to write; a missing folder is made.
     write
         Writes the content to the temporary path it is given (same suffix as ``out``).
 
@@ -112,6 +109,7 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     """
     refuse_bad_output_path(out, "output")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(suffix=out.suffix, dir=out.parent)
     except OSError as error:
         raise InputError(f"{out}: cannot write there: {error.strerror or error}") from None
@@ -135,7 +133,7 @@ def write_figure(figure: Figure, out: Path) -> None:
     figure
         The matplotlib figure.
     out
-        The PNG file to write; its folder must exist.
+        The PNG file to write; a missing folder is made.
 
     Raises
     ------

@@ -69,13 +69,19 @@ def train_cmsf(
     Raises
     ------
     InputError
-        If a loss turns NaN (naming the monitor and iteration).
+        If a batch is larger than a monitor's typed windows, or a loss turns NaN (naming the
+        monitor and iteration).
     """
     m, seed = topology.model, topology.seed
     types = len(topology.data.injection.types)
     critics = []
     for monitor in monitors:
         windows, codes = labelled_windows(monitor, topology.data.injection, m.window_length, seed)
+        if m.batch_size > len(windows):
+            raise InputError(
+                f"model.batch_size (M={m.batch_size}) is larger than monitor {monitor.name}'s "
+                f"{len(windows)} typed windows"
+            )
         critics.append(CmsfCriticSide(windows, codes, types, m, seed + stable_hash(monitor.name)))
     generator = CmsfGeneratorSide(types, len(monitors[0].metrics), m, seed)
     for iteration in range(m.iterations):

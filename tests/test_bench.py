@@ -177,6 +177,10 @@ def test_precision_sweep_saves_bytes(tmp_path, ray_address):
         (["scale", "--sizes", "3by9"], "--sizes: expected SLICESxMONITORS such as 3x9, got '3by9'"),
         (["time", "--modes", "orbital"], "--modes: mode: Input should be 'centralized'"),
         (["memory", "--lengths", "0"], "--lengths: expected positive whole numbers, got '0'"),
+        (["batch", "--sizes", "10,,20"], "--sizes: expected comma-separated whole numbers"),
+        (["time", "--modes", "federated,"], "--modes: expected a comma-separated list"),
+        (["scale", "--sizes", "3x1"], "--sizes 3x1: every slice needs a monitor"),
+        (["batch", "--out", "."], "--out .: is a folder; give a name for the results"),
     ],
 )
 def test_a_bad_list_is_a_clear_error(args, message):

@@ -156,8 +156,13 @@ def test_generate_takes_fewer_iterations_than_the_files_fedavg_period(tmp_path):
     ("args", "message"),
     [
         (["--type", "solar_flare"], "--type: unknown anomaly type 'solar_flare'; one of cpu_"),
-        (["--out", "missing/x.npz"], "--out missing/x.npz: the folder missing does not exist"),
         (["--count", "0"], "Invalid value for '--count'"),
+        (["--count", "100000000"], "100000000 is not in the range 1<=x<=1000000"),
+        (["--out", "x.txt"], "--out x.txt: generated windows are written as .npz"),
+        (
+            ["--slices", "1", "--monitors", "2", "--batch-size", "100000"],
+            "model.batch_size (M=100000) is larger than monitor vm-1-1's 256 typed windows",
+        ),
     ],
 )
 def test_generate_bad_input(args, message, tmp_path, monkeypatch):

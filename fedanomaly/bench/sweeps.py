@@ -327,7 +327,6 @@ def write_results(
     """``<out>.csv`` (every column) and ``<out>.png`` (one plot per panel against ``x``, a
     colour per mode where the rows carry one; closed forms drawn as lines, solid up and dashed
     down, measurements as dots up and squares down)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     table, picture = result_paths(out)
 
     def write_table(path: Path) -> None:

@@ -37,9 +37,9 @@ BenchTopologyFile = Annotated[
 
 
 def int_list(text: str, option: str) -> list[int]:
-    """``10,20,30`` as integers; a clear error otherwise."""
+    """``10,20,30`` as integers; a clear error otherwise (an empty entry included)."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
         raise InputError(
             f"{option}: expected comma-separated whole numbers, got '{text}'"
@@ -62,9 +62,9 @@ ALL_MODES = "centralized,standalone,distributed,federated"
 
 
 def name_list(text: str, option: str) -> list[str]:
-    """``a,b,c`` as names; a clear error when empty."""
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    if not values:
+    """``a,b,c`` as names; a clear error when empty or an entry is."""
+    values = [v.strip() for v in text.split(",")]
+    if not all(values):
         raise InputError(f"{option}: expected a comma-separated list, got '{text}'")
     return values
 
@@ -134,9 +134,13 @@ def run_sweep(
             detection = f" (F1 {entry['f1']:.3f}, VUS-PR {entry['vus_pr']:.3f})"
         errors.print(f"{' '.join(str(entry[k]) for k in leading)}: done{detection}")
 
+    if out.name in ("", ".", "..") or out.is_dir():
+        raise InputError(
+            f"--out {out}: is a folder; give a name for the results, e.g. {out / 'sweep'}"
+        )
     table_path, figure_path = result_paths(out)
-    check_output_file(table_path, "--out", make_folder=True)
-    refuse_bad_output_path(figure_path, "--out", make_folder=True)  # same folder
+    check_output_file(table_path, "--out")
+    refuse_bad_output_path(figure_path, "--out")  # same folder
     rows = sweep(points, row, ray_address, on_point)
     csv_path, png_path = write_results(rows, x, out, title, [*panels, PAYLOAD_PANEL])
     console.print(table)
@@ -321,6 +325,8 @@ def bench_scale(
         slices, _, monitors = text.partition("x")
         if not (slices.isdigit() and monitors.isdigit()) or int(slices) < 1:
             raise InputError(f"--sizes: expected SLICESxMONITORS such as 3x9, got '{text}'")
+        if int(monitors) < int(slices):
+            raise InputError(f"--sizes {text}: every slice needs a monitor (MONITORS >= SLICES)")
         pairs.append((int(slices), int(monitors)))
     points = sweep_points(
         topology, data, pairs,

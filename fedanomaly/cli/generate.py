@@ -28,6 +28,9 @@ from fedanomaly.data.injection import ANOMALY_KINDS
 from fedanomaly.errors import InputError
 from fedanomaly.files import check_output_file
 
+#: The most windows one call generates (1,000,000 windows of 8 steps and 26 metrics: 0.8 GB).
+MAX_COUNT = 1_000_000
+
 
 @reports_input_errors
 def generate(
@@ -38,7 +41,7 @@ def generate(
         str,
         typer.Option("--type", help="Anomaly type to generate (any of the seven: see data types)."),
     ] = "memory_leak",
-    count: Annotated[int, typer.Option(min=1, help="Windows to generate.")] = 100,
+    count: Annotated[int, typer.Option(min=1, max=MAX_COUNT, help="Windows to generate.")] = 100,
     out: Annotated[Path, typer.Option(help="Output .npz file.")] = Path("generated.npz"),
     slices: Slices = None,
     monitors: Monitors = None,
@@ -73,6 +76,10 @@ def generate(
         flags["data.injection.types"] = "--type"
         chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     check_output_file(out, "--out")
+    if out.suffix != ".npz":
+        raise InputError(
+            f"--out {out}: generated windows are written as .npz; give a name ending in .npz"
+        )
     progress = Progress(
         TextColumn("[bold]CMSF-GAN"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TimeRemainingColumn(),

@@ -116,9 +116,13 @@ def read_summary(run: Path) -> dict[str, Any]:
         If ``run`` is not a folder, holds no ``summary.json`` (a run that stopped before its
         end keeps what it wrote, without one), or the file is not a JSON object.
     """
+    if run.is_file():
+        raise InputError(f"{run}: a file; give the run directory that holds it")
     if not run.is_dir():
         raise InputError(f"{run}: no such run directory")
     path = run / SUMMARY
+    if not path.is_file() and not (run / LOG).is_file():
+        raise InputError(f"{run}: not a run directory (no {SUMMARY}, no {LOG})")
     if not path.is_file():
         raise InputError(f"{run}: no {SUMMARY}: the run did not finish (its {LOG} says why)")
     try:
