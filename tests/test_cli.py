@@ -211,6 +211,7 @@ def test_data_plot_writes_a_png(tmp_path):
             "--length: data.source.length: Input should be less than or equal to 5000000",
         ),
         (["topology", "validate", "."], ".: is a folder; give a topology YAML file"),
+        (["topology", "show", "--monitors", "3"], "--slices and --monitors go together"),
         (["generate", "--out", "."], "--out .: is a folder; give a file name"),
         (["generate", "--seed", "-3"], "--seed: seed: Input should be greater than or equal to 0"),
         (["report", "nowhere"], "nowhere: no such run directory"),

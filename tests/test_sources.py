@@ -226,6 +226,11 @@ def test_csv_folder_label_column_and_dates(tmp_path):
             "?label_column=y&columns=a,y",
             r"x.csv: column 'y' is the timestamp or label column; leave it out of columns",
         ),
+        (  # a column named like labels is not taken as a metric unasked
+            "timestamp,cpu,Label\n1,2,0\n",
+            "",
+            r"x.csv: column 'Label' reads as anomaly labels; set label_column: Label to use",
+        ),
     ],
 )
 def test_csv_errors_name_the_file(tmp_path, content, options, message):

@@ -26,7 +26,7 @@ def topology_show(
     as_json: Json = False,
 ) -> None:
     """Print a topology as a tree: controller, slices, monitors and their VMs."""
-    if file is None and slices is None:
+    if file is None and slices is None and monitors is None:
         raise InputError("give a topology file, or --slices S --monitors N")
     topology = resolve_topology(file, slices, monitors)
     if as_json:

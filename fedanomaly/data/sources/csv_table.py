@@ -217,6 +217,8 @@ def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarra
 
 
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
+#: Column names that read as anomaly labels: never taken as metrics without being asked for.
+LABEL_NAMES = ("label", "labels", "anomaly", "is_anomaly", "attack")
 
 
 class CsvSource(FileSource):
@@ -227,7 +229,8 @@ class CsvSource(FileSource):
     config
         Path (a file, or a folder whose ``*.csv`` files are the entities), the metric columns
         (default: every column but the timestamp and label that is at least half numbers; one
-        with a cell that is not a number is then an error), the timestamp column
+        with a cell that is not a number is then an error, and so is one named like labels,
+        :data:`LABEL_NAMES`, unless it is the label column), the timestamp column
         (default: a column named timestamp, time, date or datetime, if there is one), the
         delimiter (default: detected) and metric families by column name. Rows are put in
         timestamp order; of rows with equal timestamps the first is kept.
@@ -280,6 +283,13 @@ class CsvSource(FileSource):
                 c for c in frame.columns
                 if c not in special and numeric_share(frame, c) >= MOSTLY_NUMERIC
             ]  # fmt: skip
+            if labels_like := [c for c in columns if c.lower() in LABEL_NAMES]:
+                raise InputError(
+                    f"{path}: column '{labels_like[0]}' reads as anomaly labels; set "
+                    f"label_column: {labels_like[0]} to use it as labels, or give the metric "
+                    "columns with 'columns' (a label among the metrics would hand the model "
+                    "the answers)"
+                )
             hint = "; give the metric columns with 'columns' to leave this one out"
         if not columns:
             raise InputError(f"{path}: no numeric metric columns to read")
