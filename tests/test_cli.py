@@ -286,7 +286,7 @@ def test_a_missing_output_folder_is_made_when_the_file_is_written(tmp_path):
         ),
         (
             ["generate", "--count", "0"],
-            "error: Invalid value for '--count': 0 is not in the range x>=1. "
+            "error: Invalid value for '--count': 0 is not in the range 1<=x<=1000000. "
             "(see 'fedanomaly generate --help')",
         ),
     ],

@@ -406,13 +406,11 @@ def test_an_unreachable_ray_address_is_a_clear_error(tmp_path):
 
 
 def test_auto_checks_the_address_ray_would_find(tmp_path, monkeypatch):
-    """``auto`` reads the address the last ``ray start`` left behind (Ray puts this machine's IP
-    in place of 127.0.0.1); a stale one fails fast (Ray itself would wait for minutes) before
-    anything is written."""
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
-    (tmp_path / "ray").mkdir()  # Ray's temporary folder is $RAY_TMPDIR/ray
-    (tmp_path / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
+    """``auto`` is looked up as Ray looks it up, RAY_ADDRESS first (then the file the last
+    ``ray start`` left, or a running cluster: not fixed while this test session's cluster
+    runs); an address that does not answer fails fast (Ray itself would wait for minutes)
+    before anything is written."""
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
     with pytest.raises(
         InputError, match=r"cannot reach a Ray cluster at .*:9: .* \(what 'auto' found"
     ):
