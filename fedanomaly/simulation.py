@@ -41,7 +41,7 @@ import ray
 import torch
 from flwr.serverapp import Grid
 from flwr.simulation import run_simulation
-from ray._private import services  # Ray's own lookup of --ray-address auto
+from ray._private import utils as ray_utils  # where `ray start` leaves its address
 from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
 
 from fedanomaly.config.schema import Topology
@@ -170,6 +170,7 @@ def ray_session(
     ``namespace``, where the run's actors are named.
     """
     check_reachable(address)
+    address = cluster_address(address)
     with logging_to(log_file, verbose):
         try:
             try:
@@ -223,23 +224,34 @@ def logging_to(log_file: Path, verbose: bool) -> Iterator[None]:
         handler.close()
 
 
-def check_reachable(address: str | None) -> None:
-    """Fail fast on a ``host:port`` that does not answer (Ray itself would retry for minutes).
+def cluster_address(address: str | None) -> str | None:
+    """``--ray-address`` with ``auto`` looked up: ``RAY_ADDRESS``, else the address the last
+    ``ray start`` on this machine left in Ray's temporary folder (which may be stale; see
+    :func:`check_reachable`). Unlike Ray's own ``auto``, a running Ray instance that no
+    ``ray start`` made (another run's private one) is never joined.
 
-    ``auto`` is looked up as Ray looks it up (``RAY_ADDRESS``, then the address the last
-    ``ray start`` on this machine left in Ray's temporary folder, which may be stale) and the
-    address found is checked.
+    Raises
+    ------
+    InputError
+        For ``auto`` where neither gives an address.
     """
+    if address != "auto":
+        return address
+    environment = os.environ.get("RAY_ADDRESS", "")
+    found = environment if environment not in ("", "auto") else ray_utils.read_ray_address()
+    if not found:
+        raise InputError(
+            "--ray-address auto: no Ray cluster started with `ray start` on this machine "
+            "(start one with `ray start --head`, or give its host:port)"
+        )
+    return found
+
+
+def check_reachable(address: str | None) -> None:
+    """Fail fast on a ``host:port`` that does not answer (Ray itself would retry for minutes),
+    and on ``auto`` where :func:`cluster_address` finds nothing or such an address."""
     if address == "auto":
-        try:
-            found = services.canonicalize_bootstrap_address(address)
-        except ConnectionError:
-            raise InputError(
-                "--ray-address auto: no Ray cluster found on this machine (start one with "
-                "`ray start --head`, or give its host:port)"
-            ) from None
-        if found is None:
-            return
+        found = cluster_address(address)
         try:
             check_reachable(found)
         except InputError as error:

@@ -405,15 +405,22 @@ def test_an_unreachable_ray_address_is_a_clear_error(tmp_path):
         simulate(tiny(), tmp_path / "run", "127.0.0.1:9")
 
 
-def test_auto_checks_the_address_ray_would_find(tmp_path, monkeypatch):
-    """``auto`` is looked up as Ray looks it up, RAY_ADDRESS first (then the file the last
-    ``ray start`` left, or a running cluster: not fixed while this test session's cluster
-    runs); an address that does not answer fails fast (Ray itself would wait for minutes)
-    before anything is written."""
+def test_auto_joins_only_a_cluster_ray_start_left_and_checks_it(tmp_path, monkeypatch):
+    """``auto`` is RAY_ADDRESS, else the address the last ``ray start`` left in Ray's
+    temporary folder (this test session's own cluster, running, is not one: it is never
+    joined unasked); a stale address fails fast (Ray would wait for minutes), nothing written."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # Ray's temporary folder: $RAY_TMPDIR/ray
+    with pytest.raises(InputError, match=r"auto: no Ray cluster started with `ray start`"):
+        simulate(tiny(), tmp_path / "run", "auto")
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
+    stale = r"cannot reach a Ray cluster at 127.0.0.1:9: .* \(what 'auto' found"
+    with pytest.raises(InputError, match=stale):
+        simulate(tiny(), tmp_path / "run", "auto")
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")
-    with pytest.raises(
-        InputError, match=r"cannot reach a Ray cluster at .*:9: .* \(what 'auto' found"
-    ):
+    (tmp_path / "ray" / "ray_current_cluster").unlink()
+    with pytest.raises(InputError, match=stale):
         simulate(tiny(), tmp_path / "run", "auto")
     assert not (tmp_path / "run").exists()
 
