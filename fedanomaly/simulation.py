@@ -690,6 +690,13 @@ def simulate(
         raise
     except ray.exceptions.OutOfMemoryError as error:
         raise RunFailedError(failure_reason(str(error))) from None
+    except (ray.exceptions.RayActorError, ray.exceptions.NodeDiedError) as error:
+        # the cluster went away (a `ray stop`, a node lost) or an actor's process died
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise RunFailedError(
+            f"a Ray actor or node of this run stopped ({type(error).__name__}: {first}); "
+            f"run.log holds Ray's report"
+        ) from None
     summary = build_summary(
         topology,
         monitors,
