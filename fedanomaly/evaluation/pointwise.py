@@ -19,6 +19,18 @@ def binary_metrics(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
     alarms, so that a monitor with nothing to find does not pull means over monitors down.
     With anomalous steps but no alarm, precision is 0 (scikit-learn's ``zero_division=0``):
     such a monitor missed everything, and counts so in the means.
+
+    Parameters
+    ----------
+    labels
+        1 for an anomalous step, else 0.
+    preds
+        1 for an alarm, else 0; as long as ``labels``.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1`` and ``accuracy``.
     """
     precision, recall, f1, _ = precision_recall_fscore_support(
         labels, preds, average="binary", pos_label=1, zero_division=0
@@ -35,8 +47,21 @@ def binary_metrics(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
 
 
 def ranking_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
-    """AUC-ROC and AUC-PR (average precision); NaN where the labels hold one class only (or
-    none) or a score is not finite (a diverged model's)."""
+    """AUC-ROC and AUC-PR (average precision) of scores against labels.
+
+    Parameters
+    ----------
+    labels
+        1 for an anomalous step, else 0.
+    scores
+        One score per step, higher meaning more anomalous.
+
+    Returns
+    -------
+    dict
+        ``auc_roc`` and ``auc_pr``; NaN where the labels hold one class only (or none) or a
+        score is not finite (a diverged model's).
+    """
     if labels.size == 0 or labels.min() == labels.max() or not np.isfinite(scores).all():
         return {"auc_roc": float("nan"), "auc_pr": float("nan")}
     return {
@@ -50,7 +75,20 @@ def oracle_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
     largest value below the lowest score alarmed, so that ``scores > threshold`` gives that F1.
 
     Only for comparison with work that reports it: the threshold is chosen on the labels that
-    are then scored. NaN without anomalous steps or with a score that is not finite.
+    are then scored.
+
+    Parameters
+    ----------
+    labels
+        1 for an anomalous step, else 0.
+    scores
+        One score per step.
+
+    Returns
+    -------
+    tuple
+        The F1 and the threshold; NaN and infinity without anomalous steps or with a score
+        that is not finite.
     """
     if not labels.any() or not np.isfinite(scores).all():
         return float("nan"), float("inf")

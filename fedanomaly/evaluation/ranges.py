@@ -171,8 +171,21 @@ def volume_under_surface(
 
 def event_f1(labels: np.ndarray, preds: np.ndarray, lengths: Sequence[int] = ()) -> float:
     """Event-wise F1 as in TSB-AD: recall over labelled ranges (a range counts as found when
-    one of its steps is predicted), precision over predicted steps; ``lengths`` as in
-    :func:`anomaly_ranges`."""
+    one of its steps is predicted), precision over predicted steps.
+
+    Parameters
+    ----------
+    labels, preds
+        0/1 per step: the labels and the alarms.
+    lengths
+        Steps of each series joined end to end (no range crosses from one to the next), as
+        in :func:`anomaly_ranges`; empty for one series.
+
+    Returns
+    -------
+    float
+        The F1; NaN without a labelled range, 0 without an alarm.
+    """
     ranges = anomaly_ranges(labels, lengths)
     preds = np.asarray(preds) != 0
     if len(ranges) == 0:
@@ -185,8 +198,20 @@ def event_f1(labels: np.ndarray, preds: np.ndarray, lengths: Sequence[int] = ())
 
 
 def point_adjust(labels: np.ndarray, preds: np.ndarray, lengths: Sequence[int] = ()) -> np.ndarray:
-    """Legacy point adjustment: a labelled range with one alarm counts as wholly predicted;
-    ``lengths`` as in :func:`anomaly_ranges`."""
+    """Legacy point adjustment: a labelled range with one alarm counts as wholly predicted.
+
+    Parameters
+    ----------
+    labels, preds
+        0/1 per step: the labels and the alarms.
+    lengths
+        Steps of each series joined end to end, as in :func:`anomaly_ranges`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The adjusted alarms, 0/1 per step (``int8``).
+    """
     adjusted = (np.asarray(preds) != 0).astype(np.int8)
     for start, end in anomaly_ranges(labels, lengths):
         if adjusted[start : end + 1].any():
