@@ -692,7 +692,7 @@ def simulate(
         raise RunFailedError(failure_reason(str(error))) from None
     except (ray.exceptions.RayActorError, ray.exceptions.NodeDiedError) as error:
         # the cluster went away (a `ray stop`, a node lost) or an actor's process died
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        first = next(iter(str(error).strip().splitlines()), "")
         raise RunFailedError(
             f"a Ray actor or node of this run stopped ({type(error).__name__}: {first}); "
             f"run.log holds Ray's report"

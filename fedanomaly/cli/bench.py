@@ -134,7 +134,7 @@ def run_sweep(
             detection = f" (F1 {entry['f1']:.3f}, VUS-PR {entry['vus_pr']:.3f})"
         errors.print(f"{' '.join(str(entry[k]) for k in leading)}: done{detection}")
 
-    if out.name in ("", ".", "..") or out.is_dir():
+    if out.is_dir():  # "." would name the results ".csv" and ".png"
         raise InputError(
             f"--out {out}: is a folder; give a name for the results, e.g. {out / 'sweep'}"
         )

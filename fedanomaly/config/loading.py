@@ -25,16 +25,15 @@ def yaml_path(loc: Iterable[int | str]) -> str:
 
     Union branch tags that pydantic inserts (``csv``, ``list[...]``, ``constrained-int``) are left
     out, since they are not keys of the file. A number follows a field name where it indexes a
-    list; elsewhere it is a mapping's key (``5:`` or ``true:`` written as a key).
+    list; elsewhere it is a mapping's key (``5:`` written as a key).
     """
     parts: list[str] = []
     previous: int | str | None = None
     for item in loc:
-        if isinstance(item, int) and not isinstance(item, bool) and isinstance(previous, str):
+        if isinstance(item, int) and isinstance(previous, str):
             parts.append(f"[{item}]")
-        elif not isinstance(item, str):
-            key = str(item).lower() if isinstance(item, bool) else str(item)
-            parts.append(f".{key}" if parts else key)
+        elif not isinstance(item, str):  # a number written as a mapping's key
+            parts.append(f".{item}" if parts else str(item))
         elif (
             "[" in item
             or item.startswith("constrained-")
