@@ -552,13 +552,13 @@ def test_ctrl_c_ends_a_run_at_once_and_says_what_is_kept(ray_address, tmp_path):
         "--ray-address", ray_address, "--out", str(out),
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    metrics, deadline = out / "metrics.jsonl", time.monotonic() + 120
+    metrics, deadline = out / "metrics.jsonl", time.monotonic() + 300
 
     def training() -> bool:  # a FedAvg round is written
         return metrics.exists() and '"round"' in metrics.read_text()
 
     while not training():
-        assert time.monotonic() < deadline, "no FedAvg round within 120 s"
+        assert time.monotonic() < deadline, "no FedAvg round within 300 s"
         time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
