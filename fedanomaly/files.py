@@ -46,7 +46,20 @@ def check_folder_writable(folder: Path, what: str) -> None:
 def refuse_bad_output_path(out: Path, what: str) -> None:
     """Refuse an output file whose folder is a file, or that is itself a folder: what the path
     alone tells, without touching the disk's contents. A missing folder is made when the file
-    is written."""
+    is written.
+
+    Parameters
+    ----------
+    out
+        The file to be written.
+    what
+        What is refused, for the message (``--out``).
+
+    Raises
+    ------
+    InputError
+        If the folder of ``out`` exists as a file, or ``out`` is a folder.
+    """
     if out.parent.exists() and not out.parent.is_dir():
         raise InputError(f"{what} {out}: {out.parent} is a file, not a folder")
     if out.is_dir():
@@ -54,7 +67,20 @@ def refuse_bad_output_path(out: Path, what: str) -> None:
 
 
 def refuse_non_png(out: Path, what: str) -> None:
-    """Refuse a figure name that does not end in ``.png`` (figures are written as PNG)."""
+    """Refuse a figure name that does not end in ``.png`` (figures are written as PNG).
+
+    Parameters
+    ----------
+    out
+        The figure's file; its suffix is compared without regard to case.
+    what
+        What is refused, for the message (``--out``).
+
+    Raises
+    ------
+    InputError
+        If the suffix of ``out`` is not ``.png``.
+    """
     if out.suffix.lower() != ".png":
         raise InputError(f"{what} {out}: figures are written as PNG; give a name ending in .png")
 
@@ -81,6 +107,13 @@ def check_output_file(out: Path, what: str) -> None:
 
 def check_figure_name(out: Path, what: str) -> None:
     """Refuse, before any work, a figure file that could not be written or is not a PNG.
+
+    Parameters
+    ----------
+    out
+        The figure's file (its folder is made if missing).
+    what
+        What is refused, for the message (``--out``).
 
     Raises
     ------

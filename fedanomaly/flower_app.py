@@ -78,6 +78,20 @@ ZERO_IS_A_VALUE: dict[str, type[int] | type[float]] = {
 def run_config_setting(key: str, value: Any) -> Any:
     """A run-config value as a setting, or None (also for a missing key) to keep the topology's.
 
+    Parameters
+    ----------
+    key
+        A key of :data:`RUN_CONFIG_SETTINGS`.
+    value
+        Its value in the run config; ``None`` where the run config lacks it.
+
+    Returns
+    -------
+    Any
+        For a key of :data:`ZERO_IS_A_VALUE`, the value converted to that key's type, or
+        ``None`` where it is negative; for any other key the value as given, or ``None`` where
+        it is empty or zero.
+
     Raises
     ------
     InputError
@@ -144,7 +158,27 @@ def wait_for_ray(timeout: float = RAY_WAIT_SECONDS) -> None:
 
 @server_app.main()
 def main(grid: Grid, context: Context) -> None:
-    """One run on Flower's runtime; the run directory as ``fedanomaly simulate`` writes it."""
+    """One run on Flower's runtime; the run directory as ``fedanomaly simulate`` writes it.
+
+    Parameters
+    ----------
+    grid
+        Flower's grid of the federation's SuperNodes; in federated mode FedAvg runs on it, one
+        SuperNode per slice.
+    context
+        Flower's context: its run config picks the topology (:func:`topology_from`) and the
+        run directory (``out``; empty: :func:`~fedanomaly.runs.directory.default_run_dir`).
+
+    Raises
+    ------
+    InputError
+        For a bad run config, topology or data, a run directory that holds an earlier run or
+        cannot be written, no Ray session within :data:`RAY_WAIT_SECONDS`, or in federated
+        mode a number of SuperNodes other than the topology's slices.
+    RunFailedError
+        If training stopped (a diverged monitor, a node out of memory); the run directory
+        keeps what was written.
+    """
     config = dict(context.run_config)
     topology = topology_from(config)
     given = str(config.get("out", "") or "")
@@ -163,6 +197,16 @@ def main(grid: Grid, context: Context) -> None:
     total = topology.model.training_iterations
 
     def on_progress(done: int, latest: dict[str, Any]) -> None:
+        """Log the progress of training to Flower's log.
+
+        Parameters
+        ----------
+        done
+            Iterations done so far.
+        latest
+            The latest iteration's losses, each the mean over the groups, and ``bytes``: the
+            bytes sent so far.
+        """
         losses = "  ".join(f"{k} {v:.4g}" for k, v in latest.items() if k != "bytes")
         log(INFO, "fedanomaly: iteration %d/%d  %s  %d bytes", done, total, losses,
             latest["bytes"])  # fmt: skip

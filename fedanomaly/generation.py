@@ -45,6 +45,19 @@ class GeneratedAnomalies:
 def check_type(topology: Topology, type_name: str) -> int:
     """The index of ``type_name`` among the topology's injected types.
 
+    Parameters
+    ----------
+    topology
+        Its ``data.injection.types`` are the injected types.
+    type_name
+        The anomaly type asked for (``--type``).
+
+    Returns
+    -------
+    int
+        The position of ``type_name`` in ``data.injection.types``: the type index that CMSF-GAN
+        is conditioned on.
+
     Raises
     ------
     InputError
@@ -66,11 +79,27 @@ def train_cmsf(
 ) -> CmsfGeneratorSide:
     """CMSF-GAN trained against one critic per monitor for ``model.iterations`` iterations.
 
+    Parameters
+    ----------
+    topology
+        The model settings (T, M, K, ...), the injected types and the seed.
+    monitors
+        The monitors' prepared data; each critic trains on its monitor's labelled typed
+        windows, drawn from its train part.
+    on_iteration
+        Called after each iteration with the iterations done and the critic's and the
+        generator's loss, each the mean over the monitors.
+
+    Returns
+    -------
+    CmsfGeneratorSide
+        The trained generator.
+
     Raises
     ------
     InputError
-        If a batch is larger than a monitor's typed windows, or a loss turns NaN (naming the
-        monitor and iteration).
+        If a batch is larger than a monitor's typed windows, a type has no metric to act on in
+        a monitor's data, or a loss is not finite (naming the monitor and iteration).
     """
     m, seed = topology.model, topology.seed
     types = len(topology.data.injection.types)
@@ -105,7 +134,32 @@ def generate_anomalies(
     on_iteration: IterationCallback | None = None,
 ) -> GeneratedAnomalies:
     """Train CMSF-GAN on the topology's monitors, generate ``count`` windows of ``type_name``
-    and measure generation quality over every type against held-out real typed windows."""
+    and measure generation quality over every type against held-out real typed windows.
+
+    Parameters
+    ----------
+    topology
+        The resolved topology: its monitors' data, model settings, injected types and seed.
+    type_name
+        The anomaly type to generate; one of ``data.injection.types``.
+    count
+        Windows to generate.
+    on_iteration
+        Called after each training iteration (see :func:`train_cmsf`).
+
+    Returns
+    -------
+    GeneratedAnomalies
+        The windows ``(count, T, d)`` in the monitors' min-max scaled units, the metric names,
+        the quality over :data:`EVALUATION_PER_TYPE` generated and real windows per type, and
+        the training's iterations and wall-clock seconds.
+
+    Raises
+    ------
+    InputError
+        If the topology does not inject ``type_name``, for bad data, or for what
+        :func:`train_cmsf` refuses.
+    """
     code = check_type(topology, type_name)
     monitors = [monitor.for_training() for monitor in prepare_monitors(topology)]
     started = time.perf_counter()
@@ -138,10 +192,17 @@ def write_generated(result: GeneratedAnomalies, out: Path) -> None:
     """``out`` as a ``.npz`` with ``windows`` (count, T, d; the monitors' min-max scaled
     units), ``type`` and ``metrics``, written through a temporary file.
 
+    Parameters
+    ----------
+    result
+        What :func:`generate_anomalies` produced.
+    out
+        The file to write; a missing folder is made.
+
     Raises
     ------
     InputError
-        If the folder of ``out`` does not exist or cannot be written.
+        If ``out`` is a folder, or its folder is a file or cannot be created or written.
     """
 
     def write(path: Path) -> None:

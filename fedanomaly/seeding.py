@@ -51,5 +51,18 @@ def standalone_seed(seed: int, monitor: str) -> int:
     """The seed of a standalone monitor's own G and E: a stream apart from the monitor's seed,
     ``seed + stable_hash(monitor)``, which its critic's weights take, so that G and the critic
     do not start from the same draws (a local model's copies all start from the run's seed, in
-    every mode)."""
+    every mode).
+
+    Parameters
+    ----------
+    seed
+        The run's seed.
+    monitor
+        The monitor's name.
+
+    Returns
+    -------
+    int
+        :func:`stream_seed` of the monitor's seed for the stream ``generator side``.
+    """
     return stream_seed(seed + stable_hash(monitor), "generator side")

@@ -121,7 +121,22 @@ class Deployment:
 
 def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
     """The model every slice starts from: G and E, or a local model's weights (built on the CPU
-    with torch's CPU generator forked, so that the caller's is left as it was)."""
+    with torch's CPU generator forked, so that the caller's is left as it was).
+
+    Parameters
+    ----------
+    shape
+        The model's sizes (metrics, window length, latent size, variant).
+    topology
+        The model settings and the seed that sets the weights; for ``cmsf-attae`` also the
+        injected types, CMSF-GAN's classes.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        G's then E's arrays (G's alone for a variant without an encoder), or the local model's;
+        for ``cmsf-attae`` CMSF-GAN's G's arrays, then ATTAE's.
+    """
     with torch.random.fork_rng(devices=[]):  # built on the CPU: no CUDA context here
         if not topology.model.is_local:
             return GeneratorSide(shape, topology.model, topology.seed).arrays()
@@ -135,7 +150,22 @@ def initial_model(shape: GanShape, topology: Topology) -> list[np.ndarray]:
 
 def trained_per_round(topology: Topology, shape: GanShape, initial: list[np.ndarray]) -> RoundParts:
     """The arrays each FedAvg round trains: for cmsf-attae G's in the rounds of CMSF-GAN's I_G
-    iterations (a multiple of L) and ATTAE's in the rounds after; the whole model otherwise."""
+    iterations (a multiple of L) and ATTAE's in the rounds after; the whole model otherwise.
+
+    Parameters
+    ----------
+    topology
+        The model settings (name, I_G, L) and the seed.
+    shape
+        The model's sizes.
+    initial
+        The whole model, as :func:`initial_model` gives it.
+
+    Returns
+    -------
+    RoundParts
+        Maps a FedAvg round (from 1) to the slice of ``initial``'s arrays it trains.
+    """
     model, count = topology.model, len(initial)
     if model.name != "cmsf-attae":
         return lambda server_round: slice(0, count)
@@ -149,7 +179,21 @@ def trained_per_round(topology: Topology, shape: GanShape, initial: list[np.ndar
 
 
 def check_sizes(topology: Topology, monitors: list[MonitorData]) -> None:
-    """A batch must fit in every monitor's training windows."""
+    """A batch must fit in every monitor's training windows.
+
+    Parameters
+    ----------
+    topology
+        The batch size M, the window length T and the window stride.
+    monitors
+        Every monitor's prepared data.
+
+    Raises
+    ------
+    InputError
+        If M is larger than a monitor's training windows, or T is longer than a VM's train
+        part.
+    """
     model = topology.model
     for monitor in monitors:
         count = len(monitor.windows("train", model.window_length, model.window_stride))
@@ -166,8 +210,30 @@ def ray_session(
 ) -> Iterator[str]:
     """Join an existing Ray cluster at ``address``, or start a local one; leave it afterwards.
 
-    Ray's own log lines go to ``log_file`` (and the console with ``verbose``). Yields
-    ``namespace``, where the run's actors are named.
+    Ray's own log lines go to ``log_file`` (and the console with ``verbose``).
+
+    Parameters
+    ----------
+    address
+        ``host:port``, ``auto`` (see :func:`cluster_address`) or ``ray://...`` of a cluster to
+        join; ``None`` or ``local`` starts a local Ray instance.
+    namespace
+        The Ray namespace of the run's actors.
+    log_file
+        Where Ray's and Flower's log lines go (appended).
+    verbose
+        Show those log lines on the console as well, and forward the workers' output.
+
+    Yields
+    ------
+    str
+        ``namespace``, where the run's actors are named.
+
+    Raises
+    ------
+    InputError
+        If ``address`` is malformed, does not answer or is not a Ray cluster's head,
+        ``auto`` finds no cluster, or Ray cannot connect or start.
     """
     check_reachable(address)
     address = cluster_address(address)
@@ -195,8 +261,24 @@ def ray_session(
 def joined_session(log_file: Path, verbose: bool) -> Iterator[str]:
     """The Ray session this process is already connected to (under ``flwr run``, the one
     Flower's simulation engine started for its ClientApps); left up afterwards, its owner ends
-    it. Ray's and Flower's log lines go to ``log_file`` too. Yields the session's namespace,
-    where the run's actors are named.
+    it. Ray's and Flower's log lines go to ``log_file`` too.
+
+    Parameters
+    ----------
+    log_file
+        Where Ray's and Flower's log lines go (appended).
+    verbose
+        Keep those log lines on the console as well.
+
+    Yields
+    ------
+    str
+        The session's namespace, where the run's actors are named.
+
+    Raises
+    ------
+    InputError
+        If this process is not connected to a Ray session.
     """
     if not ray.is_initialized():
         raise InputError("no Ray session to join: Flower's simulation engine has not started one")
@@ -206,7 +288,17 @@ def joined_session(log_file: Path, verbose: bool) -> Iterator[str]:
 
 @contextlib.contextmanager
 def logging_to(log_file: Path, verbose: bool) -> Iterator[None]:
-    """Ray's and Flower's loggers write to ``log_file`` too, and only there unless ``verbose``."""
+    """Ray's and Flower's loggers write to ``log_file`` too, and only there unless ``verbose``.
+
+    Their handlers are restored on exit.
+
+    Parameters
+    ----------
+    log_file
+        The file the ``ray`` and ``flwr`` loggers append to.
+    verbose
+        Keep the loggers' own handlers (the console) as well.
+    """
     handler = logging.FileHandler(log_file)
     loggers = [logging.getLogger(name) for name in ("ray", "flwr")]
     saved = [(lg, lg.handlers[:], lg.propagate) for lg in loggers]
@@ -316,6 +408,19 @@ def node_layout(
 
     ``placement.slices_per_node`` puts that many whole slices on a node; otherwise a node holds
     ``placement.monitors_per_node`` monitors of one slice and no slice manager.
+
+    Parameters
+    ----------
+    topology
+        The slices, in order, and the placement.
+    monitors
+        Every monitor's prepared data.
+
+    Returns
+    -------
+    list of tuple
+        One entry per node, in slice order: the names of the slices placed on it whole (empty
+        without ``slices_per_node``), and the data of the monitors it hosts.
     """
     by_slice = {s.name: [m for m in monitors if m.slice_name == s.name] for s in topology.slices}
     per_slices = topology.placement.slices_per_node
@@ -332,7 +437,32 @@ def node_layout(
 
 
 def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Deployment:
-    """Create the Ray nodes of the run's mode and place monitors and generator sides on them."""
+    """Create the Ray nodes of the run's mode and place monitors and generator sides on them.
+
+    In centralized mode the monitors also upload their training data to the controller's node
+    here; the uploads' records are kept in the deployment.
+
+    Parameters
+    ----------
+    topology
+        The resolved topology (mode, model, placement, devices, seed).
+    monitors
+        Every monitor's prepared data, in topology order (see :func:`prepare_run`).
+    run_id
+        Prefixes the nodes' Ray actor names (``<run_id>-node-<k>``), so that runs that share a
+        cluster do not clash.
+
+    Returns
+    -------
+    Deployment
+        The nodes, the groups they host with their members, and the device each group's
+        generator side was placed on.
+
+    Raises
+    ------
+    InputError
+        If a slice manager's device is ``cuda`` but the Ray cluster has no GPU.
+    """
     shape = GanShape.from_config(topology.model, len(monitors[0].metrics))
     node_class = ray.remote(TierNode)
     deployment = Deployment(shape)
@@ -354,6 +484,17 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
         )  # fmt: skip
 
     def host_group(group: str, actor: tuple[str, Any], members: list[str]) -> None:
+        """Record the node that hosts a training group and the group's monitors.
+
+        Parameters
+        ----------
+        group
+            The group's name: a slice, a monitor in standalone mode, or ``controller``.
+        actor
+            The node's Ray actor name and handle.
+        members
+            The monitors that train with the group and detect with its model.
+        """
         deployment.actor_names[group], deployment.groups[group] = actor
         deployment.members[group] = members
 
@@ -429,14 +570,41 @@ def deploy(topology: Topology, monitors: list[MonitorData], run_id: str) -> Depl
 
 def group_seed(topology: Topology, slice_name: str) -> int:
     """The seed of a slice's G and E: shared in federated mode (FedAvg starts from one model),
-    the slice's own otherwise."""
+    the slice's own otherwise.
+
+    Parameters
+    ----------
+    topology
+        The mode and the run's seed.
+    slice_name
+        The slice's name.
+
+    Returns
+    -------
+    int
+        The run's seed in federated mode, else the run's seed plus the slice name's hash.
+    """
     if topology.mode == "federated":
         return topology.seed
     return topology.seed + stable_hash(slice_name)
 
 
 def group_by_host(deployment: Deployment, names: list[str]) -> list[tuple[Any, list[str]]]:
-    """The monitors ``names`` as (host node, hosted names), keeping their order."""
+    """The monitors ``names`` as (host node, hosted names), keeping their order.
+
+    Parameters
+    ----------
+    deployment
+        Its ``hosts``: the node of each monitor.
+    names
+        The monitors, in order.
+
+    Returns
+    -------
+    list of tuple
+        One entry per run of consecutive names on the same node: the node's actor handle and
+        those names. A node appears more than once where its monitors are not consecutive.
+    """
     groups: list[tuple[Any, list[str]]] = []
     for name in names:
         host = deployment.hosts[name]
@@ -464,7 +632,24 @@ def run_failure(error: ray.exceptions.RayError) -> RunFailedError | None:
 def train_without_flower(
     deployment: Deployment, topology: Topology, on_round: RoundCallback
 ) -> None:
-    """Rounds of L iterations on every group at once; no model leaves a group."""
+    """Rounds of L iterations on every group at once; no model leaves a group.
+
+    Parameters
+    ----------
+    deployment
+        The run's nodes and the groups they host.
+    topology
+        The iterations (I, after I_G for ``cmsf-attae``) and L.
+    on_round
+        Called after each round with the groups' records of it; after a round that diverged
+        or ran out of memory with what the groups recorded, where every group can still give
+        it.
+
+    Raises
+    ------
+    RunFailedError
+        If training diverged (a loss or weights not finite) or a Ray node ran out of memory.
+    """
     model = topology.model
     for start in range(0, model.training_iterations, model.local_iterations):
         count = min(model.local_iterations, model.training_iterations - start)
@@ -515,6 +700,29 @@ def detect_everywhere(
 
     In federated mode ``global_model`` is what the controller last sent every slice: the global
     model's arrays from ``first`` on (the slices hold the others already).
+
+    Parameters
+    ----------
+    deployment
+        The run's nodes, the groups they host and each group's monitors.
+    topology
+        The mode and the evaluation settings (threshold methods, control detectors).
+    global_model
+        Federated mode: the global model's arrays from ``first`` on, as the slices received
+        them; each group loads them first. Unused in the other modes (``None``).
+    first
+        The index in the whole model of the first array of ``global_model``: 0, or for
+        ``cmsf-attae`` where ATTAE's arrays start.
+
+    Returns
+    -------
+    dict
+        Each monitor's evaluation, by monitor name.
+
+    Raises
+    ------
+    RunFailedError
+        If a monitor's fine-tuning or scores are not finite, or a Ray node ran out of memory.
     """
     jobs = {}
     for group_name, group in deployment.groups.items():
@@ -546,7 +754,22 @@ def detect_everywhere(
 
 def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topology) -> None:
     """Global (or per-group) G and E and every monitor's critic, or the local model and each
-    monitor's fine-tuned copy."""
+    monitor's fine-tuned copy.
+
+    In federated and centralized mode the first group's model is saved as ``<part>.pt``, in
+    the other modes every group's as ``<part>-<group>.pt``; the critics as
+    ``critic-<monitor>.pt`` (centralized: the controller's one ``critic.pt``), fine-tuned local
+    models as ``personalised-<monitor>.pt``.
+
+    Parameters
+    ----------
+    run
+        The run directory; the files go in its ``checkpoints`` folder.
+    deployment
+        The run's nodes, the groups they host and each monitor's node.
+    topology
+        The mode and the model (split or local, fine-tuned or not).
+    """
     shared = topology.mode in ("federated", "centralized")
     for group_name, group in deployment.groups.items():
         states = ray.get(group.checkpoint.remote(group_name))
@@ -573,11 +796,27 @@ def save_checkpoints(run: RunDirectory, deployment: Deployment, topology: Topolo
 def prepare_run(topology: Topology, out: Path, ray_address: str | None = None) -> list[MonitorData]:
     """Everything that can fail on bad input before anything is written or started.
 
+    Parameters
+    ----------
+    topology
+        The resolved topology.
+    out
+        The run directory to create.
+    ray_address
+        The Ray cluster the run will join (``--ray-address``), checked for an answer;
+        ``None`` for a local one.
+
+    Returns
+    -------
+    list of MonitorData
+        Every monitor's data, in topology order, without its values in source units
+        (:meth:`MonitorData.for_training`).
+
     Raises
     ------
     InputError
         For bad data, a batch larger than a monitor's data, a run directory that holds an
-        earlier run, or an unreachable Ray address.
+        earlier run or cannot be written, or an unreachable Ray address.
     """
     check_free(out)
     monitors = [monitor.for_training() for monitor in prepare_monitors(topology)]
@@ -749,6 +988,41 @@ def run_federated(
     Without ``grid`` this starts Flower's simulation engine itself (``run_simulation``) with
     :func:`controller_app`; with one it is already inside a ServerApp that ``flwr run`` started
     and runs the controller on that grid.
+
+    Parameters
+    ----------
+    topology
+        The resolved topology (federated mode).
+    deployment
+        The run's nodes, from :func:`deploy`.
+    namespace
+        The Ray namespace the nodes are named in; the ClientApps find their slice's node there.
+    on_round
+        Called after each FedAvg round with the groups' iteration records and the round's
+        own record; after a failure with what the groups recorded, where they can still give
+        it.
+    run
+        The run directory, where the checkpoints go after training.
+    grid
+        Flower's grid inside a ServerApp that ``flwr run`` started; ``None`` starts Flower's
+        simulation engine.
+
+    Returns
+    -------
+    dict
+        ``training_seconds``, ``detections`` (each monitor's evaluation, by name),
+        ``accounts`` (per tier, :func:`collect_accounts`), ``controller_memory`` (bytes of
+        the global model it keeps), and the controller's ``meter`` and ``clock``.
+
+    Raises
+    ------
+    RunFailedError
+        If a slice reported a diverged monitor or a node out of memory, a slice did not
+        answer, Ray ran out of memory, detection failed (:func:`detect_everywhere`), or the
+        simulation ended before training finished.
+    SliceCrashError
+        If a slice failed for any other reason (its traceback in the message); any other
+        error of the controller is raised as it is too.
     """
     model = topology.model
     outcome: dict[str, Any] = {}

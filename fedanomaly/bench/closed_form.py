@@ -20,7 +20,22 @@ VALUE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "int8": 1}
 
 
 def tensors_bytes(values: int, tensors: int, precision: Precision = "float32") -> int:
-    """Payload of ``tensors`` float arrays holding ``values`` values in all."""
+    """Payload of ``tensors`` float arrays holding ``values`` values in all.
+
+    Parameters
+    ----------
+    values
+        Values in all the arrays.
+    tensors
+        Number of arrays; each carries a float32 scale at ``int8``.
+    precision
+        ``float32``, ``float16`` or ``int8``.
+
+    Returns
+    -------
+    int
+        Payload bytes.
+    """
     scales = FLOAT_BYTES * tensors if precision == "int8" else 0
     return VALUE_BYTES[precision] * values + scales
 
@@ -35,7 +50,23 @@ def iteration_payload(
 ) -> tuple[int, int]:
     """(up, down) payload bytes of one monitor's exchange in one iteration: three arrays each
     way, or without an encoder (``bidirectional`` false: ``wgan-gp``, ``wgan``, ``gan``) two,
-    neither ``f`` down nor ``dL/df`` up."""
+    neither ``f`` down nor ``dL/df`` up.
+
+    Parameters
+    ----------
+    batch, length, metrics, latent
+        Batch size M, window length T, metrics d and latent size l.
+    precision
+        Payload precision of every array.
+    bidirectional
+        Whether the model has an encoder.
+
+    Returns
+    -------
+    tuple of int
+        Up (``dL/dX_bar``, the next batch and ``dL/df``) and down (``z``, ``X_bar`` and ``f``)
+        payload bytes.
+    """
     window = batch * length * metrics
     codes = batch * latent if bidirectional else 0
     tensors = 3 if bidirectional else 2
@@ -53,7 +84,29 @@ def fedavg_payload(
     tensors: int = 0,
 ) -> tuple[int, int]:
     """(up, down) payload bytes over the slice-controller link of a whole federated run; G and
-    E are ``parameters`` values in ``tensors`` arrays."""
+    E are ``parameters`` values in ``tensors`` arrays.
+
+    Parameters
+    ----------
+    parameters
+        Values of G and E together.
+    slices
+        Number of slices.
+    iterations
+        Training iterations I.
+    local_iterations
+        Iterations L between two FedAvg rounds: ``ceil(I / L)`` rounds.
+    precision
+        Payload precision of the models.
+    tensors
+        Number of arrays of G and E; only ``int8`` uses it (one scale per array).
+
+    Returns
+    -------
+    tuple of int
+        Up: per round and slice, the model and its int64 sample count; down: per round and
+        slice the global model, and once more after training.
+    """
     rounds = math.ceil(iterations / local_iterations)
     model = tensors_bytes(parameters, tensors, precision)
     return rounds * slices * (model + COUNT_BYTES), (rounds + 1) * slices * model

@@ -70,7 +70,22 @@ def cluster_address(ray_address: str | None) -> Iterator[str]:
 
 
 def model_size(topology: Topology, metrics: int, side: type = GeneratorSide) -> tuple[int, int]:
-    """Value count and tensor count of G and E (or of a critic, with ``CriticSide``)."""
+    """Value count and tensor count of G and E (or of a critic, with ``CriticSide``).
+
+    Parameters
+    ----------
+    topology
+        The run's topology; its model config sets the shape.
+    metrics
+        Metrics d of a window.
+    side
+        ``GeneratorSide`` or ``CriticSide``, built with seed 0 to count its arrays.
+
+    Returns
+    -------
+    tuple of int
+        Values in all the arrays and the number of arrays.
+    """
     shape = GanShape.from_config(topology.model, metrics)
     arrays = side(shape, topology.model, 0).arrays()
     return sum(a.size for a in arrays), len(arrays)
@@ -79,7 +94,20 @@ def model_size(topology: Topology, metrics: int, side: type = GeneratorSide) -> 
 def exchange_payload(topology: Topology, metrics: int) -> tuple[int, int]:
     """(up, down) payload bytes of one monitor's exchange in one iteration of the topology's
     split model (:func:`iteration_payload`): up at the feedback's precision, down at the
-    generated batches'."""
+    generated batches'.
+
+    Parameters
+    ----------
+    topology
+        The run's topology; its model must be a split GAN.
+    metrics
+        Metrics d of a window.
+
+    Returns
+    -------
+    tuple of int
+        Up and down payload bytes.
+    """
     m, payload = topology.model, topology.payload
     sizes = (m.batch_size, m.window_length, metrics, m.latent_size)
     encoder = VARIANTS[m.name].bidirectional
@@ -96,6 +124,20 @@ def expected_payload(topology: Topology, monitors: list[MonitorData]) -> dict[st
     :func:`iteration_payload`, and G and E sent to it for detection; federated adds the FedAvg
     rounds of :func:`fedavg_payload`. Centralized: every monitor's training data up once (float32
     values), and G, E and the critic down to every monitor. Standalone: nothing.
+
+    Parameters
+    ----------
+    topology
+        The run's topology: mode, model, payload precisions and slices.
+    monitors
+        The run's monitors (at least one): their metrics and, for ``centralized``, their
+        training parts.
+
+    Returns
+    -------
+    dict
+        ``[up, down]`` per link of :data:`LINKS`; ``[0, 0]`` for a link the mode leaves
+        unused.
     """
     m, payload, count = topology.model, topology.payload, len(monitors)
     metrics = len(monitors[0].metrics)
@@ -126,7 +168,25 @@ def payload_columns(
     monitors: list[MonitorData],
     links: tuple[str, ...] = LINKS,
 ) -> Row:
-    """Measured and closed-form payload, up and down, summed over ``links``."""
+    """Measured and closed-form payload, up and down, summed over ``links``.
+
+    Parameters
+    ----------
+    topology
+        The run's topology.
+    summary
+        The run's summary: ``communication`` (measured bytes per link).
+    monitors
+        The run's monitors.
+    links
+        The links to sum over.
+
+    Returns
+    -------
+    dict
+        ``up_measured``, ``up_closed_form``, ``down_measured`` and ``down_closed_form``, in
+        bytes.
+    """
     expected = expected_payload(topology, monitors)
     measured = summary["communication"]
     return {
@@ -138,7 +198,23 @@ def payload_columns(
 
 
 def batch_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
-    """Monitor <-> slice payload of one run, measured and closed form."""
+    """Monitor <-> slice payload of one run, measured and closed form.
+
+    Parameters
+    ----------
+    topology
+        The point's topology.
+    summary
+        The run's summary: ``communication`` (measured bytes per link).
+    monitors
+        The run's monitors.
+
+    Returns
+    -------
+    dict
+        ``batch_size``, one monitor's closed-form ``up_per_iteration`` and
+        ``down_per_iteration`` bytes, and the monitor <-> slice :func:`payload_columns`.
+    """
     m = topology.model
     up, down = exchange_payload(topology, len(monitors[0].metrics))
     return {
@@ -152,7 +228,22 @@ def batch_row(topology: Topology, summary: dict[str, Any], monitors: list[Monito
 def aggregation_row(
     topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]
 ) -> Row:
-    """Slice <-> controller payload of one run, measured and closed form."""
+    """Slice <-> controller payload of one run, measured and closed form.
+
+    Parameters
+    ----------
+    topology
+        The point's topology.
+    summary
+        The run's summary: ``communication`` (measured bytes per link).
+    monitors
+        The run's monitors.
+
+    Returns
+    -------
+    dict
+        ``local_iterations`` and the slice <-> controller :func:`payload_columns`.
+    """
     return {
         "local_iterations": topology.model.local_iterations,
         **payload_columns(topology, summary, monitors, (SLICE_CONTROLLER,)),
@@ -161,7 +252,24 @@ def aggregation_row(
 
 def precision_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
     """Every link's payload of one run at one precision, measured and closed form, with the
-    detection it reached."""
+    detection it reached.
+
+    Parameters
+    ----------
+    topology
+        The point's topology.
+    summary
+        The run's summary: ``communication`` (measured bytes per link) and the overall
+        ``detection`` metrics.
+    monitors
+        The run's monitors.
+
+    Returns
+    -------
+    dict
+        ``precision`` (the models'), every link's :func:`payload_columns`, and the overall
+        ``f1``, ``vus_pr`` and ``auc_pr``.
+    """
     overall = summary["detection"]["overall"]
     return {
         "precision": topology.payload.models,
@@ -173,7 +281,24 @@ def precision_row(topology: Topology, summary: dict[str, Any], monitors: list[Mo
 
 
 def time_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
-    """Computation time per tier (CPU seconds) of one run, with its payload."""
+    """Computation time per tier (CPU seconds) of one run, with its payload.
+
+    Parameters
+    ----------
+    topology
+        The point's topology.
+    summary
+        The run's summary: ``compute_seconds`` per tier, ``training_seconds``,
+        ``simulated_seconds`` and ``communication`` (measured bytes per link).
+    monitors
+        The run's monitors.
+
+    Returns
+    -------
+    dict
+        ``mode``, ``iterations``, CPU seconds per tier and in all, the training and
+        simulated seconds, and every link's :func:`payload_columns`.
+    """
     per_tier = {f"{tier}_cpu_seconds": summary["compute_seconds"][tier] for tier in TIERS}
     return {
         "mode": topology.mode,
@@ -187,7 +312,24 @@ def time_row(topology: Topology, summary: dict[str, Any], monitors: list[Monitor
 
 
 def memory_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
-    """Peak memory per tier of one run against its training-set size, with its payload."""
+    """Peak memory per tier of one run against its training-set size, with its payload.
+
+    Parameters
+    ----------
+    topology
+        The point's topology.
+    summary
+        The run's summary: ``peak_memory_bytes`` per tier and ``communication`` (measured
+        bytes per link).
+    monitors
+        The run's monitors; their training windows are counted.
+
+    Returns
+    -------
+    dict
+        ``mode``, the mean number of training windows per monitor (truncated), peak
+        memory per tier (MB) and every link's :func:`payload_columns`.
+    """
     m = topology.model
     windows = [len(d.windows("train", m.window_length, m.window_stride)) for d in monitors]
     memory = summary["peak_memory_bytes"]
@@ -200,7 +342,24 @@ def memory_row(topology: Topology, summary: dict[str, Any], monitors: list[Monit
 
 
 def scale_row(topology: Topology, summary: dict[str, Any], monitors: list[MonitorData]) -> Row:
-    """Speed and payload of one run against its number of slices and monitors."""
+    """Speed and payload of one run against its number of slices and monitors.
+
+    Parameters
+    ----------
+    topology
+        The point's topology.
+    summary
+        The run's summary: ``training_seconds`` (not 0) and ``communication`` (measured bytes
+        per link).
+    monitors
+        The run's monitors.
+
+    Returns
+    -------
+    dict
+        ``size``, ``slices``, ``monitors``, iterations per second, milliseconds per
+        iteration and monitor, and every link's :func:`payload_columns`.
+    """
     seconds = summary["training_seconds"]
     return {
         "size": f"{len(topology.slices)}x{len(monitors)}",
@@ -326,7 +485,26 @@ def write_results(
 ) -> tuple[Path, Path]:
     """``<out>.csv`` (every column) and ``<out>.png`` (one plot per panel against ``x``, a
     colour per mode where the rows carry one; closed forms drawn as lines, solid up and dashed
-    down, measurements as dots up and squares down)."""
+    down, measurements as dots up and squares down).
+
+    Parameters
+    ----------
+    rows
+        The sweep's rows (at least one), all with the first row's columns.
+    x
+        The column on the horizontal axis: the swept value.
+    out
+        Where to write, with or without the suffix (see :func:`result_paths`).
+    title
+        The figure's title.
+    panels
+        The plots (at least one), two to a row of the figure.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The CSV and PNG paths.
+    """
     table, picture = result_paths(out)
 
     def write_table(path: Path) -> None:

@@ -13,6 +13,25 @@ def balanced_slices(slices: int, monitors: int) -> list[dict[str, Any]]:
 
     The first ``monitors % slices`` slices get one monitor more. Slices are named ``slice-1``...,
     monitors ``vm-<slice>-<k>``.
+
+    Parameters
+    ----------
+    slices
+        Number of slices (``--slices``).
+    monitors
+        Number of monitors in all (``--monitors``).
+
+    Returns
+    -------
+    list of dict
+        One mapping per slice, with ``name`` and ``monitors`` (a list of ``{"name": ...}``), as a
+        topology file writes them.
+
+    Raises
+    ------
+    InputError
+        If ``slices`` is below 1, ``monitors`` is below ``slices``, ``monitors`` exceeds
+        ``MAX_BALANCED_MONITORS``, or a slice would get more than ``MAX_MONITORS_PER_SLICE``.
     """
     if slices < 1:
         raise InputError(f"--slices must be at least 1, got {slices}")

@@ -53,6 +53,23 @@ def describe_validation_error(
 
     ``flags`` maps YAML paths set from the command line to the option that set them; a problem
     of a whole section (two fields that do not fit together) names the options set in it.
+
+    Parameters
+    ----------
+    error
+        The pydantic error; a problem set by a command-line option is reported first, and the
+        count of the others is appended.
+    where
+        The file or source string, named where no option set the failing path; for a problem
+        of a whole section, followed by the options that set something in it.
+    flags
+        Dotted YAML path -> the command-line option that set it.
+
+    Returns
+    -------
+    str
+        ``<where or option>: <path>: <problem> (got <value>)``; the path is left out for a
+        problem of the whole topology, the value for a mapping, a list or ``None``.
     """
     # a default computed from other fields (model.window_length) is left out where one of them
     # failed: that follows from the other problem and is not one of its own
@@ -100,7 +117,29 @@ def describe_validation_error(
 
 def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None) -> Topology:
     """Validate a mapping (parsed YAML) as a topology; ``where`` names it in errors, and
-    ``flags`` the command-line options that set some of its paths."""
+    ``flags`` the command-line options that set some of its paths.
+
+    Parameters
+    ----------
+    data
+        The parsed content.
+    where
+        The file (or ``command line``), named in errors.
+    flags
+        Dotted YAML path -> the command-line option that set it (see
+        :func:`describe_validation_error`).
+
+    Returns
+    -------
+    Topology
+        The validated topology; relative data paths are left as written.
+
+    Raises
+    ------
+    InputError
+        If ``data`` is not a mapping or the schema rejects it (one line, see
+        :func:`describe_validation_error`).
+    """
     if not isinstance(data, dict):
         raise InputError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
     try:
@@ -114,6 +153,26 @@ class UniqueKeyLoader(yaml.SafeLoader):
     the last, so a repeated setting would pass unnoticed)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """Build a mapping as the safe loader does, after checking its keys are distinct.
+
+        Parameters
+        ----------
+        node
+            The mapping node.
+        deep
+            Whether nested values are constructed at once (passed on to the safe loader).
+
+        Returns
+        -------
+        dict
+            The mapping.
+
+        Raises
+        ------
+        yaml.constructor.ConstructorError
+            If a key is given twice (``true`` and ``1`` count as different keys; ``<<`` merge
+            keys are not checked), or a key cannot be hashed.
+        """
         seen: set[object] = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` may restate merged keys
@@ -174,7 +233,16 @@ def read_topology(file: Path) -> Any:
 
 
 def rebase_paths(topology: Topology, folder: Path) -> None:
-    """Take the topology's relative data paths relative to ``folder`` (its file's), in place."""
+    """Take the topology's relative data paths relative to ``folder`` (its file's), in place.
+
+    Parameters
+    ----------
+    topology
+        The topology; ``data.source`` and every monitor's own source with a relative path are
+        changed.
+    folder
+        The folder the paths are relative to.
+    """
     sources = [topology.data.source] + [m.source for _, m in topology.monitors if m.source]
     for source in sources:
         if isinstance(source, PathSource) and source.path and not source.path.is_absolute():

@@ -20,7 +20,23 @@ from fedanomaly.errors import InputError
 
 
 def monitor_name(entity: str, taken: set[str]) -> str:
-    """A legal, unused monitor name for an entity (``my data`` -> ``my-data``)."""
+    """A legal, unused monitor name for an entity (``my data`` -> ``my-data``).
+
+    Parameters
+    ----------
+    entity
+        The entity's name; runs of characters a name may not hold become ``-``, leading and
+        trailing ``-``, ``_`` and ``.`` are dropped, and the result is cut to 60 characters
+        (``vm`` where nothing is left).
+    taken
+        Names already given; a name in it gets a suffix ``-2``, ``-3``, ... The name returned is
+        added to it.
+
+    Returns
+    -------
+    str
+        The monitor name.
+    """
     base = re.sub(r"[^A-Za-z0-9_.\-]+", "-", entity).strip("-_.")[:60] or "vm"
     name, k = base, 2
     while name in taken:
@@ -30,7 +46,26 @@ def monitor_name(entity: str, taken: set[str]) -> str:
 
 
 def source_layout(source: SourceConfig, seed: int) -> list[dict[str, Any]]:
-    """Slices with one monitor per entity of ``source``, as the source groups them."""
+    """Slices with one monitor per entity of ``source``, as the source groups them.
+
+    Parameters
+    ----------
+    source
+        The data source config; the source is opened to list its entities.
+    seed
+        Topology seed the source is opened with.
+
+    Returns
+    -------
+    list of dict
+        One mapping per slice of the source's default layout, with ``name`` and ``monitors``;
+        each monitor is named after its entity (:func:`monitor_name`) and holds it as its one VM.
+
+    Raises
+    ------
+    InputError
+        If the source cannot be opened (see :func:`fedanomaly.data.sources.open_source`).
+    """
     # here, not at the top: the sources import the schema, and so this package, themselves
     from fedanomaly.data.sources import open_source
 
@@ -46,7 +81,17 @@ def source_layout(source: SourceConfig, seed: int) -> list[dict[str, Any]]:
 
 
 def set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating mappings on the way."""
+    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``, creating mappings on the way.
+
+    Parameters
+    ----------
+    data
+        The nested mappings, changed in place.
+    dotted
+        The key path, keys joined by ``.``.
+    value
+        The value to set.
+    """
     *parents, last = dotted.split(".")
     for key in parents:
         data = data.setdefault(key, {})
@@ -163,6 +208,13 @@ OPTION_SCOPE: dict[str, tuple[bool, str]] = {
 def check_option_scope(topology: Topology, flags: dict[str, str]) -> None:
     """Refuse an option the topology's model does not read.
 
+    Parameters
+    ----------
+    topology
+        The validated topology; its model decides which options apply (:data:`OPTION_SCOPE`).
+    flags
+        Dotted YAML path -> the command-line option that set it.
+
     Raises
     ------
     InputError
@@ -185,11 +237,26 @@ def file_settings(file: Path, overridden: bool, keys: Iterable[str]) -> tuple[di
     still fails is refused then, naming the file and the options. ``keys`` are the dotted
     keys the command line sets.
 
+    Parameters
+    ----------
+    file
+        The topology file.
+    overridden
+        Whether the command line sets anything (settings, a source or sizes).
+    keys
+        The dotted keys of the command line's settings.
+
     Returns
     -------
     tuple
         The settings, and whether they are the file as written (its relative data paths not
         yet taken relative to its folder).
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or parsed, or fails validation and either nothing is
+        overridden or the settings cannot be laid over it (:func:`mergeable`).
     """
     written = read_topology(file)
     try:
@@ -205,7 +272,21 @@ def file_settings(file: Path, overridden: bool, keys: Iterable[str]) -> tuple[di
 def mergeable(written: Any, keys: Iterable[str]) -> bool:
     """Whether a file's content has a mapping (or nothing) wherever the command line sets
     something: the top level, ``data`` and ``data.source`` (a source from the command line),
-    and every section above one of the dotted ``keys``; and its slices as mappings."""
+    and every section above one of the dotted ``keys``; and its slices as mappings.
+
+    Parameters
+    ----------
+    written
+        The file's parsed content, not validated.
+    keys
+        The dotted keys the command line sets.
+
+    Returns
+    -------
+    bool
+        False if the content is not a mapping, one of those sections holds a value, a list or
+        ``null``, or ``slices`` is given and is not a list of mappings.
+    """
     sections = {"data", "data.source"} | {
         ".".join(key.split(".")[:depth]) for key in keys for depth in range(1, key.count(".") + 1)
     }

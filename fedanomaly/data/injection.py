@@ -45,27 +45,92 @@ Profile = Callable[[int, np.random.Generator], np.ndarray]
 
 
 def plateau(duration: int, rng: np.random.Generator) -> np.ndarray:
-    """Up within three steps, then flat."""
+    """Up within three steps, then flat.
+
+    Parameters
+    ----------
+    duration
+        Steps of the event.
+    rng
+        Random generator (not used; part of the :data:`Profile` signature).
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per step, shape ``(duration,)``.
+    """
     return np.minimum(1.0, np.arange(1, duration + 1) / min(3, duration))
 
 
 def ramp(duration: int, rng: np.random.Generator) -> np.ndarray:
-    """Linear growth to 1.5 at the last step."""
+    """Linear growth to 1.5 at the last step.
+
+    Parameters
+    ----------
+    duration
+        Steps of the event.
+    rng
+        Random generator (not used; part of the :data:`Profile` signature).
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per step, shape ``(duration,)``.
+    """
     return 1.5 * np.arange(1, duration + 1) / duration
 
 
 def stalls(duration: int, rng: np.random.Generator) -> np.ndarray:
-    """A plateau whose height varies step to step between half and full."""
+    """A plateau whose height varies step to step between half and full.
+
+    Parameters
+    ----------
+    duration
+        Steps of the event.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per step, shape ``(duration,)``.
+    """
     return plateau(duration, rng) * rng.uniform(0.5, 1.0, duration)
 
 
 def flat(duration: int, rng: np.random.Generator) -> np.ndarray:
-    """Full height at every step."""
+    """Full height at every step.
+
+    Parameters
+    ----------
+    duration
+        Steps of the event.
+    rng
+        Random generator (not used; part of the :data:`Profile` signature).
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per step, shape ``(duration,)``.
+    """
     return np.ones(duration)
 
 
 def oscillating_drift(duration: int, rng: np.random.Generator) -> np.ndarray:
-    """A growing offset modulated by a sine of period about a third of the event."""
+    """A growing offset modulated by a sine of period about a third of the event.
+
+    Parameters
+    ----------
+    duration
+        Steps of the event.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per step, shape ``(duration,)``.
+    """
     steps = np.arange(duration)
     period = max(4.0, duration / 3.0)
     growth = 0.3 + 0.7 * (steps + 1) / duration
@@ -73,7 +138,20 @@ def oscillating_drift(duration: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def swings(duration: int, rng: np.random.Generator) -> np.ndarray:
-    """Random-sign swings between half and full height."""
+    """Random-sign swings between half and full height.
+
+    Parameters
+    ----------
+    duration
+        Steps of the event.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per step, shape ``(duration,)``.
+    """
     return rng.choice((-1.0, 1.0), duration) * rng.uniform(0.5, 1.0, duration)
 
 
@@ -172,7 +250,24 @@ class Injection:
 def affected_columns(
     kind: AnomalyKind, family: Family, metrics: tuple[MetricSpec, ...], scale: np.ndarray
 ) -> list[int]:
-    """Columns of ``family`` whose role the kind moves and that vary in train data."""
+    """Columns of ``family`` whose role the kind moves and that vary in train data.
+
+    Parameters
+    ----------
+    kind
+        The anomaly type.
+    family
+        The family acted on.
+    metrics
+        Column specs of the series.
+    scale
+        Per-column standard deviation of the train part; a column with 0 is left out.
+
+    Returns
+    -------
+    list of int
+        Column indices, in column order.
+    """
     return [
         j
         for j, metric in enumerate(metrics)
@@ -184,6 +279,22 @@ def usable_families(
     kind: AnomalyKind, metrics: tuple[MetricSpec, ...], scale: np.ndarray
 ) -> list[Family]:
     """Families the kind can act on in this series: its own, else ``other``.
+
+    Parameters
+    ----------
+    kind
+        The anomaly type.
+    metrics
+        Column specs of the series.
+    scale
+        Per-column standard deviation of the train part.
+
+    Returns
+    -------
+    list of Family
+        The kind's families (in its order) that have a column it moves
+        (:func:`affected_columns`); ``[Family.OTHER]`` or nothing where every metric is
+        ``other``. Empty where no such column varies in the train part.
 
     Raises
     ------
@@ -212,7 +323,26 @@ def apply_event(
     intensity: float,
     rng: np.random.Generator,
 ) -> None:
-    """Change ``values`` in place over the event's steps and columns."""
+    """Change ``values`` in place over the event's steps and columns.
+
+    Each column moves by its role's sign times the kind's magnitude, ``intensity``, its
+    ``scale`` and the kind's profile, then is clipped to the metric's bounds.
+
+    Parameters
+    ----------
+    values
+        Series of shape ``(steps, metrics)`` in the source's units, float.
+    event
+        The event; its columns must have roles the kind moves (:func:`affected_columns`).
+    metrics
+        Column specs (role and bounds).
+    scale
+        Per-column standard deviation of the train part.
+    intensity
+        The configured intensity, in standard deviations.
+    rng
+        Random generator for the profile.
+    """
     kind = ANOMALY_KINDS[event.type]
     profile = kind.profile(event.stop - event.start, rng)
     for j in event.columns:

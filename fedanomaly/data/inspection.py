@@ -15,7 +15,21 @@ from fedanomaly.evaluation.ranges import anomaly_ranges
 
 def type_counts(monitor: MonitorData, split: str) -> dict[str, dict[str, int]]:
     """Anomalous steps and events per type in one part of a monitor's VMs (a source's own
-    labels count a run of labelled steps as one event)."""
+    labels count a run of labelled steps as one event).
+
+    Parameters
+    ----------
+    monitor
+        The monitor's data.
+    split
+        The part: ``train``, ``validation`` or ``test``.
+
+    Returns
+    -------
+    dict
+        Type name -> ``{"steps": ..., "events": ...}``, summed over the VMs; only types with
+        at least one step are listed.
+    """
     counts: dict[str, dict[str, int]] = {}
     for vm in monitor.vms:
         part = vm.part(split)
@@ -54,7 +68,23 @@ def anomaly_totals(summaries: list[dict[str, Any]]) -> dict[str, dict[str, dict[
 
 
 def monitor_summary(monitor: MonitorData, window_length: int, stride: int) -> dict[str, Any]:
-    """A JSON-ready summary of one monitor's data."""
+    """A JSON-ready summary of one monitor's data.
+
+    Parameters
+    ----------
+    monitor
+        The monitor's data, with its values in source units (not
+        :meth:`~fedanomaly.data.pipeline.MonitorData.for_training`).
+    window_length, stride
+        Window length and stride in steps, for the window counts.
+
+    Returns
+    -------
+    dict
+        Monitor, slice, source and VM names; the metric count; steps and windows per part
+        (summed over the VMs); the range of all values in source units and of the scaled test
+        values; and the :func:`type_counts` of the validation and test parts.
+    """
     raw = np.concatenate([vm.part(s).raw for vm in monitor.vms for s in SPLITS])
     scaled_test = np.concatenate([vm.test.scaled for vm in monitor.vms])
     return {

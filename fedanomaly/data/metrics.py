@@ -65,7 +65,22 @@ class MetricSpec:
 
 
 def percent(name: str, family: Family, role: Role = Role.USAGE) -> MetricSpec:
-    """A percentage metric, bounded to [0, 100]."""
+    """A percentage metric, bounded to [0, 100].
+
+    Parameters
+    ----------
+    name
+        Column name.
+    family
+        Resource family.
+    role
+        How the metric moves under load and faults.
+
+    Returns
+    -------
+    MetricSpec
+        The spec, with ``lower`` 0 and ``upper`` 100.
+    """
     return MetricSpec(name, family, role, 0.0, 100.0)
 
 

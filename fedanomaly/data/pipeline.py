@@ -143,7 +143,27 @@ class MonitorData:
 
     def windows(self, split: str, length: int, stride: int) -> np.ndarray:
         """Scaled windows of one part over all VMs, shape ``(count, length, metrics)``: a
-        read-only view of the part for a single VM, a copy over several."""
+        read-only view of the part for a single VM, a copy over several.
+
+        Parameters
+        ----------
+        split
+            The part: ``train``, ``validation`` or ``test``.
+        length
+            Steps per window.
+        stride
+            Steps between the starts of consecutive windows.
+
+        Returns
+        -------
+        numpy.ndarray
+            The windows of each VM in turn, float32; no window spans two VMs.
+
+        Raises
+        ------
+        InputError
+            If a VM's part is shorter than ``length``.
+        """
         windows = [
             make_windows(
                 vm.part(split).scaled,
@@ -159,7 +179,21 @@ class MonitorData:
 def injected_splits(config: DataConfig, has_real_test_labels: bool) -> tuple[str, ...]:
     """The parts that get injected anomalies; ``auto`` leaves a test part alone that carries
     real labels (at least one anomalous step: a test part whose labels are all 0 would have
-    nothing to find)."""
+    nothing to find).
+
+    Parameters
+    ----------
+    config
+        The data settings; ``injection.splits`` is read.
+    has_real_test_labels
+        Whether the test part carries real labels with at least one anomalous step.
+
+    Returns
+    -------
+    tuple of str
+        The part names, as configured; for ``auto``, ``validation`` and ``test``, or only
+        ``validation`` where ``has_real_test_labels``.
+    """
     if config.injection.splits != "auto":
         return tuple(config.injection.splits)
     return ("validation",) if has_real_test_labels else ("validation", "test")
@@ -168,10 +202,29 @@ def injected_splits(config: DataConfig, has_real_test_labels: bool) -> tuple[str
 def prepare_vm(entity: EntityData, where: str, topology: Topology, monitor: str) -> VMData:
     """Split, inject and scale one VM's data; ``where`` names it in errors.
 
+    Parameters
+    ----------
+    entity
+        The VM's data as the source loaded it.
+    where
+        What to name in errors (the source and the entity).
+    topology
+        Gives the split, the injection settings, the seed and ``model.window_length``.
+    monitor
+        Name of the monitor that holds the VM; with the seed, the entity name and the part it
+        seeds the injection, so each part gets its own events.
+
+    Returns
+    -------
+    VMData
+        The three parts and the min-max scaler fitted on the train part.
+
     Raises
     ------
     InputError
-        If a part is empty or shorter than one window (``model.window_length``).
+        If a part is empty or shorter than one window (``model.window_length``), or the series
+        has metric families but none of an injected type's
+        (:func:`~fedanomaly.data.injection.usable_families`).
     """
     config, seed, length = topology.data, topology.seed, topology.model.window_length
     parts: SplitSeries = split_entity(entity, config.split, where)
@@ -227,11 +280,24 @@ def assign_entities(topology: Topology, cache: SourceCache) -> dict[str, list[st
     """The VMs of each monitor: as named, else the source's next entity no monitor names or
     holds (the named VMs are set aside first, wherever their monitors stand in the file).
 
+    Parameters
+    ----------
+    topology
+        The topology; each monitor reads its own source, else ``data.source``.
+    cache
+        Opens the sources.
+
+    Returns
+    -------
+    dict
+        Monitor name -> the names of its VMs. A monitor of a source that takes any name
+        (generated data) and names no VM holds one named after itself.
+
     Raises
     ------
     InputError
-        If a named VM is not in the source, a VM is named by two monitors, or the source has
-        fewer entities than there are monitors.
+        If a source cannot be opened, a named VM is not in the source, a VM is named by two
+        monitors, or the source has fewer entities than there are monitors.
     """
     monitors = []
     for (s, m), (_, monitor) in zip(positions(topology), topology.monitors, strict=True):
@@ -278,7 +344,23 @@ def positions(topology: Topology) -> list[tuple[int, int]]:
 
 
 def split_share(entity: EntityData, index: int, count: int) -> EntityData:
-    """The ``index``-th of ``count`` contiguous parts of an entity (test part cut alike)."""
+    """The ``index``-th of ``count`` contiguous parts of an entity (test part cut alike).
+
+    Parameters
+    ----------
+    entity
+        The whole series.
+    index
+        0-based index of the share.
+    count
+        Number of shares.
+
+    Returns
+    -------
+    EntityData
+        Rows ``len * index // count`` to ``len * (index + 1) // count`` of the series (and of
+        the test part, if any), named ``<name>[<index + 1>/<count>]``.
+    """
 
     def share(length: int) -> tuple[int, int]:
         return length * index // count, length * (index + 1) // count
@@ -291,10 +373,23 @@ def split_share(entity: EntityData, index: int, count: int) -> EntityData:
 def split_entity_name(topology: Topology, cache: SourceCache) -> str:
     """For ``partition: split``: the name of the series of ``data.source`` that monitors share.
 
+    Parameters
+    ----------
+    topology
+        The topology; ``data.source`` and ``data.entity`` are read.
+    cache
+        Opens the source.
+
+    Returns
+    -------
+    str
+        ``data.entity``, else the source's first entity, else ``series`` for a source that
+        takes any name.
+
     Raises
     ------
     InputError
-        If ``data.entity`` is not one of the source's entities.
+        If the source cannot be opened, or the name is not one of the source's entities.
     """
     source = cache.source(topology.data.source)
     available = source.entities()
@@ -327,7 +422,25 @@ def check_entities(topology: Topology, cache: SourceCache) -> None:
 
 
 def load_split_entity(topology: Topology, cache: SourceCache) -> EntityData:
-    """For ``partition: split``: the one series of ``data.source`` that monitors share."""
+    """For ``partition: split``: the one series of ``data.source`` that monitors share.
+
+    Parameters
+    ----------
+    topology
+        The topology; the series is loaded for its first slice.
+    cache
+        Opens the source.
+
+    Returns
+    -------
+    EntityData
+        The whole series, named as :func:`split_entity_name` gives.
+
+    Raises
+    ------
+    InputError
+        As :func:`split_entity_name`, or if the source cannot read the series.
+    """
     name = split_entity_name(topology, cache)
     return cache.source(topology.data.source).load(name, topology.slices[0].name)
 
@@ -337,6 +450,19 @@ def prepare_monitors(topology: Topology, only: set[str] | None = None) -> list[M
 
     With ``data.partition: split`` the series of ``data.source`` is cut into one contiguous
     share per monitor, in topology order; otherwise each monitor loads its own VMs.
+
+    Parameters
+    ----------
+    topology
+        The topology.
+    only
+        Names of the monitors to prepare; ``None`` prepares all. Entities are still assigned
+        (and a split series cut) over all monitors, so a monitor gets the same data either way.
+
+    Returns
+    -------
+    list of MonitorData
+        The prepared monitors, in topology order.
 
     Raises
     ------

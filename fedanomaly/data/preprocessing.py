@@ -34,6 +34,20 @@ def split_entity(data: EntityData, config: SplitConfig, where: str) -> SplitSeri
     (SMD) the published train part is cut into train and validation in the ratio
     ``train : validation`` and the published test part is kept whole.
 
+    Parameters
+    ----------
+    data
+        The entity's series, and its published test part if any.
+    config
+        The split fractions.
+    where
+        What to name in errors.
+
+    Returns
+    -------
+    SplitSeries
+        The three parts; cut points are rounded to whole steps.
+
     Raises
     ------
     InputError
@@ -67,7 +81,22 @@ def fit_scaler(train: np.ndarray) -> MinMaxScaler:
 
 
 def window_starts(steps: int, length: int, stride: int) -> np.ndarray:
-    """First step of each window of ``length`` steps taken every ``stride`` steps."""
+    """First step of each window of ``length`` steps taken every ``stride`` steps.
+
+    Parameters
+    ----------
+    steps
+        Length of the series.
+    length
+        Steps per window.
+    stride
+        Steps between the starts of consecutive windows.
+
+    Returns
+    -------
+    numpy.ndarray
+        The start steps, int64; empty where ``length`` exceeds ``steps``.
+    """
     if length > steps:
         return np.empty(0, dtype=np.int64)
     return np.arange(0, steps - length + 1, stride, dtype=np.int64)
@@ -77,6 +106,22 @@ def make_windows(values: np.ndarray, length: int, stride: int, where: str) -> np
     """Windows of shape ``(count, length, metrics)`` over a ``(steps, metrics)`` array.
 
     The result is a read-only view, not a copy.
+
+    Parameters
+    ----------
+    values
+        The series, shape ``(steps, metrics)``.
+    length
+        Steps per window.
+    stride
+        Steps between the starts of consecutive windows.
+    where
+        What to name in errors.
+
+    Returns
+    -------
+    numpy.ndarray
+        The windows starting at :func:`window_starts`, shape ``(count, length, metrics)``.
 
     Raises
     ------

@@ -36,7 +36,18 @@ class MetricSeries:
         return int(self.values.shape[0])
 
     def rows(self, start: int, stop: int) -> MetricSeries:
-        """The steps ``start:stop`` as a new series (labels and timestamps follow)."""
+        """The steps ``start:stop`` as a new series (labels and timestamps follow).
+
+        Parameters
+        ----------
+        start, stop
+            Step bounds, as in a slice (``stop`` excluded).
+
+        Returns
+        -------
+        MetricSeries
+            The rows, as views of this series' arrays, with the same metric specs.
+        """
         return MetricSeries(
             self.values[start:stop],
             self.metrics,

@@ -42,6 +42,19 @@ def typed_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``per_type`` windows of each type of ``injection.types``, scaled like the monitor's data.
 
+    Parameters
+    ----------
+    monitor
+        The monitor; windows are cut from the train parts of its VMs.
+    injection
+        Types, intensity and duration range; an event is cut to the window.
+    length
+        Steps per window (T).
+    per_type
+        Windows per type.
+    rng
+        Draws the VM, the window, the event and its family.
+
     Returns
     -------
     tuple
@@ -51,7 +64,9 @@ def typed_windows(
     Raises
     ------
     InputError
-        If no VM of the monitor has a metric the type can act on.
+        If no VM of the monitor has a metric the type can act on and a train part of at least
+        ``length`` steps, or a VM's series has metric families but none of the type's
+        (:func:`~fedanomaly.data.injection.usable_families`).
     """
     train = {vm.name: vm_train_values(vm) for vm in monitor.vms}
     low, high = injection.duration
@@ -87,6 +102,28 @@ def labelled_windows(
     monitor: MonitorData, injection: InjectionConfig, length: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The labelled anomalies a monitor's CMSF-GAN discriminator trains on:
-    :data:`TRAIN_PER_TYPE` typed windows per type, drawn with the run ``seed`` and its name."""
+    :data:`TRAIN_PER_TYPE` typed windows per type, drawn with the run ``seed`` and its name.
+
+    Parameters
+    ----------
+    monitor
+        The monitor.
+    injection
+        Types, intensity and duration range.
+    length
+        Steps per window (T).
+    seed
+        The run's seed.
+
+    Returns
+    -------
+    tuple
+        As :func:`typed_windows`.
+
+    Raises
+    ------
+    InputError
+        As :func:`typed_windows`.
+    """
     rng = np.random.default_rng([seed, stable_hash(monitor.name), 1])
     return typed_windows(monitor, injection, length, TRAIN_PER_TYPE, rng)

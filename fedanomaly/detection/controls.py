@@ -92,13 +92,43 @@ class ForestDetector:
 def window_detector_scores(
     detector: WindowDetector, data: MonitorData, length: int, stride: int
 ) -> PartScores:
-    """Fit on the training windows (with ``stride``) and score every step of the three parts."""
+    """Fit on the training windows (with ``stride``) and score every step of the three parts.
+
+    Parameters
+    ----------
+    detector
+        The control, not yet fitted.
+    data
+        The monitor.
+    length
+        Window length T.
+    stride
+        Stride of the training windows it is fitted on; the parts are scored with stride 1.
+
+    Returns
+    -------
+    PartScores
+        Per-step scores of the three parts.
+    """
     detector.fit(data.windows("train", length, stride))
     return window_part_scores(data, length, detector.position_scores)
 
 
 def random_scores(data: MonitorData, seed: int) -> PartScores:
-    """Uniform scores for every step."""
+    """Uniform scores for every step.
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    seed
+        Seeds the draws.
+
+    Returns
+    -------
+    PartScores
+        Scores in [0, 1) for every step of the three parts.
+    """
     rng = np.random.default_rng(seed)
 
     return scores_by_part(
@@ -107,7 +137,32 @@ def random_scores(data: MonitorData, seed: int) -> PartScores:
 
 
 def control_scores(name: str, data: MonitorData, length: int, stride: int, seed: int) -> PartScores:
-    """Scores of the control ``name`` (``random``, ``zscore``, ``pca`` or ``iforest``)."""
+    """Scores of the control ``name`` (``random``, ``zscore``, ``pca`` or ``iforest``).
+
+    Parameters
+    ----------
+    name
+        The control.
+    data
+        The monitor.
+    length
+        Window length T (not used by ``random``).
+    stride
+        Stride of the training windows the window detectors are fitted on.
+    seed
+        Seeds the ``random`` scores, PCA's solver and the Isolation Forest (``zscore`` draws
+        nothing).
+
+    Returns
+    -------
+    PartScores
+        Per-step scores of the three parts.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is none of the four.
+    """
     if name == "random":
         return random_scores(data, seed)
     detectors: dict[str, Callable[[int], WindowDetector]] = {

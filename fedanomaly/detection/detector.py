@@ -30,7 +30,27 @@ from fedanomaly.models.sides import GanShape
 
 
 def step_windows(data: MonitorData, split: str, length: int) -> list[np.ndarray]:
-    """Stride-1 windows ``(count, T, d)`` of one part, per VM (views, not copies)."""
+    """Stride-1 windows ``(count, T, d)`` of one part, per VM (views, not copies).
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    split
+        The part: ``train``, ``validation`` or ``test``.
+    length
+        Window length T.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One read-only array of windows per VM, in the order of ``data.vms``.
+
+    Raises
+    ------
+    InputError
+        If a VM's part is shorter than ``length``.
+    """
     return [
         make_windows(
             vm.part(split).scaled, length, 1, f"monitor {data.name}, VM {vm.name}, {split}"
@@ -40,18 +60,59 @@ def step_windows(data: MonitorData, split: str, length: int) -> list[np.ndarray]
 
 
 def part_types(data: MonitorData, split: str) -> np.ndarray:
-    """Type codes of one part over all the monitor's VMs, concatenated."""
+    """Type codes of one part over all the monitor's VMs, concatenated.
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    split
+        The part: ``train``, ``validation`` or ``test``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One type code per step (0 normal), the VMs' series end to end.
+    """
     return np.concatenate([vm.part(split).types for vm in data.vms])
 
 
 def part_lengths(data: MonitorData, split: str) -> tuple[int, ...]:
-    """Steps of one part in each of the monitor's VMs."""
+    """Steps of one part in each of the monitor's VMs.
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    split
+        The part: ``train``, ``validation`` or ``test``.
+
+    Returns
+    -------
+    tuple of int
+        One count per VM, in the order of ``data.vms`` (one entry for a single VM too).
+    """
     return tuple(len(vm.part(split)) for vm in data.vms)
 
 
 def scores_by_part(data: MonitorData, part: Callable[[str], np.ndarray]) -> PartScores:
     """The scores ``part(split)`` gives for each of the three parts, with their step types
-    and each VM's number of steps."""
+    and each VM's number of steps.
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    part
+        Maps a part's name (``train``, ``validation``, ``test``) to its step scores, the VMs'
+        series end to end; called once per part, in that order.
+
+    Returns
+    -------
+    PartScores
+        The three parts' scores, the validation and test type codes and each VM's number of
+        validation and test steps (no scores of generated windows).
+    """
     return PartScores(
         part("train"),
         part("validation"),
@@ -67,7 +128,22 @@ def window_part_scores(
     data: MonitorData, length: int, position_scores: Callable[[np.ndarray], np.ndarray]
 ) -> PartScores:
     """Every step of the three parts scored from its stride-1 windows: ``position_scores`` maps
-    windows ``(n, T, d)`` to scores ``(n, T)``, averaged per step over the windows holding it."""
+    windows ``(n, T, d)`` to scores ``(n, T)``, averaged per step over the windows holding it.
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    length
+        Window length T.
+    position_scores
+        Maps one VM's windows of a part ``(n, T, d)`` to scores ``(n, T)``.
+
+    Returns
+    -------
+    PartScores
+        Per-step scores of the three parts (see :func:`scores_by_part`).
+    """
 
     def part(split: str) -> np.ndarray:
         return np.concatenate(
@@ -84,7 +160,26 @@ def model_scores(
     config: ModelConfig,
 ) -> PartScores:
     """Fit the score scale on the training windows, then score every step of the three parts:
-    the mean of eq. 28 over the windows that contain the step."""
+    the mean of eq. 28 over the windows that contain the step.
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    modules
+        The trained G, E (``None`` for the variants without an encoder) and the monitor's
+        critic D.
+    shape
+        Window length T and the split GAN's variant (not ``None``).
+    config
+        ``window_stride`` of the training windows the scale is fitted on, ``score_weight``
+        (gamma), ``metric_pooling`` and ``covariance_shrinkage``.
+
+    Returns
+    -------
+    PartScores
+        Per-step scores of the three parts.
+    """
     train = data.windows("train", shape.length, config.window_stride)
     residuals, critic = window_terms(*modules, train)
     scale = ScoreScale.fit(
@@ -107,7 +202,22 @@ def reconstruction_map(
     model: Attae, windows: np.ndarray, reduce: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
     """``reduce`` applied to the absolute reconstruction errors ``(chunk, T, d)`` of each chunk
-    of windows, the results concatenated (no more than a chunk of errors is held at once)."""
+    of windows, the results concatenated (no more than a chunk of errors is held at once).
+
+    Parameters
+    ----------
+    model
+        The autoencoder.
+    windows
+        Windows ``(n, T, d)``, float32 like the model; at least one.
+    reduce
+        Maps a chunk's absolute errors ``(chunk, T, d)`` to an array with one row per window.
+
+    Returns
+    -------
+    numpy.ndarray
+        The reduced chunks concatenated along the first axis, ``(n, ...)`` (no gradients).
+    """
     results = []
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
@@ -122,7 +232,28 @@ def position_scorer(
     """Windows ``(n, T, d)`` -> scores ``(n, T)`` by ``config.reconstruction_score``: ``mse``;
     ``standardized``, each metric's error standardised by its mean and standard deviation on
     the monitor's training windows, squared; or ``robust``, each metric's error's absolute
-    distance from its training median in robust spreads. Both average over metrics."""
+    distance from its training median in robust spreads. Both average over metrics.
+
+    Parameters
+    ----------
+    model
+        The trained autoencoder.
+    config
+        ``reconstruction_score``, and ``window_length`` and ``window_stride`` of the training
+        windows the per-metric scale is fitted on.
+    data
+        The monitor whose training windows fit the scale (not read for ``mse``).
+
+    Returns
+    -------
+    callable
+        Maps windows ``(n, T, d)`` to scores ``(n, T)``.
+
+    Raises
+    ------
+    ValueError
+        If ``config.reconstruction_score`` is not ``mse``, ``standardized`` or ``robust``.
+    """
     if config.reconstruction_score == "mse":
         return lambda windows: reconstruction_map(model, windows, squared_mean)
     train = data.windows("train", config.window_length, config.window_stride)
@@ -156,7 +287,25 @@ def local_model_scores(
     """ATTAE's score of every step of the three parts: the mean over the windows containing
     the step of its score (:func:`position_scorer`) at the step's position. With ``generated``
     anomalous windows, the mean step score of each comes too (its score averaged over
-    positions: the ``generated`` threshold's anomalous scores)."""
+    positions: the ``generated`` threshold's anomalous scores).
+
+    Parameters
+    ----------
+    data
+        The monitor.
+    model
+        The trained autoencoder.
+    config
+        Window length T and the score (see :func:`position_scorer`).
+    generated
+        Generated anomalous windows ``(g, T, d)`` (cmsf-attae), or ``None``.
+
+    Returns
+    -------
+    PartScores
+        Per-step scores of the three parts, with ``generated`` ``(g,)`` where windows were
+        given.
+    """
     scorer = position_scorer(model, config, data)
     scores = window_part_scores(data, config.window_length, scorer)
     if generated is None:

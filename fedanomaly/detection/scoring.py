@@ -59,7 +59,21 @@ def window_terms(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Residual X - G(E(X)) per window, position and metric, shape ``(n, T, d)``, and the
     critic term per window, shape ``(n,)`` (no gradients). Without an encoder (the variants
-    that have none) the residuals are zero."""
+    that have none) the residuals are zero.
+
+    Parameters
+    ----------
+    generator, encoder, critic
+        The trained G, E (``None`` without an encoder) and the monitor's critic D.
+    windows
+        Windows ``(n, T, d)``, float32 like the modules; at least one.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The residuals ``(n, T, d)`` and the critic term ``softplus(-D(X, E(X)))`` ``(n,)``
+        (with an empty latent code in place of E(X) without an encoder).
+    """
     residuals, critic_term = [], []
     with torch.no_grad():
         for start in range(0, len(windows), CHUNK):
@@ -126,25 +140,79 @@ def robust_metric_scale(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def robust_deviation(errors: np.ndarray, median: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """Per window and position, the mean over metrics of each absolute error's distance from
-    its metric's training median in robust spreads: ``(n, T, d)`` -> ``(n, T)``."""
+    its metric's training median in robust spreads: ``(n, T, d)`` -> ``(n, T)``.
+
+    Parameters
+    ----------
+    errors
+        Absolute reconstruction errors ``(n, T, d)``.
+    median, spread
+        Each metric's training median and robust spread ``(d,)``
+        (:func:`robust_metric_scale`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The mean deviation per window and position ``(n, T)``.
+    """
     return (np.abs(errors - median) / spread).mean(axis=2)
 
 
 def squared_zscores(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Each value's squared z-score against its metric's mean and standard deviation:
-    ``(n, T, d)`` -> ``(n, T, d)``."""
+    ``(n, T, d)`` -> ``(n, T, d)``.
+
+    Parameters
+    ----------
+    values
+        Values or absolute errors ``(n, T, d)``.
+    mean, std
+        Each metric's mean and standard deviation ``(d,)`` (:func:`metric_scale`; no 0 in
+        ``std``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The squared z-scores ``(n, T, d)``.
+    """
     return ((values - mean) / std) ** 2
 
 
 def root_mean_square_zscore(values: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """The root mean square over each window's values of their per-metric z-scores: eq. 28's
-    reconstruction term with mean pooling, ``(n, T, d)`` -> ``(n,)``."""
+    reconstruction term with mean pooling, ``(n, T, d)`` -> ``(n,)``.
+
+    Parameters
+    ----------
+    values
+        Absolute errors, or values for the ``zscore`` control, ``(n, T, d)``.
+    mean, std
+        Each metric's mean and standard deviation ``(d,)`` (:func:`metric_scale`).
+
+    Returns
+    -------
+    numpy.ndarray
+        One score per window ``(n,)``.
+    """
     return np.sqrt(squared_zscores(values, mean, std).mean(axis=2).mean(axis=1))
 
 
 def metric_window_errors(errors: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Each metric's squared z-score averaged over a window's positions: ``(n, T, d)`` ->
-    ``(n, d)``."""
+    ``(n, d)``.
+
+    Parameters
+    ----------
+    errors
+        Absolute errors ``(n, T, d)``.
+    mean, std
+        Each metric's mean and standard deviation ``(d,)`` (:func:`metric_scale`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The mean squared z-score per window and metric ``(n, d)``.
+    """
     return squared_zscores(errors, mean, std).mean(axis=1)
 
 
@@ -300,7 +368,21 @@ class ScoreScale:
         raise ValueError(f"unknown metric pooling '{self.pooling}'")
 
     def combine(self, residuals: np.ndarray, critic: np.ndarray) -> np.ndarray:
-        """A of eq. 28 on the common scale, per window: ``(n,)``."""
+        """A of eq. 28 on the common scale, per window: ``(n,)``.
+
+        Parameters
+        ----------
+        residuals
+            Residuals X - G(E(X)) of the windows to score ``(n, T, d)``.
+        critic
+            The critic term of the same windows ``(n,)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``gamma * r + (1 - gamma) * c`` per window ``(n,)``, r and c standardised with
+            their training mean and standard deviation.
+        """
         r = (self.window_reconstruction(residuals) - self.recon_mean) / self.recon_std
         c = (critic - self.critic_mean) / self.critic_std
         return self.gamma * r + (1.0 - self.gamma) * c

@@ -52,6 +52,24 @@ def series_limits(lengths: Sequence[int], total: int) -> np.ndarray:
 def anomaly_ranges(labels: np.ndarray, lengths: Sequence[int] = ()) -> np.ndarray:
     """Inclusive ``(start, end)`` of each run of 1s within a series, shape ``(ranges, 2)``.
 
+    Parameters
+    ----------
+    labels
+        Labels or type codes per step; any non-zero value counts as 1.
+    lengths
+        Steps of each series joined end to end (a run stops where its series ends); empty for
+        one series.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ranges in step order; ``(0, 2)`` without an anomalous step.
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` is not empty and ``lengths`` does not add up to its length.
+
     Examples
     --------
     >>> anomaly_ranges(np.array([0, 1, 1, 1, 0, 1])).tolist()
@@ -73,14 +91,50 @@ def anomaly_ranges(labels: np.ndarray, lengths: Sequence[int] = ()) -> np.ndarra
 
 
 def range_limits(ranges: np.ndarray, lengths: Sequence[int], total: int) -> np.ndarray:
-    """Inclusive ``(first, last)`` step of the series that holds each range."""
+    """Inclusive ``(first, last)`` step of the series that holds each range.
+
+    Parameters
+    ----------
+    ranges
+        Inclusive ``(start, end)`` of each range ``(ranges, 2)`` (:func:`anomaly_ranges`).
+    lengths
+        Steps of each series joined end to end; empty for one series.
+    total
+        Steps of all series together.
+
+    Returns
+    -------
+    numpy.ndarray
+        One row per range ``(ranges, 2)``.
+
+    Raises
+    ------
+    ValueError
+        If the lengths do not add up to ``total``.
+    """
     limits = series_limits(lengths, total)
     return limits[np.searchsorted(limits[:, 1], ranges[:, 0])].reshape(-1, 2)
 
 
 def buffered_segments(ranges: np.ndarray, half: int, limits: np.ndarray) -> np.ndarray:
     """Ranges widened by ``half`` steps on both sides within their series (``limits``, per
-    range), merged where they overlap."""
+    range), merged where they overlap.
+
+    Parameters
+    ----------
+    ranges
+        Inclusive ``(start, end)`` of each labelled range ``(ranges, 2)``, in step order.
+    half
+        Steps added on each side.
+    limits
+        Inclusive ``(first, last)`` step of each range's series ``(ranges, 2)``
+        (:func:`range_limits`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Inclusive ``(start, end)`` of each widened segment ``(segments, 2)``.
+    """
     merged: list[list[int]] = []
     for (start, end), (first, last) in zip(ranges, limits, strict=True):
         low, high = max(int(start) - half, int(first)), min(int(end) + half, int(last))
@@ -93,7 +147,27 @@ def buffered_segments(ranges: np.ndarray, half: int, limits: np.ndarray) -> np.n
 
 def buffer_weights(ranges: np.ndarray, buffer: int, limits: np.ndarray, length: int) -> np.ndarray:
     """Soft label of the margins only (0 inside labelled ranges and far from them); a margin
-    stays within its range's series (``limits``, per range)."""
+    stays within its range's series (``limits``, per range).
+
+    Parameters
+    ----------
+    ranges
+        Inclusive ``(start, end)`` of each labelled range ``(ranges, 2)``.
+    buffer
+        Buffer length b: a margin of ``b // 2`` steps on each side, a step at distance k from
+        its range weighing ``sqrt(1 - k / b)``.
+    limits
+        Inclusive ``(first, last)`` step of each range's series ``(ranges, 2)``
+        (:func:`range_limits`).
+    length
+        Steps of all series together.
+
+    Returns
+    -------
+    numpy.ndarray
+        Weight per step ``(length,)``; where margins overlap their weights add up, capped
+        at 1.
+    """
     weights = np.zeros(length)
     half = buffer // 2
     for (start, end), (first, last) in zip(ranges, limits, strict=True):
@@ -220,7 +294,20 @@ def point_adjust(labels: np.ndarray, preds: np.ndarray, lengths: Sequence[int] =
 
 
 def autocorrelation(series: np.ndarray, lags: int) -> np.ndarray:
-    """Sample autocorrelation at lags ``0..lags`` (biased estimator, computed with an FFT)."""
+    """Sample autocorrelation at lags ``0..lags`` (biased estimator, computed with an FFT).
+
+    Parameters
+    ----------
+    series
+        A non-empty 1-D series.
+    lags
+        Largest lag, at most ``len(series) - 1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``lags + 1`` correlations, 1 at lag 0; zeros for a constant series.
+    """
     centred = np.asarray(series, dtype=np.float64) - np.mean(series)
     size = 1 << int(np.ceil(np.log2(2 * len(centred) - 1)))
     spectrum = np.fft.rfft(centred, size)

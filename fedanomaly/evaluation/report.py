@@ -76,14 +76,47 @@ Threshold = float | np.ndarray
 
 
 def by_series(steps: np.ndarray, lengths: tuple[int, ...]) -> list[np.ndarray]:
-    """A part's steps cut into its VMs' series (one piece for ``lengths`` empty)."""
+    """A part's steps cut into its VMs' series (one piece for ``lengths`` empty).
+
+    Parameters
+    ----------
+    steps
+        Per-step values of a part, the VMs' series end to end.
+    lengths
+        Steps of each VM's series.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One view of ``steps`` per series, in order.
+    """
     return np.split(steps, np.cumsum(lengths)[:-1]) if lengths else [steps]
 
 
 def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, Threshold]:
     """The thresholds fixed without test labels (``adaptive``: one per test step, each VM's
     from its own validation scores' tail; ``generated`` where there are scores of generated
-    anomalies)."""
+    anomalies).
+
+    Parameters
+    ----------
+    scores
+        The detector's step scores.
+    config
+        ``sigma_beta``, ``pot_risk``, ``pot_level`` and ``adaptive_window``.
+
+    Returns
+    -------
+    dict
+        The threshold of each method, by name: a float, or for ``adaptive`` an array with one
+        per test step.
+
+    Raises
+    ------
+    ValueError
+        If the validation and test parts hold different numbers of series, or a VM has no
+        validation step.
+    """
     thresholds: dict[str, Threshold] = {
         "validation": validation_threshold(
             scores.validation, scores.validation_types, config.sigma_beta, scores.train
@@ -109,7 +142,23 @@ def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[
 def part_metrics(
     scores: PartScores, threshold: Threshold, window: int
 ) -> tuple[np.ndarray, dict[str, float]]:
-    """Predictions at ``threshold`` and every metric of the test part."""
+    """Predictions at ``threshold`` and every metric of the test part.
+
+    Parameters
+    ----------
+    scores
+        The detector's step scores.
+    threshold
+        One threshold, or one per test step.
+    window
+        Largest VUS buffer length.
+
+    Returns
+    -------
+    tuple
+        The predictions (1 where a test score exceeds the threshold, ``int8``) and the
+        metrics by name.
+    """
     labels = scores.test_labels
     preds = (scores.test > threshold).astype(np.int8)
     lengths = scores.test_lengths

@@ -64,12 +64,38 @@ def generated_threshold(scores: np.ndarray, generated: np.ndarray) -> float:
     """(mean score of the validation steps + mean score of generated anomalous windows) / 2:
     eq. 33 without labels. The validation part counts as normal as a whole (its labels are not
     used), the generated windows stand for the anomalies; a window's score is the mean of its
-    step scores, as eq. 33 averages steps (its peak would set the cut above most real faults)."""
+    step scores, as eq. 33 averages steps (its peak would set the cut above most real faults).
+
+    Parameters
+    ----------
+    scores
+        The validation part's step scores.
+    generated
+        Each generated anomalous window's mean step score.
+
+    Returns
+    -------
+    float
+        The threshold.
+    """
     return float((scores.mean() + generated.mean()) / 2)
 
 
 def sigma_threshold(scores: np.ndarray, beta: float) -> float:
-    """mu + beta * sigma of ``scores``."""
+    """mu + beta * sigma of ``scores``.
+
+    Parameters
+    ----------
+    scores
+        Scores taken as normal: the training part's, or the normal validation steps'.
+    beta
+        Width in standard deviations (population standard deviation).
+
+    Returns
+    -------
+    float
+        The threshold.
+    """
     return float(scores.mean() + beta * scores.std())
 
 

@@ -49,7 +49,19 @@ class Traffic:
 
 
 def traffic_fields(up: Traffic, down: Traffic) -> dict[str, int]:
-    """Bytes and messages of a record's two directions, as ``metrics.jsonl`` writes them."""
+    """Bytes and messages of a record's two directions, as ``metrics.jsonl`` writes them.
+
+    Parameters
+    ----------
+    up, down
+        The counts towards the controller and away from it.
+
+    Returns
+    -------
+    dict
+        ``up_bytes`` and ``down_bytes`` (payload and framing), ``up_messages`` and
+        ``down_messages``.
+    """
     return {
         "up_bytes": up.total_bytes,
         "down_bytes": down.total_bytes,
@@ -65,7 +77,22 @@ class Meter:
     counts: dict[tuple[str, str], Traffic] = field(default_factory=dict)
 
     def send(self, link: str, direction: str, arrays: Mapping[str, np.ndarray]) -> Traffic:
-        """Count one message; returns its own size."""
+        """Count one message; returns its own size.
+
+        Parameters
+        ----------
+        link
+            The link it crosses, one of :data:`LINKS`.
+        direction
+            ``up`` (towards the controller) or ``down``.
+        arrays
+            The named arrays of the message, as they go on the wire.
+
+        Returns
+        -------
+        Traffic
+            The message's payload and framing bytes, and one message.
+        """
         payload, framing = message_size(arrays)
         sent = Traffic(payload, framing, 1)
         self.counts.setdefault((link, direction), Traffic()).add(sent)
@@ -79,7 +106,24 @@ class Meter:
         precision: Precision = "float32",
     ) -> tuple[dict[str, np.ndarray], Traffic]:
         """Send ``arrays`` at a payload precision: count the encoded message and return what
-        the receiver decodes, with the message's size."""
+        the receiver decodes, with the message's size.
+
+        Parameters
+        ----------
+        link
+            The link it crosses, one of :data:`LINKS`.
+        direction
+            ``up`` (towards the controller) or ``down``.
+        arrays
+            The named arrays to send.
+        precision
+            ``float32``, ``float16`` or ``int8`` (see :mod:`fedanomaly.metering.precision`).
+
+        Returns
+        -------
+        tuple
+            The decoded arrays by name and the encoded message's :class:`Traffic`.
+        """
         wire = encode(arrays, precision)
         return decode(wire, precision), self.send(link, direction, wire)
 
@@ -89,5 +133,18 @@ class Meter:
             self.counts.setdefault(key, Traffic()).add(traffic)
 
     def traffic(self, link: str, direction: str) -> Traffic:
-        """The count for one link and direction (zero if nothing was sent)."""
+        """The count for one link and direction (zero if nothing was sent).
+
+        Parameters
+        ----------
+        link
+            One of :data:`LINKS`.
+        direction
+            ``up`` or ``down``.
+
+        Returns
+        -------
+        Traffic
+            The meter's own count (not a copy), or a new zero count.
+        """
         return self.counts.get((link, direction), Traffic())

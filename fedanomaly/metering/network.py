@@ -17,7 +17,22 @@ from fedanomaly.config.schema import LinkConfig
 
 
 def transfer_seconds(link: LinkConfig, total_bytes: float, messages: int) -> float:
-    """Expected seconds to send ``messages`` messages of ``total_bytes`` in all, in sequence."""
+    """Expected seconds to send ``messages`` messages of ``total_bytes`` in all, in sequence.
+
+    Parameters
+    ----------
+    link
+        Bandwidth b (Mbit/s), one-way latency l and jitter j (ms) and loss probability p.
+    total_bytes
+        Bytes B of all the messages together.
+    messages
+        Number of messages n.
+
+    Returns
+    -------
+    float
+        ``(n (l + j / 2) / 1000 + 8 B / (b * 10**6)) / (1 - p)``; 0 without a message.
+    """
     if messages == 0:
         return 0.0
     latency = messages * (link.latency_ms + link.jitter_ms / 2) / 1000
@@ -27,7 +42,22 @@ def transfer_seconds(link: LinkConfig, total_bytes: float, messages: int) -> flo
 
 def message_seconds(link: LinkConfig, total_bytes: float, messages: int) -> float:
     """Expected seconds for ``messages`` equal messages of ``total_bytes`` in all sent in
-    parallel, each over its own link (one per monitor or slice): the time of one of them."""
+    parallel, each over its own link (one per monitor or slice): the time of one of them.
+
+    Parameters
+    ----------
+    link
+        The link every message crosses (see :func:`transfer_seconds`).
+    total_bytes
+        Bytes of all the messages together.
+    messages
+        Number of messages.
+
+    Returns
+    -------
+    float
+        The seconds of one message of ``total_bytes / messages`` bytes; 0 without a message.
+    """
     if messages == 0:
         return 0.0
     return transfer_seconds(link, total_bytes / messages, 1)

@@ -24,7 +24,21 @@ SCALE_SUFFIX = ".scale"
 
 
 def encode(arrays: Mapping[str, np.ndarray], precision: Precision) -> dict[str, np.ndarray]:
-    """The arrays as they go on the wire."""
+    """The arrays as they go on the wire.
+
+    Parameters
+    ----------
+    arrays
+        Named arrays; only the float32 ones are encoded.
+    precision
+        ``float32`` (nothing changes), ``float16`` or ``int8``.
+
+    Returns
+    -------
+    dict
+        A new dict: float16 or int8 arrays in place of the float32 ones (at ``int8`` with
+        each one's float32 scale as ``<name>.scale``), the other arrays as they are.
+    """
     if precision == "float32":
         return dict(arrays)
     wire: dict[str, np.ndarray] = {}
@@ -47,7 +61,21 @@ def encode(arrays: Mapping[str, np.ndarray], precision: Precision) -> dict[str, 
 
 
 def decode(wire: Mapping[str, np.ndarray], precision: Precision) -> dict[str, np.ndarray]:
-    """The float32 arrays a receiver gets back from :func:`encode`'s output."""
+    """The float32 arrays a receiver gets back from :func:`encode`'s output.
+
+    Parameters
+    ----------
+    wire
+        What :func:`encode` returned.
+    precision
+        The precision it was encoded at.
+
+    Returns
+    -------
+    dict
+        A new dict: float32 arrays in place of the float16 ones and of the int8 ones (times
+        their scale), the scales left out, the other arrays as they are.
+    """
     if precision == "float32":
         return dict(wire)
     arrays: dict[str, np.ndarray] = {}

@@ -19,7 +19,20 @@ NAME_LENGTH_BYTES = 2
 
 @lru_cache(maxsize=4096)
 def npy_header_bytes(dtype: str, shape: tuple[int, ...]) -> int:
-    """Length of the ``.npy`` header numpy writes for an array of this dtype and shape."""
+    """Length of the ``.npy`` header numpy writes for an array of this dtype and shape.
+
+    Parameters
+    ----------
+    dtype
+        The dtype's string, as :attr:`numpy.dtype.str` gives it (``<f4``).
+    shape
+        The array's shape.
+
+    Returns
+    -------
+    int
+        Bytes of the version 1.0 header, magic string included, padded to a multiple of 64.
+    """
     stream = io.BytesIO()
     header = {"descr": dtype, "fortran_order": False, "shape": shape}
     np.lib.format.write_array_header_1_0(stream, header)
@@ -32,7 +45,20 @@ def positional(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def from_positional(arrays: Mapping[str, np.ndarray], count: int) -> list[np.ndarray]:
-    """The model arrays of a message written with :func:`positional`, in order."""
+    """The model arrays of a message written with :func:`positional`, in order.
+
+    Parameters
+    ----------
+    arrays
+        The message; keys other than ``p0`` .. ``p{count - 1}`` are ignored.
+    count
+        How many model arrays it holds.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``p0``, ``p1``, ... in order.
+    """
     return [arrays[f"p{k}"] for k in range(count)]
 
 

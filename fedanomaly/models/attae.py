@@ -82,13 +82,39 @@ class Attae(nn.Module):
 
 
 def reconstruction_loss(model: Attae, x: torch.Tensor) -> torch.Tensor:
-    """L_rec: mean squared error of the reconstruction over the batch, steps and metrics."""
+    """L_rec: mean squared error of the reconstruction over the batch, steps and metrics.
+
+    Parameters
+    ----------
+    model
+        The autoencoder.
+    x
+        Windows ``(B, T, d)``.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, a scalar.
+    """
     return position_errors(model, x).mean()
 
 
 def position_errors(model: Attae, x: torch.Tensor) -> torch.Tensor:
     """Squared reconstruction error per window and position, averaged over metrics:
-    ``(B, T, d)`` -> ``(B, T)``; what training minimises (and the ``mse`` score)."""
+    ``(B, T, d)`` -> ``(B, T)``; what training minimises (and the ``mse`` score).
+
+    Parameters
+    ----------
+    model
+        The autoencoder.
+    x
+        Windows ``(B, T, d)``.
+
+    Returns
+    -------
+    torch.Tensor
+        The errors ``(B, T)``.
+    """
     return ((x - model(x)) ** 2).mean(dim=2)
 
 
@@ -101,6 +127,24 @@ def augmented_loss(
 
     with peak(w) the largest position error of window w; the normal peaks enter as a constant,
     so the hinge only pushes the anomalies' errors up, to ``margin`` times the normal ones.
+
+    Parameters
+    ----------
+    model
+        The autoencoder.
+    x
+        Normal windows ``(B, T, d)``.
+    anomalies
+        Generated anomalous windows ``(A, T, d)``.
+    weight
+        Weight of the hinge.
+    margin
+        The multiple of the mean normal peak that the anomalies' peaks are pushed up to.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss, a scalar.
     """
     normal = position_errors(model, x)
     floor = margin * normal.amax(dim=1).mean().detach()

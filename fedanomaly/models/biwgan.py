@@ -68,6 +68,20 @@ class Critic(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """The raw critic value of each (window, code) pair.
+
+        Parameters
+        ----------
+        x
+            Windows ``(B, T, d)``.
+        code
+            Latent codes ``(B, l)``; ``(B, 0)`` for the variants without an encoder.
+
+        Returns
+        -------
+        torch.Tensor
+            One value per pair ``(B,)``.
+        """
         return self.layers(torch.cat([x.flatten(1), code], dim=1)).squeeze(1)
 
 
@@ -125,6 +139,25 @@ def gradient_penalty(
     in the process), or uniform draws when it is ``None``. Leading dimensions before the batch
     dimension M are independent critics evaluated at once (see :mod:`critic_bank`); the
     result has those dimensions.
+
+    Parameters
+    ----------
+    critic
+        D, or a bank of critics: windows ``(..., M, T, d)`` and codes ``(..., M, l)`` to
+        values ``(..., M)``.
+    x, f
+        Real windows ``(..., M, T, d)`` and their codes E(X) ``(..., M, l)``.
+    x_bar, z
+        Generated windows ``(..., M, T, d)`` and their noise ``(..., M, l)``.
+    epsilon
+        Interpolation weights ``(..., M, 1)``, or ``None`` to draw them uniformly in [0, 1)
+        from torch's global generator.
+
+    Returns
+    -------
+    torch.Tensor
+        The penalty per critic, shape ``(...)`` (a scalar for one critic), differentiable
+        with respect to the critic's parameters.
     """
     if epsilon is None:
         epsilon = torch.rand(*x.shape[:-2], 1, device=x.device, dtype=x.dtype)
@@ -150,6 +183,28 @@ def critic_loss(
 
     Wasserstein (eq. 16): ``-(D(X, f) - D(X_bar, z)) + eta * GP``; logistic: the binary
     cross-entropy with real pairs labelled 1 and generated pairs 0. Batch means throughout.
+
+    Parameters
+    ----------
+    critic
+        D, or a bank of critics (see :func:`gradient_penalty`).
+    x, f
+        Real windows ``(..., M, T, d)`` and their codes E(X) ``(..., M, l)``.
+    x_bar, z
+        Generated windows ``(..., M, T, d)`` and their noise ``(..., M, l)``.
+    penalty_weight
+        eta, the gradient penalty's weight; used with the ``gp`` penalty only.
+    variant
+        Logistic or Wasserstein critic, and its penalty (``clip``'s weight clipping is left to
+        the caller, after the optimizer step).
+    epsilon
+        The gradient penalty's interpolation weights ``(..., M, 1)``, or ``None`` for uniform
+        draws.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss per critic, shape ``(...)``.
     """
     real, fake = critic(x, f), critic(x_bar, z)
     if not variant.wasserstein:
@@ -169,7 +224,24 @@ def eg_loss(
     variant: GanVariant = VARIANTS["biwgan-gp"],
 ) -> torch.Tensor:
     """What G and E minimise: ``L_EG = mean(D(X, f) - D(X_bar, z))`` (eq. 19) for a
-    Wasserstein critic; for a logistic one, the cross-entropy with the labels swapped."""
+    Wasserstein critic; for a logistic one, the cross-entropy with the labels swapped.
+
+    Parameters
+    ----------
+    critic
+        D, or a bank of critics (see :func:`gradient_penalty`).
+    x, f
+        Real windows ``(..., M, T, d)`` and their codes E(X) ``(..., M, l)``.
+    x_bar, z
+        Generated windows ``(..., M, T, d)`` and their noise ``(..., M, l)``.
+    variant
+        Logistic or Wasserstein critic.
+
+    Returns
+    -------
+    torch.Tensor
+        The loss per critic, shape ``(...)``.
+    """
     real, fake = critic(x, f), critic(x_bar, z)
     if variant.wasserstein:
         return real.mean(-1) - fake.mean(-1)
@@ -185,6 +257,19 @@ def eg_feedback(
     variant: GanVariant = VARIANTS["biwgan-gp"],
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A monitor's error feedback (eq. 19-21).
+
+    Parameters
+    ----------
+    critic
+        D, or a bank of critics (see :func:`gradient_penalty`).
+    x, f
+        Real windows ``(..., M, T, d)`` and their codes E(X) ``(..., M, l)``; ``f`` is
+        detached, so the gradient stops at it.
+    x_bar, z
+        Generated windows ``(..., M, T, d)``, detached like ``f``, and their noise
+        ``(..., M, l)``.
+    variant
+        Logistic or Wasserstein critic.
 
     Returns
     -------

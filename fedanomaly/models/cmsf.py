@@ -71,6 +71,20 @@ class ConditionalGenerator(nn.Module):
         self.out = nn.Linear(hidden, metrics)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """A window per noise vector and type.
+
+        Parameters
+        ----------
+        z
+            Noise ``(B, l)``.
+        c
+            One-hot types ``(B, k)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Windows ``(B, T, d)``.
+        """
         h = torch.relu(self.project(torch.cat([z, c], dim=1))).view(-1, self.length, self.hidden)
         return self.out(self.block(h))
 
@@ -95,13 +109,39 @@ class TypeDiscriminator(nn.Module):
     def forward(
         self, x: torch.Tensor, c: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(real/fake logit ``(B,)``, type logits ``(B, k)``, features ``(B, H)``)."""
+        """(real/fake logit ``(B,)``, type logits ``(B, k)``, features ``(B, H)``).
+
+        Parameters
+        ----------
+        x
+            Windows ``(B, T, d)``.
+        c
+            One-hot types ``(B, k)``; only the real/fake logit sees them.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            The logit, the type logits and the features f(x), H being D's width.
+        """
         f = self.features(x.transpose(1, 2))
         return self.real(torch.cat([f, c], dim=1)).squeeze(1), self.classify(f), f
 
 
 def one_hot(codes: torch.Tensor, types: int) -> torch.Tensor:
-    """Type indices ``(B,)`` as float one-hot rows ``(B, k)``."""
+    """Type indices ``(B,)`` as float one-hot rows ``(B, k)``.
+
+    Parameters
+    ----------
+    codes
+        Type indices in ``0..types - 1`` ``(B,)``, of any numeric dtype (cast to int64).
+    types
+        Number of anomaly types k.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 rows ``(B, k)``.
+    """
     return torch_one_hot(codes.long(), types).float()
 
 
@@ -113,7 +153,24 @@ def discriminator_loss(
     fake_codes: torch.Tensor,
     types: int,
 ) -> torch.Tensor:
-    """L_D: real and fake through the conditioned logit, and the type of the real windows."""
+    """L_D: real and fake through the conditioned logit, and the type of the real windows.
+
+    Parameters
+    ----------
+    critic
+        D.
+    x, codes
+        Real windows ``(B, T, d)`` and their type indices ``(B,)``.
+    fake, fake_codes
+        Generated windows ``(B', T, d)`` and their type indices ``(B',)``.
+    types
+        Number of anomaly types k.
+
+    Returns
+    -------
+    torch.Tensor
+        L_D, a scalar (batch means).
+    """
     real_logit, real_types, _ = critic(x, one_hot(codes, types))
     fake_logit, _, _ = critic(fake, one_hot(fake_codes, types))
     adversarial = bce_logits(real_logit, torch.ones_like(real_logit)) + bce_logits(
@@ -131,7 +188,27 @@ def generator_loss(
     types: int,
     feature_weight: float,
 ) -> torch.Tensor:
-    """L_G = L_GAN + CE(type of the fakes) + lambda_fm * L_FM (feature matching on f)."""
+    """L_G = L_GAN + CE(type of the fakes) + lambda_fm * L_FM (feature matching on f).
+
+    Parameters
+    ----------
+    critic
+        D.
+    x, codes
+        Real windows ``(B, T, d)`` and their type indices ``(B,)``: their mean features f(x)
+        are the target (no gradients).
+    fake, fake_codes
+        Generated windows ``(B', T, d)`` and their type indices ``(B',)``.
+    types
+        Number of anomaly types k.
+    feature_weight
+        lambda_fm.
+
+    Returns
+    -------
+    torch.Tensor
+        L_G, a scalar (batch means).
+    """
     with torch.no_grad():
         real_features = critic(x, one_hot(codes, types))[2]
     fake_logit, fake_types, fake_features = critic(fake, one_hot(fake_codes, types))

@@ -76,17 +76,44 @@ class CriticBank:
         return torch.func.functional_call(self.template, (params, buffers), (x, code))
 
     def critic(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        """Every critic on its own batch: ``x`` ``(N, M, T, d)``, ``code`` ``(N, M, l)``."""
+        """Every critic on its own batch: ``x`` ``(N, M, T, d)``, ``code`` ``(N, M, l)``.
+
+        Parameters
+        ----------
+        x
+            One batch of windows per critic ``(N, M, T, d)``, in the order of :attr:`sides`.
+        code
+            Their latent codes ``(N, M, l)``; ``l`` is 0 without an encoder.
+
+        Returns
+        -------
+        torch.Tensor
+            The raw critic values ``(N, M)``.
+        """
         return self._batched(self.params, self.buffers, x, code)
 
     def train(self, batches: list[np.ndarray], payloads: list[Arrays]) -> list[CriticOutcome]:
         """K critic steps of every critic on its batch, then each one's L_EG feedback.
+
+        Parameters
+        ----------
+        batches
+            Each critic's real windows ``(M, T, d)``, in the order of :attr:`sides`; all of
+            one size M, as they are stacked.
+        payloads
+            Each critic's message from the generator side, in the same order: ``x_bar``, ``z``
+            and, with an encoder, ``f``.
 
         Returns
         -------
         list
             Per critic, in order: the last critic loss, L_EG and the feedback arrays, as
             :meth:`CriticSide.train` returns them.
+
+        Raises
+        ------
+        ValueError
+            If ``batches`` or ``payloads`` does not hold one entry per critic.
         """
         parts = [
             side.tensors(x, payload)

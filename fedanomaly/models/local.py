@@ -23,7 +23,22 @@ from fedanomaly.models.sides import (
 
 
 def build_local_model(config: ModelConfig, metrics: int, seed: int) -> Attae:
-    """The local model named by ``config.name``, its weights seeded by ``seed``."""
+    """The local model named by ``config.name``, its weights seeded by ``seed``.
+
+    Parameters
+    ----------
+    config
+        Window length T, ``scales``, ``hidden.autoencoder`` and ``latent_size``.
+    metrics
+        Metrics d of a window.
+    seed
+        Seeds torch's global generator before the weights are drawn.
+
+    Returns
+    -------
+    Attae
+        The untrained model (ATTAE, the only local model so far).
+    """
     torch.manual_seed(seed)
     return Attae(
         metrics,

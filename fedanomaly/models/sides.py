@@ -44,7 +44,20 @@ class GanShape:
 
     @classmethod
     def from_config(cls, config: ModelConfig, metrics: int) -> GanShape:
-        """The shape for ``metrics`` columns under a model config."""
+        """The shape for ``metrics`` columns under a model config.
+
+        Parameters
+        ----------
+        config
+            Window length T, latent size l and the model's name.
+        metrics
+            Metrics d of a window.
+
+        Returns
+        -------
+        GanShape
+            With ``variant`` ``None`` where the model is not a split GAN (a local model).
+        """
         return cls(metrics, config.window_length, config.latent_size, VARIANTS.get(config.name))
 
     @property
@@ -58,7 +71,21 @@ def make_optimizer(
 ) -> torch.optim.Optimizer:
     """The optimizer ``model.optimizer`` names, with step size alpha: Adam and AdamW with
     betas (beta1, beta2), RMSprop with smoothing beta2, SGD with momentum beta1. All act element
-    by element, so one of them over stacked critics equals one per critic."""
+    by element, so one of them over stacked critics equals one per critic.
+
+    Parameters
+    ----------
+    parameters
+        The tensors to optimise.
+    config
+        ``optimizer`` (any name but ``adamw``, ``rmsprop`` and ``sgd`` gives Adam),
+        ``learning_rate`` (alpha) and ``betas`` (beta1, beta2).
+
+    Returns
+    -------
+    torch.optim.Optimizer
+        The optimizer, with no state yet.
+    """
     alpha, (beta1, beta2) = config.learning_rate, config.betas
     parameters = list(parameters)
     if config.optimizer == "adamw":
@@ -235,7 +262,22 @@ def clip_weights(parameters: Iterable[torch.Tensor]) -> None:
 
 
 def feedback_arrays(grad_f: torch.Tensor, grad_x_bar: torch.Tensor, variant: GanVariant) -> Arrays:
-    """The feedback message: ``g`` = dL_EG/dX_bar and, with an encoder, ``e`` = dL_EG/df."""
+    """The feedback message: ``g`` = dL_EG/dX_bar and, with an encoder, ``e`` = dL_EG/df.
+
+    Parameters
+    ----------
+    grad_f
+        dL_EG/df ``(M, l)`` on the CPU; not read without an encoder.
+    grad_x_bar
+        dL_EG/dX_bar ``(M, T, d)`` on the CPU.
+    variant
+        Whether the model has an encoder.
+
+    Returns
+    -------
+    dict
+        The arrays by name, sharing memory with the tensors.
+    """
     feedback = {"g": grad_x_bar.numpy()}
     if variant.bidirectional:
         feedback["e"] = grad_f.numpy()
@@ -255,7 +297,22 @@ class CriticSide:
         self.bank: CriticBank | None = None  # set when stacked with co-located critics
 
     def tensors(self, x: np.ndarray, payload: Arrays) -> tuple[torch.Tensor, ...]:
-        """(X, f, X_bar, z) as tensors, with empty latent parts without an encoder."""
+        """(X, f, X_bar, z) as tensors, with empty latent parts without an encoder.
+
+        Parameters
+        ----------
+        x
+            The monitor's batch of real windows ``(M, T, d)``; X shares its memory.
+        payload
+            The generator side's message: ``x_bar``, ``z`` and, with an encoder, ``f``
+            (copied).
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            X and X_bar ``(M, T, d)``, f and z ``(M, l)``; without an encoder f and z are both
+            ``(M, 0)`` and the payload's ``z`` is not read.
+        """
         x_t = torch.from_numpy(x)
         x_bar = torch.tensor(payload["x_bar"])  # copies: what arrives through Ray is read-only
         if self.shape.variant.bidirectional:
@@ -272,6 +329,13 @@ class CriticSide:
 
     def train(self, x: np.ndarray, payload: Arrays) -> tuple[float, float, Arrays]:
         """K critic steps on one batch, then L_EG's gradients (eq. 16-21).
+
+        Parameters
+        ----------
+        x
+            The monitor's batch of real windows ``(M, T, d)``.
+        payload
+            The generator side's message for it: ``x_bar``, ``z`` and, with an encoder, ``f``.
 
         Returns
         -------

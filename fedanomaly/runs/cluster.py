@@ -33,7 +33,26 @@ def head_command(cpus: int | None) -> list[str]:
 
 
 def wait_for_address(head: subprocess.Popen[bytes], log: Path) -> str:
-    """The ``host:port`` the head node prints once it is up."""
+    """The ``host:port`` the head node prints once it is up.
+
+    Parameters
+    ----------
+    head
+        The ``ray start --head --block`` process.
+    log
+        The file its output goes to; read every 0.2 s for the address.
+
+    Returns
+    -------
+    str
+        The cluster's address, ``host:port``.
+
+    Raises
+    ------
+    ClusterStartError
+        If the head node exits, or prints no address within :data:`START_TIMEOUT_S` seconds;
+        the message ends with the log's last 2,000 characters.
+    """
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         match = ADDRESS_LINE.search(log.read_text(errors="replace"))

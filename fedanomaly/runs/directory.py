@@ -31,7 +31,20 @@ def config_text(topology: Topology) -> str:
 
 
 def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
-    """``runs/<UTC time>-<topology>-<mode>``."""
+    """``runs/<UTC time>-<topology>-<mode>``.
+
+    Parameters
+    ----------
+    topology
+        Its name and mode name the folder.
+    root
+        The folder it goes in.
+
+    Returns
+    -------
+    Path
+        ``<root>/<YYYYmmdd-HHMMSS>-<name>-<mode>``, the time now in UTC; nothing is created.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     return root / f"{stamp}-{topology.name}-{topology.mode}"
 
@@ -95,11 +108,27 @@ class RunDirectory:
                 stream.write(json.dumps(record) + "\n")
 
     def save_checkpoint(self, name: str, state: dict[str, torch.Tensor]) -> None:
-        """A module's state dict as ``checkpoints/<name>.pt`` (load with ``weights_only=True``)."""
+        """A module's state dict as ``checkpoints/<name>.pt`` (load with ``weights_only=True``).
+
+        Parameters
+        ----------
+        name
+            The file's name without its suffix (``generator``, ``critic-<monitor>``).
+        state
+            The state dict, its tensors on the CPU.
+        """
         torch.save(state, self.path / CHECKPOINTS / f"{name}.pt")
 
     def save_scores(self, monitor: str, arrays: dict[str, np.ndarray]) -> None:
-        """A monitor's per-step test scores, predictions, labels and types."""
+        """A monitor's per-step test scores, predictions, labels and types.
+
+        Parameters
+        ----------
+        monitor
+            The monitor's name: the file is ``scores-<monitor>.npz``.
+        arrays
+            The arrays to save, by the name they take in the file.
+        """
         np.savez(self.path / f"scores-{monitor}.npz", **arrays)
 
     def write_summary(self, summary: dict[str, Any]) -> None:

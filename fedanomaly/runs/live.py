@@ -108,7 +108,19 @@ class LiveMetrics:
         self.simulated.set(simulated_time(self.records, self.topology)["simulated_seconds"])
 
     def detected(self, monitor: str, scores: Any, preds: Any, threshold: float) -> None:
-        """A monitor's detection on its test part."""
+        """A monitor's detection on its test part.
+
+        Parameters
+        ----------
+        monitor
+            The monitor's name (the ``monitor`` label).
+        scores
+            Its test steps' scores; the last one is shown as ``anomaly_score``.
+        preds
+            Its test steps' predictions (1: alarm), added up into ``alarms_total``.
+        threshold
+            Its deployable threshold (the mean over test steps where it varies by step).
+        """
         self.score.labels(monitor).set(float(scores[-1]))
         self.alarms.labels(monitor).inc(int(preds.sum()))
         self.threshold.labels(monitor).set(threshold)

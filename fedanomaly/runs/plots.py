@@ -18,7 +18,23 @@ LOSS_LABELS = {
 
 def plot_losses(records: list[dict], out: Path, title: str) -> None:
     """Each loss the records carry against iteration, one line per training group (cmsf-attae:
-    CMSF-GAN's discriminator and generator losses, then ATTAE's reconstruction loss)."""
+    CMSF-GAN's discriminator and generator losses, then ATTAE's reconstruction loss).
+
+    Parameters
+    ----------
+    records
+        Iteration records of ``metrics.jsonl``, each with ``group``, ``iteration`` and its
+        losses.
+    out
+        The PNG file to write; a missing folder is made.
+    title
+        The figure's title.
+
+    Raises
+    ------
+    InputError
+        For what :func:`~fedanomaly.files.write_figure` refuses.
+    """
     present = [key for key in LOSS_LABELS if any(key in r for r in records)]
     figure = Figure(figsize=(5.5 * max(len(present), 1), 4))
     axes = figure.subplots(1, max(len(present), 1), squeeze=False)[0]

@@ -150,7 +150,21 @@ def by_type(reports: list[MonitorReport]) -> dict[str, dict[str, float]]:
 
 def type_ranking(report: MonitorReport, code: int) -> dict[str, float]:
     """AUC-ROC and AUC-PR of one monitor's scores on one anomaly type's steps against its normal
-    steps."""
+    steps.
+
+    Parameters
+    ----------
+    report
+        The monitor's evaluation: its test steps' scores and type codes.
+    code
+        The anomaly type's code (its index in ``TYPE_NAMES``).
+
+    Returns
+    -------
+    dict
+        ``auc_roc`` and ``auc_pr``; NaN where the monitor lacks normal steps or steps of the
+        type, or a score is not finite.
+    """
     kept = (report.types == 0) | (report.types == code)
     return ranking_metrics(anomaly_labels(report.types[kept]), report.scores[kept])
 
@@ -192,7 +206,19 @@ def beyond_train_range(reports: list[MonitorReport]) -> dict[str, int | float | 
 
 
 def beats(model: float | None, control: float | None) -> bool | None:
-    """Whether the model's VUS-PR is above the control's (``None`` where undefined)."""
+    """Whether the model's VUS-PR is above the control's (``None`` where undefined).
+
+    Parameters
+    ----------
+    model, control
+        The mean VUS-PR over monitors of the model and of a control detector; ``None`` where
+        undefined.
+
+    Returns
+    -------
+    bool or None
+        Whether ``model`` is strictly above ``control``; ``None`` where either is ``None``.
+    """
     if model is None or control is None:
         return None
     return model > control

@@ -22,7 +22,22 @@ from fedanomaly.metering.network import message_seconds, transfer_seconds
 
 
 def iteration_seconds(record: dict[str, Any], topology: Topology) -> tuple[float, float]:
-    """(compute, transfer) seconds of one group's iteration."""
+    """(compute, transfer) seconds of one group's iteration.
+
+    Parameters
+    ----------
+    record
+        The iteration's record in ``metrics.jsonl``: its bytes and messages up and down, and
+        its measured ``compute_seconds`` where it has them.
+    topology
+        Its monitor-slice link.
+
+    Returns
+    -------
+    tuple of float
+        The compute seconds (0 where the record has none), and the expected seconds of the
+        messages down and then up, each direction's messages sent in parallel.
+    """
     link = topology.links.monitor_slice
     transfer = message_seconds(link, record["down_bytes"], record["down_messages"])
     transfer += message_seconds(link, record["up_bytes"], record["up_messages"])
@@ -89,7 +104,21 @@ def simulated_time(records: list[dict[str, Any]], topology: Topology) -> dict[st
 
 
 def link_transfer_seconds(communication: dict[str, Any], topology: Topology) -> dict[str, float]:
-    """Per link, the expected seconds of all its messages sent one after the other."""
+    """Per link, the expected seconds of all its messages sent one after the other.
+
+    Parameters
+    ----------
+    communication
+        Per link name, its ``up_bytes``, ``down_bytes`` and ``messages``, as
+        :func:`~fedanomaly.runs.summary.communication` reports them.
+    topology
+        The links' bandwidth, latency, jitter and loss.
+
+    Returns
+    -------
+    dict
+        Seconds per link name.
+    """
     return {
         name: transfer_seconds(
             getattr(topology.links, name),

@@ -49,7 +49,20 @@ class CriticExchange:
 
 
 def generated_anomalies(generator: CmsfGeneratorSide, per_type: int) -> np.ndarray:
-    """``per_type`` windows of every type from ``generator``, type after type."""
+    """``per_type`` windows of every type from ``generator``, type after type.
+
+    Parameters
+    ----------
+    generator
+        The CMSF-GAN generator to draw from; its noise stream advances.
+    per_type
+        Windows per anomaly type.
+
+    Returns
+    -------
+    numpy.ndarray
+        Windows ``(types * per_type, T, d)``, float32, in order of type index.
+    """
     codes = np.repeat(np.arange(generator.types, dtype=np.int64), per_type)
     return generator.generate(codes).astype(np.float32)
 
@@ -98,8 +111,23 @@ class GeneratingMonitor(LearningMonitor):
     def critic_step(self, iteration: int, payload: Arrays) -> CriticExchange:
         """K steps of D against the slice's typed fakes, then dL_G/dX' sent up.
 
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for the error message.
+        payload
+            The slice's typed fakes: ``codes`` (type indices) and ``x_fake``.
+
+        Returns
+        -------
+        CriticExchange
+            dL_G/dX' as the slice manager receives it (at the feedback precision), the last
+            losses of D and G, what sending cost, and the wall time of D's steps.
+
         Raises
         ------
+        RuntimeError
+            If the monitor has no discriminator (no labelled anomalies).
         DivergenceError
             If D's or G's loss is not finite.
         """
@@ -143,7 +171,20 @@ class GeneratingGroup(LearnerGroup, Protocol):
         ...
 
     def critic_step(self, iteration: int, payloads: dict[str, Arrays]) -> list[CriticExchange]:
-        """One CMSF-GAN exchange with each named monitor, in the order given."""
+        """One CMSF-GAN exchange with each named monitor, in the order given.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            Typed fakes (``codes``, ``x_fake``) by name of a labelled monitor.
+
+        Returns
+        -------
+        list of CriticExchange
+            The monitors' answers.
+        """
         ...
 
     def take_generator(self, arrays: list[np.ndarray]) -> None:
@@ -160,6 +201,28 @@ class HostedGenerating(HostedLearners):
         return [m.name for m in self.monitors if m.critic is not None]
 
     def critic_step(self, iteration: int, payloads: dict[str, Arrays]) -> list[CriticExchange]:
+        """One CMSF-GAN exchange with each named monitor, one after the other, in the order
+        given.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            Typed fakes (``codes``, ``x_fake``) by name of a labelled monitor.
+
+        Returns
+        -------
+        list of CriticExchange
+            The monitors' answers, in the order of ``payloads``.
+
+        Raises
+        ------
+        RuntimeError
+            If a named monitor has no discriminator.
+        DivergenceError
+            If a monitor's D or G loss is not finite.
+        """
         by_name = {m.name: m for m in self.monitors}
         return [by_name[name].critic_step(iteration, p) for name, p in payloads.items()]
 
@@ -175,6 +238,28 @@ class RemoteGenerating(RemoteLearners):
         return self.gather(lambda host, names: host.labelled.remote(names))
 
     def critic_step(self, iteration: int, payloads: dict[str, Arrays]) -> list[CriticExchange]:
+        """One CMSF-GAN exchange with each named monitor: each hosting node steps its own
+        (``TierNode.critic_step``), all nodes at once.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            Typed fakes (``codes``, ``x_fake``) by name of a labelled monitor.
+
+        Returns
+        -------
+        list of CriticExchange
+            The monitors' answers in host order (that of ``names``), whatever the order of
+            ``payloads``.
+
+        Raises
+        ------
+        ray.exceptions.RayTaskError
+            If a hosting node's exchange failed; for a diverged monitor it is also a
+            ``DivergenceError``.
+        """
         return self.gather(
             lambda host, names: host.critic_step.remote(
                 iteration, {n: payloads[n] for n in names if n in payloads}
@@ -253,6 +338,13 @@ class CmsfThenAttae:
         """Iterations ``start``..: CMSF-GAN below I_G, ATTAE from there; G goes down to every
         monitor before ATTAE's first iteration.
 
+        Parameters
+        ----------
+        start
+            Number of the first iteration.
+        iterations
+            How many iterations to run.
+
         Raises
         ------
         DivergenceError
@@ -269,7 +361,20 @@ class CmsfThenAttae:
             self.records[opened].down.add(sent)
 
     def train_generator(self, start: int, stop: int) -> None:
-        """CMSF-GAN iterations ``start`` .. ``stop - 1`` with the labelled monitors."""
+        """CMSF-GAN iterations ``start`` .. ``stop - 1`` with the labelled monitors.
+
+        Parameters
+        ----------
+        start
+            Number of the first iteration.
+        stop
+            Number of the iteration after the last (at most I_G).
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's D or G loss is not finite.
+        """
         for iteration in range(start, stop):
             before = self.stopwatch.wall_seconds
             with self.stopwatch.timing():
@@ -317,7 +422,21 @@ class CmsfThenAttae:
 
     def send_model(self, copies: int, link: str) -> list[np.ndarray]:
         """The model for detection (G, which calibrates the ``generated`` threshold, and
-        ATTAE) sent ``copies`` times over ``link``: what arrives."""
+        ATTAE) sent ``copies`` times over ``link``: what arrives.
+
+        Parameters
+        ----------
+        copies
+            How many copies to send and meter, one per monitor that detects with it.
+        link
+            The link they cross.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            G's arrays then ATTAE's, as they arrive (at the models' precision; as held where
+            ``copies`` is 0).
+        """
         arrays = self.arrays()
         received = positional(arrays)
         for _ in range(copies):
@@ -330,7 +449,15 @@ class CmsfThenAttae:
 
     def load_part(self, arrays: list[np.ndarray], first: int) -> None:
         """The controller's average of G (``first`` 0), of ATTAE (``first`` at ATTAE's first
-        array) or of both; an ATTAE average goes down before the next slice round."""
+        array) or of both; an ATTAE average goes down before the next slice round.
+
+        Parameters
+        ----------
+        arrays
+            The averaged arrays: G's, ATTAE's, or G's then ATTAE's.
+        first
+            Index of ``arrays[0]`` in the whole model (G's arrays then ATTAE's).
+        """
         split = len(self.generator.arrays())
         if first == 0:
             self.generator.load_arrays(arrays[:split])

@@ -52,7 +52,24 @@ slice_app = ClientApp()
 @slice_app.train()
 def train_slice(msg: Message, context: Context) -> Message:
     """One FedAvg round on a slice node: load what the controller sent (the global model, or
-    the part of it the last round changed), train L iterations, reply with the part trained."""
+    the part of it the last round changed), train L iterations, reply with the part trained.
+
+    Parameters
+    ----------
+    msg
+        The controller's train message: the arrays it sends and, in its config, the round,
+        I and L, the array ranges (``down-first``, ``up-first``, ``up-stop``), and the slices'
+        names, Ray nodes and namespace.
+    context
+        Flower's context; ``partition-id`` in its node config picks the slice.
+
+    Returns
+    -------
+    Message
+        The trained arrays with Q_s (``num-examples``), the slice's index and the bytes the
+        upload sent; or, where a Ray call failed, an error: ``ERROR_CODE`` for a diverged
+        monitor or a node out of memory, ``CRASH_CODE`` with the traceback otherwise.
+    """
     index = int(context.node_config["partition-id"])
     config = msg.content["config"]
     local, total = int(config["local-iterations"]), int(config["iterations"])
@@ -254,6 +271,14 @@ def run_controller(federation: Federation, grid: Grid) -> None:
     The body of the ServerApp's main, whichever runtime hands it the grid: our own
     ``run_simulation`` (:func:`controller_app`) or ``flwr run`` (``fedanomaly.flower_app``).
     Any failure is kept in ``federation.error`` for the caller.
+
+    Parameters
+    ----------
+    federation
+        What the run hands the ServerApp (slices, rounds, initial model, hooks), and where
+        it leaves a failure.
+    grid
+        Flower's grid of slice nodes.
     """
     strategy = MeteredFedAvg(
         len(federation.slice_names),
@@ -296,6 +321,15 @@ def controller_app(federation: Federation) -> ServerApp:
 
     @app.main()
     def main(grid: Grid, context: Context) -> None:
+        """The ServerApp's main: :func:`run_controller` on ``grid``.
+
+        Parameters
+        ----------
+        grid
+            Flower's grid of slice nodes.
+        context
+            Flower's context (not used).
+        """
         run_controller(federation, grid)
 
     return app

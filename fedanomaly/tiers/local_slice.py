@@ -76,6 +76,19 @@ class LearningMonitor:
     def train(self, start: int, iterations: int) -> LocalRound:
         """Iterations ``start``.. of local training, then the model sent up.
 
+        Parameters
+        ----------
+        start
+            Number of the first iteration (for error messages).
+        iterations
+            Optimizer steps.
+
+        Returns
+        -------
+        LocalRound
+            Each step's loss, the model as the slice manager receives it (at the payload
+            precision), the sample count, what sending cost and the training's wall time.
+
         Raises
         ------
         DivergenceError
@@ -167,7 +180,20 @@ class LearnerGroup(Protocol):
     names: list[str]
 
     def train(self, start: int, iterations: int) -> list[LocalRound]:
-        """A slice round of every monitor, in ``names`` order."""
+        """A slice round of every monitor, in ``names`` order.
+
+        Parameters
+        ----------
+        start
+            Number of the first iteration.
+        iterations
+            Optimizer steps of each monitor.
+
+        Returns
+        -------
+        list of LocalRound
+            Each monitor's losses, model, sample count and traffic, in ``names`` order.
+        """
         ...
 
     def deliver(self, arrays: list[np.ndarray]) -> None:
@@ -183,6 +209,25 @@ class HostedLearners:
         self.names = [m.name for m in monitors]
 
     def train(self, start: int, iterations: int) -> list[LocalRound]:
+        """A slice round of every monitor, one after the other, in ``names`` order.
+
+        Parameters
+        ----------
+        start
+            Number of the first iteration.
+        iterations
+            Optimizer steps of each monitor.
+
+        Returns
+        -------
+        list of LocalRound
+            Each monitor's losses, model, sample count and traffic, in ``names`` order.
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's loss or, after its last step, a weight is not finite.
+        """
         return [m.train(start, iterations) for m in self.monitors]
 
     def deliver(self, arrays: list[np.ndarray]) -> None:
@@ -194,6 +239,27 @@ class RemoteLearners(RemoteHosts):
     """Local-model monitors hosted by other nodes, reached through Ray actor calls."""
 
     def train(self, start: int, iterations: int) -> list[LocalRound]:
+        """A slice round of every monitor: each hosting node trains its own
+        (``TierNode.train_learners``), all nodes at once.
+
+        Parameters
+        ----------
+        start
+            Number of the first iteration.
+        iterations
+            Optimizer steps of each monitor.
+
+        Returns
+        -------
+        list of LocalRound
+            Each monitor's losses, model, sample count and traffic, in ``names`` order.
+
+        Raises
+        ------
+        ray.exceptions.RayTaskError
+            If a hosting node's round failed; for a diverged monitor it is also a
+            ``DivergenceError``.
+        """
         return self.gather(lambda host, names: host.train_learners.remote(names, start, iterations))
 
     def deliver(self, arrays: list[np.ndarray]) -> None:
@@ -230,7 +296,21 @@ GroupRecord = LocalIterationRecord | IterationRecord | FirstBatchesRecord
 
 
 def weighted_average(models: list[list[np.ndarray]], weights: list[int]) -> list[np.ndarray]:
-    """Sample-weighted mean of the models, array by array (FedAvg, eq. 27 of seed 002)."""
+    """Sample-weighted mean of the models, array by array (FedAvg, eq. 27 of seed 002).
+
+    Parameters
+    ----------
+    models
+        Each model's arrays, in the same order and shapes for every model.
+    weights
+        Each model's weight (its sample count).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The weighted mean of each array, computed in float64 and cast back to the first
+        model's dtype of that array.
+    """
     # np.average computes in float64 whatever the arrays' precision; the result keeps theirs
     return [
         np.average(np.stack(arrays), axis=0, weights=weights).astype(arrays[0].dtype)
@@ -280,6 +360,16 @@ class LocalSliceManager:
         """Send ``arrays`` down ``link`` (default the slice's) once per monitor, or ``copies``
         times, metered per copy.
 
+        Parameters
+        ----------
+        arrays
+            The model to send.
+        copies
+            How many copies to send and meter (default: one per monitor).
+        link
+            The link they cross (default: the slice's); where both are ``None`` nothing is
+            sent or metered and ``arrays`` come back as they are.
+
         Returns
         -------
         tuple
@@ -306,7 +396,20 @@ class LocalSliceManager:
         return sent
 
     def train(self, start: int, iterations: int) -> None:
-        """Iterations ``start``.. in slice rounds of L1; a record per iteration."""
+        """Iterations ``start``.. in slice rounds of L1; a record per iteration.
+
+        Parameters
+        ----------
+        start
+            Number of the first iteration.
+        iterations
+            How many iterations to run.
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's loss or, after its last step, a weight is not finite.
+        """
         done = 0
         while done < iterations:
             count = min(self.slice_iterations, iterations - done)

@@ -45,7 +45,20 @@ def check_finite_weights(arrays: list[np.ndarray], holder: str, iteration: int) 
 
 
 def diverged_weights(holder: str, iteration: int) -> DivergenceError:
-    """The error for weights that are no longer numbers, naming who holds them and when."""
+    """The error for weights that are no longer numbers, naming who holds them and when.
+
+    Parameters
+    ----------
+    holder
+        Who holds them, for the message (``monitor vm-1-1``).
+    iteration
+        The last iteration they trained.
+
+    Returns
+    -------
+    DivergenceError
+        The error, for the caller to raise.
+    """
     return DivergenceError(f"{holder}: weights turned NaN or infinite at iteration {iteration}")
 
 
@@ -142,6 +155,20 @@ class Monitor:
         The batch for the next iteration travels with the feedback, so one message per
         iteration and direction crosses the link.
 
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for the error message.
+        payload
+            The generator side's message to this monitor: ``z``, ``x_bar`` and, with an
+            encoder, ``f``.
+
+        Returns
+        -------
+        StepResult
+            The feedback and the next batch as the generator side receives them, the losses,
+            what sending cost, and the wall time of the monitor's work.
+
         Raises
         ------
         DivergenceError
@@ -155,8 +182,21 @@ class Monitor:
     def finish(self, iteration: int, outcome: CriticOutcome, seconds: float) -> StepResult:
         """Check the critic's outcome, draw the next batch and send it with the feedback.
 
-        ``seconds`` is the wall time the critic steps took (this monitor's share when they
-        ran batched with co-located critics).
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for the error message.
+        outcome
+            The critic's last loss, L_EG and feedback arrays.
+        seconds
+            The wall time the critic steps took (this monitor's share when they ran batched
+            with co-located critics).
+
+        Returns
+        -------
+        StepResult
+            The feedback and the next batch as the generator side receives them, the losses,
+            what sending cost, and ``seconds`` plus the time drawing the batch took.
 
         Raises
         ------
@@ -205,7 +245,25 @@ class CoLocatedMonitors:
         return [m.first_batch() for m in self.monitors]
 
     def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
-        """One iteration of every monitor; a batched step's time is shared out equally."""
+        """One iteration of every monitor; a batched step's time is shared out equally.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            The generator side's message to each monitor, in ``monitors`` order.
+
+        Returns
+        -------
+        list of StepResult
+            Each monitor's result, in ``monitors`` order.
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's critic loss or L_EG is not finite.
+        """
         if self.bank is None:
             return [
                 m.step(iteration, payload)

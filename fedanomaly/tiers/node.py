@@ -123,7 +123,28 @@ class TierNode:
     ) -> Monitor | LearningMonitor:
         """A monitor of the run's kind of model: a critic (split) or a whole model (local);
         for ``cmsf-attae`` ATTAE and, given ``typed`` windows and their types, a
-        discriminator."""
+        discriminator.
+
+        Parameters
+        ----------
+        name
+            Monitor name (mixed into its seeds).
+        windows
+            Its training windows ``(count, T, d)``.
+        link
+            The link its messages cross, or ``None`` where nothing is metered.
+        label
+            How errors name it (default ``monitor <name>``).
+        typed
+            Labelled windows ``(n, T, d)`` and their type indices ``(n,)``; only
+            ``cmsf-attae`` uses them.
+
+        Returns
+        -------
+        Monitor or LearningMonitor
+            A :class:`Monitor` for a split model, a :class:`GeneratingMonitor` for
+            ``cmsf-attae``, a :class:`LearningMonitor` for the other local models.
+        """
         if self.config.is_local:
             learner = LocalLearner(windows, self.config, self.seed, self.seed + stable_hash(name))
             if self.config.name != "cmsf-attae":
@@ -151,7 +172,15 @@ class TierNode:
         return labelled_windows(data, self.injection, self.shape.length, self.seed)
 
     def add_monitors(self, monitors: list[MonitorData], link: str | None) -> None:
-        """Host monitors with their training windows and critics (or local models)."""
+        """Host monitors with their training windows and critics (or local models).
+
+        Parameters
+        ----------
+        monitors
+            The monitors' data; kept for scoring, their train parts give the windows.
+        link
+            The link their messages cross, or ``None`` where nothing is metered (standalone).
+        """
         for data in monitors:
             windows = data.windows("train", self.shape.length, self.config.window_stride)
             self.data[data.name] = data
@@ -165,7 +194,18 @@ class TierNode:
         typed: list[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         """Host one critic on the training windows of uploaded train parts (centralized mode),
-        and for ``cmsf-attae`` a discriminator on the uploaded labelled windows."""
+        and for ``cmsf-attae`` a discriminator on the uploaded labelled windows.
+
+        Parameters
+        ----------
+        name
+            Name of the pooled monitor (``controller``).
+        parts
+            The uploaded scaled train parts ``(steps, d)``, windowed one by one.
+        typed
+            The uploaded labelled windows and type indices, a pair per monitor; ``None`` or
+            empty: no discriminator.
+        """
         windows = np.concatenate(
             [make_windows(p, self.shape.length, self.config.window_stride, name) for p in parts]
         )
@@ -179,7 +219,22 @@ class TierNode:
         self, name: str, link: str
     ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None, Traffic]:
         """A hosted monitor's scaled train parts and, for ``cmsf-attae``, its labelled typed
-        windows, sent once over ``link`` (centralized mode), with what the upload sent."""
+        windows, sent once over ``link`` (centralized mode), with what the upload sent.
+
+        Parameters
+        ----------
+        name
+            The hosted monitor.
+        link
+            The link the upload crosses.
+
+        Returns
+        -------
+        tuple
+            The train parts ``(steps, d)``, one per VM; the labelled windows and their type
+            indices, or ``None``; and the upload's traffic, metered on the monitor's meter at
+            the arrays' own precision.
+        """
         parts = [vm.train.scaled for vm in self.data[name].vms]
         meter = self.monitors[name].meter
         sent = Traffic()
@@ -203,7 +258,25 @@ class TierNode:
         return self.stepping[key]
 
     def step(self, iteration: int, payloads: dict[str, Arrays]) -> list[StepResult]:
-        """One iteration of each named hosted monitor, in the order given."""
+        """One iteration of each named hosted monitor, in the order given.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            The generator side's message to each hosted monitor, by name.
+
+        Returns
+        -------
+        list of StepResult
+            Each monitor's result, in the order of ``payloads``.
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's critic loss or L_EG is not finite.
+        """
         return self.co_located(list(payloads)).step(iteration, list(payloads.values()))
 
     def score(
@@ -215,6 +288,24 @@ class TierNode:
     ) -> MonitorReport:
         """Score a hosted monitor with the received model (G and E, and a critic if sent, or a
         whole local model) and evaluate it beside the control detectors on the same windows.
+
+        Parameters
+        ----------
+        name
+            The hosted monitor.
+        model
+            The model it detects with: G's and E's arrays, a local model's, or for
+            ``cmsf-attae`` G's followed by ATTAE's.
+        critic
+            A critic's arrays sent with the model (centralized mode), or ``None``: a split
+            model's monitor keeps its own. Local models do not use it.
+        evaluation
+            Thresholds, metrics and control detectors.
+
+        Returns
+        -------
+        MonitorReport
+            The monitor's predictions, metrics and thresholds, and the controls' rows.
 
         Raises
         ------
@@ -327,9 +418,31 @@ class TierNode:
         """Host a generator side (group ``name``) training with remote monitors, or with hosted
         ones: ``hosted`` names them (default: every hosted monitor).
 
-        ``samples`` is the group's training-set size Q_s, FedAvg's weight. Returns the torch
-        device that G and E were placed on (``auto`` becomes ``cuda`` where one is visible);
-        the local models and CMSF-GAN's generator train on the CPU, whatever ``device`` says.
+        Parameters
+        ----------
+        name
+            Group name (the slice, the monitor in standalone mode, or ``controller``).
+        remote
+            Each hosting node's actor handle with the names of the monitors it hosts, or
+            ``None`` to train with hosted monitors.
+        link
+            The link its messages to the monitors cross, or ``None`` where nothing is metered.
+        device
+            Torch device for G and E; ``auto`` picks ``cuda`` where one is visible.
+        seed
+            Seeds the initial weights of G and E (``cmsf-attae``: of G), and with ``name``
+            their noise; the other local models do not use it.
+        samples
+            The group's training-set size Q_s, FedAvg's weight.
+        hosted
+            Names of the hosted monitors it trains with when ``remote`` is ``None``.
+
+        Returns
+        -------
+        str
+            The torch device that G and E were placed on (``auto`` becomes ``cuda`` where one
+            is visible); ``cpu`` for the local models and CMSF-GAN's generator, which train on
+            the CPU whatever ``device`` says.
         """
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -359,11 +472,39 @@ class TierNode:
         return device
 
     def train_learners(self, names: list[str], start: int, iterations: int) -> list[LocalRound]:
-        """A slice round of each named hosted local-model monitor, in the order given."""
+        """A slice round of each named hosted local-model monitor, in the order given.
+
+        Parameters
+        ----------
+        names
+            Hosted local-model monitors.
+        start
+            Number of the first iteration.
+        iterations
+            Optimizer steps of each monitor.
+
+        Returns
+        -------
+        list of LocalRound
+            Each monitor's losses, model, sample count and traffic, in the order of ``names``.
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's loss or, after its last step, a weight is not finite.
+        """
         return [self.monitors[name].train(start, iterations) for name in names]
 
     def deliver_to_learners(self, names: list[str], arrays: list[np.ndarray]) -> None:
-        """The named hosted local-model monitors take an average."""
+        """The named hosted local-model monitors take an average.
+
+        Parameters
+        ----------
+        names
+            Hosted local-model monitors.
+        arrays
+            The slice's (or the global) average.
+        """
         for name in names:
             self.monitors[name].receive(arrays)
 
@@ -372,16 +513,59 @@ class TierNode:
         return [name for name in names if self.monitors[name].critic is not None]
 
     def critic_step(self, iteration: int, payloads: dict[str, Arrays]) -> list[CriticExchange]:
-        """One CMSF-GAN exchange of each named hosted monitor, in the order given."""
+        """One CMSF-GAN exchange of each named hosted monitor, in the order given.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            Typed fakes (``codes``, ``x_fake``) by name of a hosted labelled monitor.
+
+        Returns
+        -------
+        list of CriticExchange
+            The monitors' answers, in the order of ``payloads``.
+
+        Raises
+        ------
+        RuntimeError
+            If a named monitor has no discriminator.
+        DivergenceError
+            If a monitor's D or G loss is not finite.
+        """
         return [self.monitors[name].critic_step(iteration, p) for name, p in payloads.items()]
 
     def generator_to_learners(self, names: list[str], arrays: list[np.ndarray]) -> None:
-        """The named hosted ``cmsf-attae`` monitors load G and generate their anomalies."""
+        """The named hosted ``cmsf-attae`` monitors load G and generate their anomalies.
+
+        Parameters
+        ----------
+        names
+            Hosted ``cmsf-attae`` monitors.
+        arrays
+            G's arrays.
+        """
         for name in names:
             self.monitors[name].take_generator(arrays)
 
     def train_round(self, group: str, start: int, iterations: int) -> None:
-        """Run iterations of Algorithm 1 (or slice rounds of a local model) in a hosted group."""
+        """Run iterations of Algorithm 1 (or slice rounds of a local model) in a hosted group.
+
+        Parameters
+        ----------
+        group
+            The hosted group.
+        start
+            Number of the first iteration.
+        iterations
+            How many iterations to run.
+
+        Raises
+        ------
+        DivergenceError
+            If a loss, G's and E's reconstruction or a trained weight is not finite.
+        """
         self.managers[group].train(start, iterations)
 
     def take_records(self, group: str) -> list[GroupRecord]:
@@ -395,7 +579,23 @@ class TierNode:
     ) -> tuple[list[np.ndarray], int, Traffic]:
         """A hosted group's model (G and E, or the average of its local models), or the
         ``part`` of its arrays a round trained, and Q_s, sent to the controller over ``link``;
-        metered here."""
+        metered here.
+
+        Parameters
+        ----------
+        group
+            The hosted group.
+        link
+            The link to the controller.
+        part
+            Which of the model's arrays to send.
+
+        Returns
+        -------
+        tuple
+            The arrays as the controller receives them (at the models' precision), Q_s, and
+            the upload's traffic.
+        """
         manager = self.managers[group]
         arrays = manager.arrays()[part]
         samples = self.samples[group]
@@ -411,7 +611,28 @@ class TierNode:
         self, group: str, link: str, copies: int, with_critic: str | None = None
     ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
         """A hosted group's model (and a hosted critic) sent down ``copies`` times over ``link``
-        to the monitors that detect with it; metered here."""
+        to the monitors that detect with it; metered here.
+
+        A local model's average (not ``cmsf-attae``'s) also goes to the group's monitors.
+
+        Parameters
+        ----------
+        group
+            The hosted group.
+        link
+            The link the copies cross.
+        copies
+            How many copies to send and meter, one per monitor that detects with the model.
+        with_critic
+            A hosted monitor whose critic goes with a split model (centralized mode), or
+            ``None``.
+
+        Returns
+        -------
+        tuple
+            The model as it arrives (at the models' precision), and the critic's arrays as
+            they arrive, or ``None`` without one.
+        """
         manager = self.managers[group]
         if isinstance(manager, CmsfThenAttae):
             return manager.send_model(copies, link), None
@@ -430,7 +651,18 @@ class TierNode:
 
     def load_generator_arrays(self, group: str, arrays: list[np.ndarray], first: int = 0) -> None:
         """Replace a hosted group's model, or for ``cmsf-attae`` the part of it from array
-        ``first`` on, by the controller's FedAvg result."""
+        ``first`` on, by the controller's FedAvg result.
+
+        Parameters
+        ----------
+        group
+            The hosted group.
+        arrays
+            The controller's FedAvg result: the whole model, or for ``cmsf-attae`` the part
+            it sent.
+        first
+            Index of ``arrays[0]`` in the whole model; only ``cmsf-attae`` uses it.
+        """
         manager = self.managers[group]
         if isinstance(manager, CmsfThenAttae):
             manager.load_part(arrays, first)

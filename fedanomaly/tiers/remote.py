@@ -51,6 +51,27 @@ class RemoteMonitors(RemoteHosts):
         return self.gather(lambda host, names: host.first_batches.remote(names))
 
     def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
+        """One exchange with every monitor: each hosting node steps its own monitors
+        (``TierNode.step``), all nodes at once.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            The generator side's message to each monitor, in ``names`` order.
+
+        Returns
+        -------
+        list of StepResult
+            Each monitor's feedback, next batch, losses and traffic, in ``names`` order.
+
+        Raises
+        ------
+        ray.exceptions.RayTaskError
+            If a hosting node's step failed; for a diverged monitor it is also a
+            ``DivergenceError``.
+        """
         by_name = dict(zip(self.names, payloads, strict=True))
         return self.gather(
             lambda host, names: host.step.remote(iteration, {n: by_name[n] for n in names})

@@ -31,7 +31,21 @@ class MonitorGroup(Protocol):
         ...
 
     def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
-        """One exchange with every monitor, in ``names`` order."""
+        """One exchange with every monitor, in ``names`` order.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            The generator side's message to each monitor (``z``, ``x_bar`` and, with an
+            encoder, ``f``), in ``names`` order.
+
+        Returns
+        -------
+        list of StepResult
+            Each monitor's feedback, next batch, losses and traffic, in ``names`` order.
+        """
         ...
 
 
@@ -47,6 +61,25 @@ class LocalMonitors:
         return self.monitors.first_batches()
 
     def step(self, iteration: int, payloads: list[Arrays]) -> list[StepResult]:
+        """One exchange with every monitor, in ``names`` order.
+
+        Parameters
+        ----------
+        iteration
+            Number of the iteration, for error messages.
+        payloads
+            The generator side's message to each monitor, in ``names`` order.
+
+        Returns
+        -------
+        list of StepResult
+            Each monitor's feedback, next batch, losses and traffic, in ``names`` order.
+
+        Raises
+        ------
+        DivergenceError
+            If a monitor's critic loss or L_EG is not finite.
+        """
         return self.monitors.step(iteration, payloads)
 
 
@@ -149,6 +182,13 @@ class SliceManager:
         (f_n, z_n, X_bar_n) go to monitor n, which trains its critic K times and answers with
         its feedback and its next batch; the averaged feedback updates G and E. A record per
         iteration is appended to ``records``.
+
+        Parameters
+        ----------
+        start
+            Number of the first iteration.
+        iterations
+            How many iterations to run.
 
         Raises
         ------

@@ -47,6 +47,27 @@ class BitbrainsSource(CsvSource):
         super().__init__(CsvConfig(path=config.path, delimiter=";"))
 
     def load(self, entity: str, slice_name: str) -> EntityData:
+        """Read one VM's trace.
+
+        Parameters
+        ----------
+        entity
+            The VM: a file stem of the folder.
+        slice_name
+            Not used.
+
+        Returns
+        -------
+        EntityData
+            The :data:`BITBRAINS_METRICS` and the timestamps, in timestamp order (of rows with
+            equal timestamps the first is kept); no labels and no published test part.
+
+        Raises
+        ------
+        InputError
+            If the VM is not in the folder, the file is not a readable table, a column is
+            missing, a cell is not a number, or a timestamp or value is not finite.
+        """
         path = self.entity_file(entity)
         frame = read_table(path, ";")
         columns = [TIMESTAMP_COLUMN] + [m.name for m in BITBRAINS_METRICS]

@@ -26,7 +26,27 @@ def detect_delimiter(path: Path) -> str:
 
 
 def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
-    """Read a CSV file into a frame of strings-or-numbers with stripped column names."""
+    """Read a CSV file into a frame of strings-or-numbers with stripped column names.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    delimiter
+        The field delimiter; ``None`` detects it from the header line.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every cell as a string, leading spaces dropped (an empty cell, or one pandas reads as
+        missing such as ``NA``, as NaN); the path and delimiter are kept in ``attrs`` for the
+        line numbers of later errors (:func:`frame_lines`).
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable, is not a CSV table, or has no rows.
+    """
     sep = delimiter or detect_delimiter(path)
     try:
         frame = pd.read_csv(
@@ -149,7 +169,20 @@ MOSTLY_NUMERIC = 0.5
 
 
 def numeric_share(frame: pd.DataFrame, column: str) -> float:
-    """The share of a column's non-empty cells that are numbers (1 where none is filled)."""
+    """The share of a column's non-empty cells that are numbers (1 where none is filled).
+
+    Parameters
+    ----------
+    frame
+        The table read (:func:`read_table`).
+    column
+        The column's name.
+
+    Returns
+    -------
+    float
+        The share, in [0, 1].
+    """
     text = frame[column].str.strip()
     filled = text[text.notna() & (text != "")]
     if filled.empty:
@@ -192,7 +225,24 @@ def label_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
 
 
 def require_columns(frame: pd.DataFrame, wanted: list[str], path: Path, what: str) -> None:
-    """Raise an error naming the first of ``wanted`` that the table lacks."""
+    """Raise an error naming the first of ``wanted`` that the table lacks.
+
+    Parameters
+    ----------
+    frame
+        The table read (:func:`read_table`).
+    wanted
+        Column names.
+    path
+        The file, for the message.
+    what
+        What the columns are (``metric``, ``timestamp or label``, ...), for the message.
+
+    Raises
+    ------
+    InputError
+        If a column of ``wanted`` is not in the table; the message lists the table's columns.
+    """
     for column in wanted:
         if column not in frame.columns:
             raise InputError(
@@ -201,7 +251,29 @@ def require_columns(frame: pd.DataFrame, wanted: list[str], path: Path, what: st
 
 
 def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
-    """A timestamp column as seconds: numbers as they are, dates since the epoch."""
+    """A timestamp column as seconds: numbers as they are, dates since the epoch.
+
+    Parameters
+    ----------
+    frame
+        The table read (:func:`read_table`).
+    column
+        The timestamp column's name.
+    path
+        The file, for the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        One float64 per row: the numbers where every cell is one, else the dates as seconds
+        since 1970-01-01 UTC (a date without a zone is taken as UTC).
+
+    Raises
+    ------
+    InputError
+        If the column is not all numbers and a cell is not a date (an empty one included),
+        naming its line.
+    """
     text = frame[column].str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
     if numbers.notna().all():
@@ -263,6 +335,31 @@ class CsvSource(FileSource):
         return tuple(MetricSpec(c, family_of.get(c, Family.OTHER), lower=None) for c in columns)
 
     def load(self, entity: str, slice_name: str) -> EntityData:
+        """Read one entity's file.
+
+        Parameters
+        ----------
+        entity
+            The entity: the file's stem.
+        slice_name
+            Not used.
+
+        Returns
+        -------
+        EntityData
+            The metric columns, with labels and timestamps where there are such columns, in
+            timestamp order (of rows with equal timestamps the first is kept); no published
+            test part.
+
+        Raises
+        ------
+        InputError
+            If the entity is unknown, the file is not a readable table, a configured column is
+            missing, the timestamp or label column is among ``columns``, a default metric
+            column reads as labels, there is no metric column, ``column_groups`` names a
+            column that is not a metric, or a cell of a metric, label or timestamp column is
+            not valid.
+        """
         path = self.entity_file(entity)
         frame = read_table(path, self.csv.delimiter)
         timestamp_column = self.csv.timestamp_column or next(

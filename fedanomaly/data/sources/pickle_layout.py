@@ -34,6 +34,24 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
     """An unpickler that rebuilds numpy arrays and refuses every other global."""
 
     def find_class(self, module: str, name: str) -> Any:
+        """The global a pickle refers to, if it is one that rebuilds a numpy array.
+
+        Parameters
+        ----------
+        module, name
+            The global as the pickle names it; ``numpy.core`` names are read as
+            ``numpy._core``.
+
+        Returns
+        -------
+        Any
+            The allowed global.
+
+        Raises
+        ------
+        pickle.UnpicklingError
+            For any other global, before it is imported.
+        """
         target = _ALLOWED_GLOBALS.get((module, name))
         if target is None:
             raise pickle.UnpicklingError(f"refused global {module}.{name}: only numpy arrays load")
@@ -62,7 +80,28 @@ def load_array_pickle(path: Path) -> np.ndarray:
 
 
 def read_labels(path: Path, steps: int, loader: Any) -> np.ndarray:
-    """Read 0/1 labels from ``path`` with ``loader`` and check there is one per step."""
+    """Read 0/1 labels from ``path`` with ``loader`` and check there is one per step.
+
+    Parameters
+    ----------
+    path
+        The label file.
+    steps
+        Steps of the test part the labels belong to.
+    loader
+        Reads ``path`` into an array (:func:`load_array_pickle`, or a text reader); the
+        array is flattened.
+
+    Returns
+    -------
+    numpy.ndarray
+        The labels as ``int8``, shape ``(steps,)``.
+
+    Raises
+    ------
+    InputError
+        If the count is not ``steps`` or a label is not 0 or 1 (or ``loader`` raises it).
+    """
     labels = np.asarray(loader(path)).reshape(-1)
     if labels.size != steps:
         raise InputError(f"{path}: {labels.size} labels for {steps} test steps")
@@ -110,6 +149,29 @@ class PickleLayoutSource(FileSource):
         return tuple(unnamed_metrics(count, self.column_groups))
 
     def load(self, entity: str, slice_name: str) -> EntityData:
+        """Read one entity's pickles.
+
+        Parameters
+        ----------
+        entity
+            The entity: the name before ``_train.pkl``.
+        slice_name
+            Not used.
+
+        Returns
+        -------
+        EntityData
+            The train series, and the test part where ``<entity>_test.pkl`` exists, with its
+            labels where ``<entity>_test_label.pkl`` exists; no timestamps.
+
+        Raises
+        ------
+        InputError
+            If the entity has no train file, a file is not a numpy-array pickle, the values
+            are not a non-empty, finite numeric matrix with the train part's columns,
+            ``column_groups`` names a column the data lack, or the labels do not fit the test
+            part.
+        """
         train_file = self.path / f"{entity}_train.pkl"
         if not train_file.is_file():
             raise self.unknown_entity(entity)

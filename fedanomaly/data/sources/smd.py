@@ -90,6 +90,29 @@ class SmdSource(PickleLayoutSource):
         return layout
 
     def load(self, entity: str, slice_name: str) -> EntityData:
+        """Read one machine, from pickles or from the text layout.
+
+        Parameters
+        ----------
+        entity
+            The machine, e.g. ``machine-1-1``.
+        slice_name
+            Not used.
+
+        Returns
+        -------
+        EntityData
+            The train series and the published test part (in the pickle layout, where
+            ``<machine>_test.pkl`` exists), with its labels where the label file exists; the
+            columns are :data:`SMD_METRICS` where there are 38 of them, else unnamed.
+
+        Raises
+        ------
+        InputError
+            If the machine is unknown, a file is missing (in the text layout the test file is
+            required) or unreadable, the values are not a non-empty, finite numeric matrix
+            with the train part's columns, or the labels do not fit the test part.
+        """
         if not self.text_layout:
             return super().load(entity, slice_name)
         if entity not in self.entities():

@@ -31,6 +31,24 @@ def ar1(
     """A stationary AR(1) series with marginal standard deviation ``std``.
 
     ``phi`` is the coefficient per minute; a step of ``step_minutes`` uses ``phi**step_minutes``.
+
+    Parameters
+    ----------
+    rng
+        Draws the start value and the shocks.
+    length
+        Steps.
+    phi
+        Coefficient per minute, 0 <= phi < 1.
+    std
+        Marginal standard deviation.
+    step_minutes
+        Minutes between two steps.
+
+    Returns
+    -------
+    numpy.ndarray
+        The series, shape ``(length,)``, zero mean.
     """
     phi = phi**step_minutes
     shocks = rng.normal(0.0, std * np.sqrt(1.0 - phi * phi), length)
@@ -39,7 +57,22 @@ def ar1(
 
 
 def ema(values: np.ndarray, minutes: float, step_minutes: float = 1.0) -> np.ndarray:
-    """Exponential moving average with a time constant in minutes, started at the first value."""
+    """Exponential moving average with a time constant in minutes, started at the first value.
+
+    Parameters
+    ----------
+    values
+        1-D series.
+    minutes
+        Time constant; at most one step's worth gives the series back unchanged.
+    step_minutes
+        Minutes between two steps.
+
+    Returns
+    -------
+    numpy.ndarray
+        The average, same shape as ``values``.
+    """
     alpha = 1.0 / max(minutes / step_minutes, 1.0)
     return lfilter([alpha], [1.0, alpha - 1.0], values, zi=[(1.0 - alpha) * values[0]])[0]
 
@@ -50,7 +83,24 @@ def step_minutes(seconds: np.ndarray) -> float:
 
 
 def slice_load(seed: int, slice_name: str, seconds: np.ndarray, noise: float) -> np.ndarray:
-    """The load shared by all VMs of a slice, in [0.02, 1]."""
+    """The load shared by all VMs of a slice, in [0.02, 1].
+
+    Parameters
+    ----------
+    seed
+        Topology seed; with ``slice_name`` it seeds the generator.
+    slice_name
+        The slice.
+    seconds
+        Sample times in seconds, evenly spaced.
+    noise
+        Multiplies the random walk.
+
+    Returns
+    -------
+    numpy.ndarray
+        One load value per sample time.
+    """
     rng = np.random.default_rng([seed, stable_hash(slice_name), 0])
     peak = rng.uniform(10, 20) * 3600.0
     second_peak = rng.uniform(0, 24) * 3600.0
@@ -85,6 +135,21 @@ class SyntheticVnfSource(DataSource):
         return self.type_name
 
     def load(self, entity: str, slice_name: str) -> EntityData:
+        """Generate one VM.
+
+        Parameters
+        ----------
+        entity
+            The VM's name; any name goes.
+        slice_name
+            The slice; its load is generated once and shared by its VMs.
+
+        Returns
+        -------
+        EntityData
+            ``config.length`` steps of the :data:`~fedanomaly.data.metrics.VNF_METRICS`, with
+            timestamps in seconds from 0; no labels and no published test part.
+        """
         seconds = np.arange(self.config.length, dtype=np.float64) * self.config.step_seconds
         if slice_name not in self._slice_loads:
             self._slice_loads[slice_name] = slice_load(
@@ -108,6 +173,17 @@ def generate_vm(
     ``step_seconds`` gives the same process sampled less often. ``noise`` multiplies every random
     term; at 0 counts take their expected value.
 
+    Parameters
+    ----------
+    rng
+        The VM's generator (seeded by seed, slice and VM).
+    shared
+        The slice load (:func:`slice_load`), one value per step.
+    seconds
+        Sample times in seconds, evenly spaced.
+    noise
+        Multiplier on every random term.
+
     Returns
     -------
     numpy.ndarray
@@ -118,6 +194,20 @@ def generate_vm(
     minutes = step_minutes(seconds)
 
     def slow(phi: float, std: float) -> np.ndarray:
+        """A slow :func:`ar1` term of the VM.
+
+        Parameters
+        ----------
+        phi
+            Coefficient per minute.
+        std
+            Standard deviation at ``noise`` 1.
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per step.
+        """
         return ar1(rng, n, phi, std * k, minutes)
 
     def counts(mean: np.ndarray) -> np.ndarray:
