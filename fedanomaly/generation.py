@@ -17,7 +17,7 @@ import numpy as np
 
 from fedanomaly.config.schema import Topology
 from fedanomaly.data.pipeline import MonitorData, prepare_monitors
-from fedanomaly.data.typed_windows import labelled_windows, typed_windows
+from fedanomaly.data.typed_windows import TRAIN_PER_TYPE, labelled_windows, typed_windows
 from fedanomaly.errors import InputError
 from fedanomaly.evaluation.generation import GenerationQuality, generation_quality
 from fedanomaly.files import write_atomically
@@ -72,6 +72,28 @@ def check_type(topology: Topology, type_name: str) -> int:
     return types.index(type_name)
 
 
+def check_batch(topology: Topology) -> None:
+    """A batch must fit in a monitor's typed windows; known before any data is read, since
+    every monitor draws :data:`~fedanomaly.data.typed_windows.TRAIN_PER_TYPE` per type.
+
+    Parameters
+    ----------
+    topology
+        Its ``model.batch_size`` M and ``data.injection.types``.
+
+    Raises
+    ------
+    InputError
+        If M is larger than a monitor's typed windows.
+    """
+    typed = TRAIN_PER_TYPE * len(topology.data.injection.types)
+    if topology.model.batch_size > typed:
+        raise InputError(
+            f"model.batch_size (M={topology.model.batch_size}) is larger than a monitor's "
+            f"{typed} typed windows ({TRAIN_PER_TYPE} per injected type)"
+        )
+
+
 def train_cmsf(
     topology: Topology,
     monitors: list[MonitorData],
@@ -103,14 +125,10 @@ def train_cmsf(
     """
     m, seed = topology.model, topology.seed
     types = len(topology.data.injection.types)
+    check_batch(topology)
     critics = []
     for monitor in monitors:
         windows, codes = labelled_windows(monitor, topology.data.injection, m.window_length, seed)
-        if m.batch_size > len(windows):
-            raise InputError(
-                f"model.batch_size (M={m.batch_size}) is larger than monitor {monitor.name}'s "
-                f"{len(windows)} typed windows"
-            )
         critics.append(CmsfCriticSide(windows, codes, types, m, seed + stable_hash(monitor.name)))
     generator = CmsfGeneratorSide(types, len(monitors[0].metrics), m, seed)
     for iteration in range(m.iterations):
@@ -118,8 +136,10 @@ def train_cmsf(
         results = [critic.train(p) for critic, p in zip(critics, payloads, strict=True)]
         for monitor, (d_loss, g_loss, _) in zip(monitors, results, strict=True):
             if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
-                raise InputError(f"monitor {monitor.name}: CMSF-GAN loss is NaN at iteration "
-                                 f"{iteration}")  # fmt: skip
+                raise InputError(
+                    f"monitor {monitor.name}: CMSF-GAN discriminator loss {d_loss:g}, generator "
+                    f"loss {g_loss:g} at iteration {iteration}"
+                )
         generator.update([feedback for _, _, feedback in results])
         if on_iteration is not None:
             on_iteration(iteration + 1, float(np.mean([r[0] for r in results])),
@@ -132,9 +152,11 @@ def generate_anomalies(
     type_name: str,
     count: int,
     on_iteration: IterationCallback | None = None,
+    prepared: list[MonitorData] | None = None,
 ) -> GeneratedAnomalies:
     """Train CMSF-GAN on the topology's monitors, generate ``count`` windows of ``type_name``
-    and measure generation quality over every type against held-out real typed windows.
+    and measure generation quality over every type against real typed windows cut and injected
+    afresh (other windows and events of the same train parts).
 
     Parameters
     ----------
@@ -146,6 +168,9 @@ def generate_anomalies(
         Windows to generate.
     on_iteration
         Called after each training iteration (see :func:`train_cmsf`).
+    prepared
+        The monitors' data as :func:`~fedanomaly.data.pipeline.prepare_monitors` gives them
+        for ``topology``; prepared here when not given.
 
     Returns
     -------
@@ -161,19 +186,20 @@ def generate_anomalies(
         :func:`train_cmsf` refuses.
     """
     code = check_type(topology, type_name)
-    monitors = [monitor.for_training() for monitor in prepare_monitors(topology)]
+    prepared = prepare_monitors(topology) if prepared is None else prepared
+    monitors = [monitor.for_training() for monitor in prepared]
     started = time.perf_counter()
     generator = train_cmsf(topology, monitors, on_iteration)
     seconds = time.perf_counter() - started
     injection, length, seed = topology.data.injection, topology.model.window_length, topology.seed
     per_monitor = -(-EVALUATION_PER_TYPE // len(monitors))
-    held_out = [
+    fresh_real = [
         typed_windows(m, injection, length, per_monitor,
                       np.random.default_rng([seed, stable_hash(m.name), 2]))
         for m in monitors
     ]  # fmt: skip
-    real = np.concatenate([w for w, _ in held_out])
-    real_codes = np.concatenate([c for _, c in held_out])
+    real = np.concatenate([w for w, _ in fresh_real])
+    real_codes = np.concatenate([c for _, c in fresh_real])
     requested = np.repeat(np.arange(len(injection.types)), EVALUATION_PER_TYPE)
     quality = generation_quality(
         real, real_codes, generator.generate(requested), requested, list(injection.types), seed

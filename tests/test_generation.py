@@ -161,7 +161,12 @@ def test_generate_takes_fewer_iterations_than_the_files_fedavg_period(tmp_path):
         (["--out", "x.txt"], "--out x.txt: generated windows are written as .npz"),
         (
             ["--slices", "1", "--monitors", "2", "--batch-size", "100000"],
-            "model.batch_size (M=100000) is larger than monitor vm-1-1's 256 typed windows",
+            "model.batch_size (M=100000) is larger than a monitor's 256 typed windows (64 per "
+            "injected type)",
+        ),
+        (
+            ["--slices", "1", "--monitors", "1", "--data", "synthetic-vnf?length=10"],
+            "the train part has 6 steps, fewer than one window (model.window_length 8)",
         ),
     ],
 )
@@ -170,6 +175,7 @@ def test_generate_bad_input(args, message, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["generate", "--iterations", "1", *args])
     assert result.exit_code == 2
     assert message in result.output
+    assert "CMSF-GAN" not in result.output  # refused before the progress bar starts
     assert list(tmp_path.iterdir()) == []
 
 

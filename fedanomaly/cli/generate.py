@@ -54,7 +54,8 @@ def generate(
     """Generate windows of one anomaly type with CMSF-GAN (seed 000), and their quality.
 
     Trained on the monitors' typed anomalies; quality: type accuracy, discriminative score."""
-    from fedanomaly.generation import generate_anomalies, write_generated
+    from fedanomaly.data.pipeline import prepare_monitors
+    from fedanomaly.generation import check_batch, generate_anomalies, write_generated
 
     if type_name not in ANOMALY_KINDS:
         raise InputError(
@@ -80,6 +81,8 @@ def generate(
         raise InputError(
             f"--out {out}: generated windows are written as .npz; give a name ending in .npz"
         )
+    check_batch(chosen)
+    prepared = prepare_monitors(chosen)  # bad data is refused before the progress bar starts
     progress = Progress(
         TextColumn("[bold]CMSF-GAN"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TimeRemainingColumn(),
@@ -91,7 +94,7 @@ def generate(
         def on_iteration(done: int, d_loss: float, g_loss: float) -> None:
             progress.update(task, completed=done, losses=f"D {d_loss:.3f}  G {g_loss:.3f}")
 
-        result = generate_anomalies(chosen, type_name, count, on_iteration)
+        result = generate_anomalies(chosen, type_name, count, on_iteration, prepared)
     write_generated(result, out)
     quality = result.quality
     report = {
