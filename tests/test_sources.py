@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fedanomaly.config import parse_source
@@ -190,6 +191,15 @@ def test_csv_folder_label_column_and_dates(tmp_path):
     np.testing.assert_array_equal(data.series.values, [[1, 2], [3, 4]])
 
 
+def test_csv_dates_in_more_than_one_format(tmp_path):
+    (tmp_path / "x.csv").write_text(
+        "time,cpu\n2024-01-01 00:00,1\n2024-01-01T00:01:00Z,2\n01 Jan 2024 00:02,3\n"
+    )
+    data = source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
+    start = pd.Timestamp("2024-01-01", tz="UTC").timestamp()
+    np.testing.assert_array_equal(data.series.timestamps, [start, start + 60, start + 120])
+
+
 @pytest.mark.parametrize(
     ("content", "options", "message"),
     [
@@ -205,6 +215,21 @@ def test_csv_folder_label_column_and_dates(tmp_path):
             "a,b\n1,2\n3,err\n4,5\n",
             "",
             r"x.csv: column 'b' is not numeric \(line 3: 'err'\); give the metric columns with",
+        ),
+        (  # one empty cell in a column of numbers is named, not the first number
+            "timestamp,a\n60,1\n,2\n180,3\n",
+            "",
+            r"x.csv: timestamp column 'timestamp' line 3 is not a finite number: an empty cell",
+        ),
+        (
+            "timestamp,a\n60,1\ninf,2\n180,3\n",
+            "",
+            r"x.csv: timestamp column 'timestamp' line 3 is not a finite number: 'inf'",
+        ),
+        (
+            "time,a\n2024-01-01 00:00,1\nsoon,2\n",
+            "",
+            r"x.csv: timestamp column 'time' line 3 is not a time: 'soon'",
         ),
         ("a,b\n", "", r"x.csv: the table has no rows"),
         ("", "", r"x.csv: not a readable CSV table"),

@@ -219,7 +219,7 @@ def label_column(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
         cell = frame[column].iloc[row]
         raise InputError(
             f"{path}: label column '{column}' line {file_line(frame, row)}: expected 0 or 1, got "
-            f"{'an empty cell' if pd.isna(cell) else repr(cell.strip())}"
+            f"{shown_cell(cell)}"
         )
     return raw.astype(np.int8)
 
@@ -250,6 +250,11 @@ def require_columns(frame: pd.DataFrame, wanted: list[str], path: Path, what: st
             )
 
 
+def shown_cell(cell: str | float) -> str:
+    """A cell as a message shows it: quoted, or ``an empty cell`` (read as NaN)."""
+    return "an empty cell" if pd.isna(cell) else repr(cell.strip())
+
+
 def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     """A timestamp column as seconds: numbers as they are, dates since the epoch.
 
@@ -265,25 +270,35 @@ def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarra
     Returns
     -------
     numpy.ndarray
-        One float64 per row: the numbers where every cell is one, else the dates as seconds
-        since 1970-01-01 UTC (a date without a zone is taken as UTC).
+        One float64 per row: the numbers where at least half the cells are numbers, else the
+        dates as seconds since 1970-01-01 UTC (a date without a zone is taken as UTC; each
+        cell is read on its own where one format does not fit them all).
 
     Raises
     ------
     InputError
-        If the column is not all numbers and a cell is not a date (an empty one included),
-        naming its line.
+        If a cell of a column of numbers is not a finite number, or a cell of a column of
+        dates is not a date (an empty one included), naming its line.
     """
     text = frame[column].str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
-    if numbers.notna().all():
-        return numbers.to_numpy(dtype=np.float64)
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    if np.isfinite(numbers).mean() >= 0.5:
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if bad.size:
+            row = int(bad[0])
+            raise InputError(
+                f"{path}: timestamp column '{column}' line {file_line(frame, row)} is not a "
+                f"finite number: {shown_cell(text.iloc[row])}"
+            )
+        return numbers
     dates = pd.to_datetime(text, errors="coerce", utc=True)
+    if dates.isna().any():  # formats that differ from cell to cell
+        dates = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna().to_numpy())[0])
         raise InputError(
             f"{path}: timestamp column '{column}' line {file_line(frame, row)} is not a time: "
-            f"{text.iloc[row]!r}"
+            f"{shown_cell(text.iloc[row])}"
         )
     return (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
 
