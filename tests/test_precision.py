@@ -32,6 +32,21 @@ def test_encoded_payload_is_the_closed_form(precision, itemsize):
     np.testing.assert_array_equal(decode(wire, precision)["num_examples"], 120)  # counts as is
 
 
+@pytest.mark.parametrize("precision", ["float32", "float16", "int8"])
+def test_arrays_that_are_not_float32_arrive_as_they_were_sent(precision):
+    sent = {
+        "codes": np.array([0, 3, 7], dtype=np.int8),
+        "count": np.array(120, dtype=np.int64),
+        "z": np.array([0.5, -2.0], dtype=np.float32),
+    }
+    arrived = decode(encode(sent, precision), precision)
+    assert sorted(arrived) == ["codes", "count", "z"]
+    for name in ("codes", "count"):
+        assert arrived[name].dtype == sent[name].dtype
+        np.testing.assert_array_equal(arrived[name], sent[name])
+    assert arrived["z"].dtype == np.float32
+
+
 def test_decoding_error_stays_within_the_encodings_bound():
     half = decode(encode(ARRAYS, "float16"), "float16")
     quarter = decode(encode(ARRAYS, "int8"), "int8")

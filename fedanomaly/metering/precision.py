@@ -73,8 +73,9 @@ def decode(wire: Mapping[str, np.ndarray], precision: Precision) -> dict[str, np
     Returns
     -------
     dict
-        A new dict: float32 arrays in place of the float16 ones and of the int8 ones (times
-        their scale), the scales left out, the other arrays as they are.
+        A new dict: float32 arrays in place of the encoded ones (at ``float16`` the float16
+        arrays, at ``int8`` those sent with a scale, times it), the scales left out, the other
+        arrays (counts, codes) as they were sent, whatever their type.
     """
     if precision == "float32":
         return dict(wire)
@@ -82,9 +83,9 @@ def decode(wire: Mapping[str, np.ndarray], precision: Precision) -> dict[str, np
     for name, array in wire.items():
         if name.endswith(SCALE_SUFFIX):
             continue
-        if array.dtype == np.float16:
+        if precision == "float16" and array.dtype == np.float16:
             arrays[name] = array.astype(np.float32)
-        elif array.dtype == np.int8:
+        elif name + SCALE_SUFFIX in wire:  # quantised at int8
             arrays[name] = array.astype(np.float32) * wire[name + SCALE_SUFFIX]
         else:
             arrays[name] = array
