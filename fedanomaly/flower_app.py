@@ -95,7 +95,8 @@ def run_config_setting(key: str, value: Any) -> Any:
     Raises
     ------
     InputError
-        For a key that takes a number and a value that is not one.
+        For a key that takes a number and a value that is not one (for an integer key also a
+        fraction such as 1.5, or a boolean).
     """
     if value is None:
         return None
@@ -103,6 +104,8 @@ def run_config_setting(key: str, value: Any) -> Any:
         kind = ZERO_IS_A_VALUE[key]
         try:
             number = kind(value)
+            if isinstance(value, bool) or number != float(value):  # 1.5 is not the int 1
+                raise ValueError(value)
         except (TypeError, ValueError):
             raise InputError(
                 f"run config '{key}': expected a number ({kind.__name__}), got {value!r}"

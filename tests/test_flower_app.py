@@ -79,6 +79,16 @@ def test_the_run_config_sets_the_level_stretch_and_zero_turns_it_off():
         topology_from({"model": "attae", "level-stretch": 0.5})
 
 
+@pytest.mark.parametrize("value", [1.5, True, "2.5", "many"])
+def test_an_integer_run_config_key_refuses_what_is_not_an_integer(value):
+    with pytest.raises(InputError, match=r"^run config 'seed': expected a number \(int\), got"):
+        topology_from({"seed": value})
+
+
+def test_an_integer_run_config_key_takes_a_whole_float():
+    assert topology_from({"seed": 7.0}).seed == 7
+
+
 def test_a_data_source_alone_gives_its_own_layout_as_simulate_data_does(smd_dir):
     topology = topology_from({"data": f"smd:{smd_dir}", "model": "attae"})
     assert [s.name for s in topology.slices] == ["group-1", "group-2", "group-3"]
