@@ -954,7 +954,8 @@ def simulate(
     )
     for name, report in outcome["detections"].items():
         if live is not None:
-            live.detected(name, report.scores, report.preds, report.threshold)
+            deployed = report.step_thresholds[topology.evaluation.threshold]
+            live.detected(name, report.scores, report.preds, float(deployed[-1]))
         thresholds = {f"threshold_{method}": cut for method, cut in report.step_thresholds.items()}
         run.save_scores(
             name,

@@ -38,7 +38,9 @@ def scrape(port: int) -> dict[tuple[str, tuple], float]:
 
 
 def test_the_endpoint_follows_the_run(ray_address, tmp_path):
-    topology = resolve_topology(slices=2, monitors=3, settings=SMALL)
+    # adaptive: a threshold that moves from step to step, so the gauge must hold the last one
+    settings = {**SMALL, "evaluation.threshold": "adaptive"}
+    topology = resolve_topology(slices=2, monitors=3, settings=settings)
     live = LiveMetrics(topology, 0)
     seen = []
 
@@ -67,7 +69,8 @@ def test_the_endpoint_follows_the_run(ray_address, tmp_path):
     for name, figures in summary["detection"]["per_monitor"].items():
         saved = np.load(tmp_path / "run" / f"scores-{name}.npz")
         assert final[("fedanomaly_alarms_total", (("monitor", name),))] == saved["preds"].sum()
-        assert final[("fedanomaly_threshold", (("monitor", name),))] == figures["threshold"]
+        assert final[("fedanomaly_threshold", (("monitor", name),))] == saved["threshold"][-1]
+        assert final[("fedanomaly_anomaly_score", (("monitor", name),))] == saved["scores"][-1]
 
 
 def test_a_port_in_use_is_a_clear_error_and_nothing_is_written(tmp_path, monkeypatch):

@@ -119,7 +119,8 @@ class LiveMetrics:
         preds
             Its test steps' predictions (1: alarm), added up into ``alarms_total``.
         threshold
-            Its deployable threshold (the mean over test steps where it varies by step).
+            Its deployable threshold at the last test step, the one the last score is
+            compared with (``adaptive`` moves it from step to step).
         """
         self.score.labels(monitor).set(float(scores[-1]))
         self.alarms.labels(monitor).inc(int(preds.sum()))
