@@ -702,7 +702,11 @@ class Topology(Strict):
         0, ge=0, le=MAX_SEED, description="seeds every random stream of the run (0 .. 2**32 - 1)"
     )
     mode: Literal["centralized", "standalone", "distributed", "federated"] = "federated"
-    device: Device = Field("auto", description="slice managers: auto = a GPU when there is one")
+    device: Device = Field(
+        "auto",
+        description="slice managers (the controller in centralized mode; standalone monitors "
+        "train on the CPU): auto = a GPU when there is one",
+    )
     controller: ControllerConfig = Field(default_factory=ControllerConfig)
     placement: PlacementConfig = Field(default_factory=PlacementConfig)
     links: LinksConfig = Field(default_factory=LinksConfig)
