@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from flwr.app import ArrayRecord, Error, Message, Metadata, MetricRecord, RecordDict
+import ray
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Error,
+    Message,
+    Metadata,
+    MetricRecord,
+    RecordDict,
+)
 
 from fedanomaly.metering.clock import Stopwatch
 from fedanomaly.metering.meter import SLICE_CONTROLLER, Meter
@@ -15,6 +25,7 @@ from fedanomaly.tiers.controller import (
     MeteredFedAvg,
     SliceCrashError,
     SliceFailureError,
+    train_slice,
 )
 
 
@@ -89,3 +100,28 @@ def test_a_missing_slice_or_a_wrong_array_count_stops_the_round():
     short = trained_reply(12, 1, [np.zeros(3, np.float32)], 10)
     with pytest.raises(SliceFailureError, match=r"the slices sent 1 arrays, not the 2"):
         fedavg.aggregate_train(4, [trained_reply(11, 0, [np.zeros(3, np.float32)], 10), short])
+
+
+def test_a_slice_node_that_is_gone_is_a_crash_reply_not_an_exception(ray_address):
+    """The slice's Ray actor no longer exists (a lost node): the ClientApp still replies, with
+    the lookup's traceback, so that the controller ends the run with it."""
+    config = ConfigRecord({
+        "local-iterations": 2, "iterations": 4, "server-round": 1, "slice-names": ["s"],
+        "slice-nodes": ["gone-node"], "namespace": "fedanomaly-no-such-run",
+        "down-first": 0, "up-first": 0, "up-stop": 1,
+    })  # fmt: skip
+    metadata = Metadata(
+        run_id=1, message_id="m1", src_node_id=0, dst_node_id=1, reply_to_message_id="",
+        group_id="1", created_at=0.0, ttl=60.0, message_type="train",
+    )  # fmt: skip
+    content = RecordDict({"arrays": ArrayRecord([np.zeros(2, np.float32)]), "config": config})
+    context = Context(
+        run_id=1, node_id=1, node_config={"partition-id": 0}, state=RecordDict(), run_config={}
+    )
+    ray.init(address=ray_address)
+    try:
+        answer = train_slice(Message(content=content, metadata=metadata), context)
+    finally:
+        ray.shutdown()
+    assert answer.has_error() and answer.error.code == CRASH_CODE
+    assert "Failed to look up actor with name 'gone-node'" in answer.error.reason

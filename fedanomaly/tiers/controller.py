@@ -75,14 +75,14 @@ def train_slice(msg: Message, context: Context) -> Message:
     local, total = int(config["local-iterations"]), int(config["iterations"])
     start = (int(config["server-round"]) - 1) * local
     group = str(config["slice-names"][index])
-    node = ray.get_actor(str(config["slice-nodes"][index]), namespace=str(config["namespace"]))
     try:
+        node = ray.get_actor(str(config["slice-nodes"][index]), namespace=str(config["namespace"]))
         arrays = msg.content["arrays"].to_numpy_ndarrays()
         ray.get(node.load_generator_arrays.remote(group, arrays, int(config["down-first"])))
         ray.get(node.train_round.remote(group, start, min(local, total - start)))
         trained = slice(int(config["up-first"]), int(config["up-stop"]))
         arrays, samples, sent = ray.get(node.upload_model.remote(group, SLICE_CONTROLLER, trained))
-    except ray.exceptions.RayError as error:
+    except (ray.exceptions.RayError, ValueError) as error:  # ValueError: the node is gone
         cause = getattr(error, "cause", None) or error
         if isinstance(cause, DivergenceError | ray.exceptions.OutOfMemoryError):
             return Message(Error(code=ERROR_CODE, reason=str(cause)), reply_to=msg)
