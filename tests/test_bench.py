@@ -40,6 +40,8 @@ T = SMALL["model"]["window_length"]
 def test_closed_forms_by_hand():
     # M 8, T 16, d 26, l 16: up 4 (2 * 8 * 16 * 26 + 8 * 16), down 4 (8 * 16 * 26 + 2 * 8 * 16)
     assert iteration_payload(8, 16, 26, 16) == (4 * (6656 + 128), 4 * (3328 + 256))
+    # without an encoder: up dL/dX_bar and the next batch, down X_bar alone (no f, no z)
+    assert iteration_payload(8, 16, 26, 16, bidirectional=False) == (4 * 6656, 4 * 3328)
     # 7 iterations, L 3: 3 rounds up (model + count), 4 down (the last broadcast), 2 slices
     assert fedavg_payload(100, 2, 7, 3) == (3 * 2 * (400 + 8), 4 * 2 * 400)
 

@@ -49,8 +49,8 @@ def iteration_payload(
     bidirectional: bool = True,
 ) -> tuple[int, int]:
     """(up, down) payload bytes of one monitor's exchange in one iteration: three arrays each
-    way, or without an encoder (``bidirectional`` false: ``wgan-gp``, ``wgan``, ``gan``) two,
-    neither ``f`` down nor ``dL/df`` up.
+    way, or without an encoder (``bidirectional`` false: ``wgan-gp``, ``wgan``, ``gan``) two up
+    and one down: neither ``dL/df`` up nor ``f`` and ``z`` down.
 
     Parameters
     ----------
@@ -64,14 +64,13 @@ def iteration_payload(
     Returns
     -------
     tuple of int
-        Up (``dL/dX_bar``, the next batch and ``dL/df``) and down (``z``, ``X_bar`` and ``f``)
-        payload bytes.
+        Up (``dL/dX_bar``, the next batch and ``dL/df``) and down (``z``, ``X_bar`` and ``f``;
+        ``X_bar`` alone without an encoder) payload bytes.
     """
     window = batch * length * metrics
     codes = batch * latent if bidirectional else 0
-    tensors = 3 if bidirectional else 2
-    up = tensors_bytes(2 * window + codes, tensors, precision)
-    down = tensors_bytes(window + batch * latent + codes, tensors, precision)
+    up = tensors_bytes(2 * window + codes, 3 if bidirectional else 2, precision)
+    down = tensors_bytes(window + 2 * codes, 3 if bidirectional else 1, precision)
     return up, down
 
 

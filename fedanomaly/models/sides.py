@@ -190,8 +190,9 @@ class GeneratorSide:
         for f_n, z_n, x_bar_n in zip(
             f.split(sizes), z.split(sizes), x_bar.split(sizes), strict=True
         ):
-            payload = {"z": z_n.cpu().numpy(), "x_bar": x_bar_n.detach().cpu().numpy()}
-            if self.encoder is not None:
+            payload = {"x_bar": x_bar_n.detach().cpu().numpy()}
+            if self.encoder is not None:  # the critic of a model without one reads X_bar alone
+                payload["z"] = z_n.cpu().numpy()
                 payload["f"] = f_n.detach().cpu().numpy()
             payloads.append(payload)
         return payloads
@@ -304,14 +305,14 @@ class CriticSide:
         x
             The monitor's batch of real windows ``(M, T, d)``; X shares its memory.
         payload
-            The generator side's message: ``x_bar``, ``z`` and, with an encoder, ``f``
+            The generator side's message: ``x_bar`` and, with an encoder, ``z`` and ``f``
             (copied).
 
         Returns
         -------
         tuple of torch.Tensor
             X and X_bar ``(M, T, d)``, f and z ``(M, l)``; without an encoder f and z are both
-            ``(M, 0)`` and the payload's ``z`` is not read.
+            ``(M, 0)``.
         """
         x_t = torch.from_numpy(x)
         x_bar = torch.tensor(payload["x_bar"])  # copies: what arrives through Ray is read-only

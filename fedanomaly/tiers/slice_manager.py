@@ -179,9 +179,9 @@ class SliceManager:
         """Iterations ``start`` .. ``start + iterations - 1`` of Algorithm 1.
 
         Each iteration: every monitor's batch X_n goes through E and a fresh z_n through G;
-        (f_n, z_n, X_bar_n) go to monitor n, which trains its critic K times and answers with
-        its feedback and its next batch; the averaged feedback updates G and E. A record per
-        iteration is appended to ``records``.
+        (f_n, z_n, X_bar_n), or X_bar_n alone without an encoder, go to monitor n, which trains
+        its critic K times and answers with its feedback and its next batch; the averaged
+        feedback updates G and E. A record per iteration is appended to ``records``.
 
         Parameters
         ----------
