@@ -191,6 +191,32 @@ def test_csv_folder_label_column_and_dates(tmp_path):
     np.testing.assert_array_equal(data.series.values, [[1, 2], [3, 4]])
 
 
+def test_csv_dates_day_first_are_read_day_first(tmp_path):
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    rows = "".join(f"{day:%d/%m/%Y},{i}\n" for i, day in enumerate(days))
+    (tmp_path / "x.csv").write_text("date,cpu\n" + rows)
+    data = source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
+    np.testing.assert_array_equal(data.series.values[:, 0], np.arange(40))  # order kept
+    np.testing.assert_array_equal(np.diff(data.series.timestamps), 86400.0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "cell"),
+    [
+        ("01/02/2024,1\n03/02/2024,2\n", 2, "01/02/2024"),  # no day above 12: either way
+        ("2024-01-05,1\n13/01/2024,2\n02/01/2024,3\n", 4, "02/01/2024"),  # cell by cell
+    ],
+)
+def test_csv_dates_that_read_both_ways_are_refused(tmp_path, rows, line, cell):
+    (tmp_path / "x.csv").write_text("date,cpu\n" + rows)
+    with pytest.raises(
+        InputError,
+        match=rf"x.csv: timestamp column 'date' line {line}: '{cell}' reads as another date day "
+        r"first than month first; give dates as YYYY-MM-DD",
+    ):
+        source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
+
+
 def test_csv_dates_in_more_than_one_format(tmp_path):
     (tmp_path / "x.csv").write_text(
         "time,cpu\n2024-01-01 00:00,1\n2024-01-01T00:01:00Z,2\n01 Jan 2024 00:02,3\n"
@@ -219,7 +245,8 @@ def test_csv_dates_in_more_than_one_format(tmp_path):
         (  # one empty cell in a column of numbers is named, not the first number
             "timestamp,a\n60,1\n,2\n180,3\n",
             "",
-            r"x.csv: timestamp column 'timestamp' line 3 is not a finite number: an empty cell",
+            r"x.csv: timestamp column 'timestamp' line 3 is not a finite number: an empty or "
+            "NaN cell",
         ),
         (
             "timestamp,a\n60,1\ninf,2\n180,3\n",
@@ -238,7 +265,7 @@ def test_csv_dates_in_more_than_one_format(tmp_path):
         (
             "t,a,y\n1,2,0\n2,3,\n",
             "?label_column=y",
-            r"x.csv: label column 'y' line 3: expected 0 or 1, got an empty cell",
+            r"x.csv: label column 'y' line 3: expected 0 or 1, got an empty or NaN cell",
         ),
         ("t,a,y\n1,2,0\n2,3,7\n", "?label_column=y", r"line 3: expected 0 or 1, got '7'"),
         (

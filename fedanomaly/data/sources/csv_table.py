@@ -251,8 +251,71 @@ def require_columns(frame: pd.DataFrame, wanted: list[str], path: Path, what: st
 
 
 def shown_cell(cell: str | float) -> str:
-    """A cell as a message shows it: quoted, or ``an empty cell`` (read as NaN)."""
-    return "an empty cell" if pd.isna(cell) else repr(cell.strip())
+    """A cell as a message shows it: quoted, or ``an empty or NaN cell`` for one read as NaN
+    (empty, ``nan``, ``NA``, ``null`` and the like)."""
+    return "an empty or NaN cell" if pd.isna(cell) else repr(cell.strip())
+
+
+def date_column(text: pd.Series, column: str, frame: pd.DataFrame, path: Path) -> pd.Series:
+    """A column of dates, read month first or day first, whichever reads every cell.
+
+    Parameters
+    ----------
+    text
+        The column's cells, stripped.
+    column
+        Its name, for the message.
+    frame
+        The table read, for its line numbers.
+    path
+        The file, for the message.
+
+    Returns
+    -------
+    pandas.Series
+        The dates, in UTC (a date without a zone is taken as UTC): ISO 8601 where every cell
+        is; else one format read from the first cell where one fits every cell, month first or
+        day first; else each cell on its own.
+
+    Raises
+    ------
+    InputError
+        If a cell is not a date, or the cells read as different dates month first and day
+        first (``01/02/2024`` with no day above 12 to tell), naming the first such line.
+    """
+    iso = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    if iso.notna().all():
+        return iso
+    readings = [
+        pd.to_datetime(text, errors="coerce", utc=True, dayfirst=dayfirst)
+        for dayfirst in (False, True)
+    ]
+    if not any(reading.notna().all() for reading in readings):  # formats differ by cell
+        readings = [  # ISO 8601 cells as such (day first, dateutil reads 2024-01-05 as 1 May)
+            pd.to_datetime(
+                text, errors="coerce", utc=True, dayfirst=dayfirst, format="mixed"
+            ).where(iso.isna(), iso)
+            for dayfirst in (False, True)
+        ]
+    monthfirst, dayfirst = readings
+    complete = [reading for reading in readings if reading.notna().all()]
+    if len(complete) == 1:
+        return complete[0]
+    differ = (monthfirst.notna() & dayfirst.notna() & (monthfirst != dayfirst)).to_numpy()
+    if differ.any():
+        row = int(np.flatnonzero(differ)[0])
+        raise InputError(
+            f"{path}: timestamp column '{column}' line {file_line(frame, row)}: "
+            f"{shown_cell(text.iloc[row])} reads as another date day first than month first; "
+            "give dates as YYYY-MM-DD"
+        )
+    if monthfirst.isna().any():
+        row = int(np.flatnonzero(monthfirst.isna().to_numpy())[0])
+        raise InputError(
+            f"{path}: timestamp column '{column}' line {file_line(frame, row)} is not a time: "
+            f"{shown_cell(text.iloc[row])}"
+        )
+    return monthfirst
 
 
 def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
@@ -271,14 +334,13 @@ def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarra
     -------
     numpy.ndarray
         One float64 per row: the numbers where at least half the cells are numbers, else the
-        dates as seconds since 1970-01-01 UTC (a date without a zone is taken as UTC; each
-        cell is read on its own where one format does not fit them all).
+        dates as seconds since 1970-01-01 UTC (:func:`date_column`).
 
     Raises
     ------
     InputError
-        If a cell of a column of numbers is not a finite number, or a cell of a column of
-        dates is not a date (an empty one included), naming its line.
+        If a cell of a column of numbers is not a finite number, or a column of dates is
+        refused (:func:`date_column`), naming the line.
     """
     text = frame[column].str.strip()
     numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
@@ -291,15 +353,7 @@ def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarra
                 f"finite number: {shown_cell(text.iloc[row])}"
             )
         return numbers
-    dates = pd.to_datetime(text, errors="coerce", utc=True)
-    if dates.isna().any():  # formats that differ from cell to cell
-        dates = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
-    if dates.isna().any():
-        row = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise InputError(
-            f"{path}: timestamp column '{column}' line {file_line(frame, row)} is not a time: "
-            f"{shown_cell(text.iloc[row])}"
-        )
+    dates = date_column(text, column, frame, path)
     return (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
 
 
