@@ -384,6 +384,7 @@ def test_version_and_the_anomaly_types():
     assert listed.exit_code == 0
     rows = [line.split()[1] for line in listed.output.splitlines() if line.split()[1:2]]
     assert [name for name in rows if name in ANOMALY_TYPES] == list(ANOMALY_TYPES)
+    assert "Parameters" not in listed.output  # each shape's summary, not its whole docstring
 
 
 def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path):

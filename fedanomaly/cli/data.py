@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -93,7 +94,8 @@ def data_types() -> None:
         moves = ", ".join(
             f"{role.value} {'up' if sign > 0 else 'down'}" for role, sign in kind.signs.items()
         )
-        shape = (kind.profile.__doc__ or "").strip().rstrip(".")
+        summary = (inspect.getdoc(kind.profile) or "").split("\n\n")[0]  # not its sections
+        shape = " ".join(summary.split()).rstrip(".")
         if kind.magnitude != 1.0:
             shape += f"; {kind.magnitude:g} x intensity"
         if kind.short:
