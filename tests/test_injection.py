@@ -214,7 +214,12 @@ def test_a_type_whose_family_is_missing_is_an_error():
     rng = np.random.default_rng(0)
     values = rng.normal(10, 1, (500, 2))
     metrics = tuple(unnamed_metrics(2, {Family.CPU: [0, 1]}))
-    with pytest.raises(InputError, match=r"anomaly type 'memory_leak' acts on memory metrics"):
+    with pytest.raises(
+        InputError,
+        match=r"anomaly type 'memory_leak' acts on memory metrics and the data has none \(set the "
+        r"source's column_groups, or choose other types: data.injection.types, or --inject in "
+        r"the data commands\)",
+    ):
         inject_anomalies(
             values, metrics, values.std(axis=0), InjectionConfig(types=["memory_leak"]), rng
         )

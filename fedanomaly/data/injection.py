@@ -310,7 +310,8 @@ def usable_families(
         wanted = " or ".join(f.value for f in kind.families)
         raise InputError(
             f"anomaly type '{kind.name}' acts on {wanted} metrics and the data has none "
-            "(set the source's column_groups, or choose other types with --inject)"
+            "(set the source's column_groups, or choose other types: data.injection.types, "
+            "or --inject in the data commands)"
         )
     return [f for f in kind.families if affected_columns(kind, f, metrics, scale)]
 
