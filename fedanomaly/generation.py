@@ -72,7 +72,7 @@ def check_type(topology: Topology, type_name: str) -> int:
     return types.index(type_name)
 
 
-def check_batch(topology: Topology) -> None:
+def check_batch(topology: Topology, where: str | None = None) -> None:
     """A batch must fit in a monitor's typed windows; known before any data is read, since
     every monitor draws :data:`~fedanomaly.data.typed_windows.TRAIN_PER_TYPE` per type.
 
@@ -80,6 +80,8 @@ def check_batch(topology: Topology) -> None:
     ----------
     topology
         Its ``model.batch_size`` M and ``data.injection.types``.
+    where
+        What set M (an option or a file), named first in the message.
 
     Raises
     ------
@@ -88,9 +90,10 @@ def check_batch(topology: Topology) -> None:
     """
     typed = TRAIN_PER_TYPE * len(topology.data.injection.types)
     if topology.model.batch_size > typed:
+        prefix = "" if where is None else f"{where}: "
         raise InputError(
-            f"model.batch_size (M={topology.model.batch_size}) is larger than a monitor's "
-            f"{typed} typed windows ({TRAIN_PER_TYPE} per injected type)"
+            f"{prefix}model.batch_size (M={topology.model.batch_size}) is larger than a "
+            f"monitor's {typed} typed windows ({TRAIN_PER_TYPE} per injected type)"
         )
 
 

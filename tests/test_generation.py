@@ -159,10 +159,11 @@ def test_generate_takes_fewer_iterations_than_the_files_fedavg_period(tmp_path):
         (["--count", "0"], "Invalid value for '--count'"),
         (["--count", "100000000"], "100000000 is not in the range 1<=x<=1000000"),
         (["--out", "x.txt"], "--out x.txt: generated windows are written as .npz"),
+        (["--out", ".npz"], "--out .npz: give the file a name before .npz"),
         (
             ["--slices", "1", "--monitors", "2", "--batch-size", "100000"],
-            "model.batch_size (M=100000) is larger than a monitor's 256 typed windows (64 per "
-            "injected type)",
+            "--batch-size: model.batch_size (M=100000) is larger than a monitor's 256 typed "
+            "windows (64 per injected type)",
         ),
         (
             ["--slices", "1", "--monitors", "1", "--data", "synthetic-vnf?length=10"],
@@ -188,3 +189,19 @@ def test_the_same_seed_generates_the_same_windows():
     second = generate_anomalies(topology, "disk_io_fault", 5)
     np.testing.assert_array_equal(first.windows, second.windows)
     assert first.quality == second.quality
+
+
+def test_a_batch_from_the_topology_file_too_large_for_the_typed_windows_names_the_file(tmp_path):
+    topology = tmp_path / "big.yaml"
+    topology.write_text(
+        "model: {batch_size: 300}\ndata: {source: {type: synthetic-vnf, length: 1440}}\n"
+        "slices: [{name: s, monitors: [{name: m}]}]\n"
+    )
+    out = tmp_path / "g.npz"
+    result = CliRunner().invoke(app, ["generate", str(topology), "--out", str(out)])
+    assert result.exit_code == 2
+    assert (
+        f"{topology}: model.batch_size (M=300) is larger than a monitor's 256 typed windows"
+        in " ".join(result.output.split())
+    )
+    assert not out.exists()

@@ -77,11 +77,13 @@ def generate(
         flags["data.injection.types"] = "--type"
         chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     check_output_file(out, "--out")
+    if out.name.lower() == ".npz":
+        raise InputError(f"--out {out}: give the file a name before .npz")
     if out.suffix != ".npz":
         raise InputError(
             f"--out {out}: generated windows are written as .npz; give a name ending in .npz"
         )
-    check_batch(chosen)
+    check_batch(chosen, flags.get("model.batch_size") or (str(topology) if topology else None))
     prepared = prepare_monitors(chosen)  # bad data is refused before the progress bar starts
     progress = Progress(
         TextColumn("[bold]CMSF-GAN"), BarColumn(), MofNCompleteColumn(),
