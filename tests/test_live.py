@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 import urllib.request
 
 import numpy as np
@@ -86,3 +91,34 @@ def test_a_port_in_use_is_a_clear_error_and_nothing_is_written(tmp_path, monkeyp
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and f"--metrics-port {port}: cannot serve on 127.0.0.1" in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_endpoint_stays_up_after_the_run_for_a_last_scrape(ray_address, tmp_path):
+    """The detection metrics are set as the run ends: the endpoint (on a port the system picks,
+    which simulate prints) stays up for --metrics-linger, and Ctrl-C ends that wait cleanly."""
+    command = [
+        sys.executable, "-m", "fedanomaly", "simulate", "--slices", "1", "--monitors", "2",
+        "--iterations", "4", "--local-iters", "2", "--batch-size", "8", "--critic-iters", "1",
+        "--data", "synthetic-vnf?length=1440", "--ray-address", ray_address,
+        "--out", str(tmp_path / "run"), "--json", "--metrics-port", "0", "--metrics-linger", "120",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stderr.readline()
+    address = re.fullmatch(r"metrics: http://127\.0\.0\.1:(\d+)/metrics\n", first)
+    assert address, first
+    printed = []
+    for line in process.stdout:  # the summary is printed once the run is over
+        printed.append(line)
+        if line == "}\n":
+            break
+    summary = json.loads("".join(printed))
+    started = time.monotonic()
+    final = scrape(int(address[1]))
+    for name in summary["detection"]["per_monitor"]:
+        assert ("fedanomaly_threshold", (("monitor", name),)) in final
+        assert ("fedanomaly_anomaly_score", (("monitor", name),)) in final
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert time.monotonic() - started < 60  # not the whole 120 s
+    assert "serving the final figures at" in stderr

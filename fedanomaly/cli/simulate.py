@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -27,6 +28,9 @@ from fedanomaly.cli.report import per_monitor_table, summary_tables
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import option_settings, resolve_topology
 from fedanomaly.errors import InputError
+
+if TYPE_CHECKING:  # loaded only when simulate runs
+    from fedanomaly.runs.live import LiveMetrics
 
 
 @reports_input_errors
@@ -129,6 +133,15 @@ def simulate(
     metrics_host: Annotated[
         str, typer.Option(help="Address the metrics endpoint binds to.")
     ] = "127.0.0.1",
+    metrics_linger: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=86400,
+            help="Seconds the metrics endpoint stays up after the run, for a last scrape of "
+            "the detection metrics (Ctrl-C ends it early).",
+        ),
+    ] = 15.0,
 ) -> None:
     """Train across the tiers, detect on every monitor, and report costs and detection."""
     # Ray, Flower and PyTorch load only for this command, so the others start fast.
@@ -162,6 +175,9 @@ def simulate(
     run_dir = out or default_run_dir(chosen)
     prepared = prepare_run(chosen, run_dir, ray_address)
     live = LiveMetrics(chosen, metrics_port, metrics_host) if metrics_port is not None else None
+    if live is not None:  # the port too, which the system picks for --metrics-port 0
+        errors.print(f"metrics: {live.url}", markup=False, highlight=False, soft_wrap=True)
+    summary = None
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -212,15 +228,44 @@ def simulate(
             sys.stderr.flush()
             os._exit(130)
         finally:
-            if live is not None:
+            if live is not None and summary is None:  # the run failed: nothing more to scrape
                 live.close()
     if as_json:
-        print(json.dumps(summary, indent=2))
-        return
-    console.print(summary_tables(summary))
-    if per_monitor:
-        console.print(per_monitor_table(summary))
-    console.print(f"run directory: {run_dir}")
+        print(json.dumps(summary, indent=2), flush=True)
+    else:
+        console.print(summary_tables(summary))
+        if per_monitor:
+            console.print(per_monitor_table(summary))
+        console.print(f"run directory: {run_dir}")
+    if live is not None:
+        linger(live, metrics_linger)
+
+
+def linger(live: LiveMetrics, seconds: float) -> None:
+    """Keep the metrics endpoint up ``seconds`` after the run, so that a scraper sees the
+    detection metrics, which are set only once the run has ended; Ctrl-C ends the wait.
+
+    Parameters
+    ----------
+    live
+        The run's endpoint; closed on return.
+    seconds
+        How long to wait (0: close at once).
+    """
+    try:
+        if seconds > 0:
+            errors.print(
+                f"metrics: serving the final figures at {live.url} for {seconds:g} s "
+                "(--metrics-linger; Ctrl-C ends it)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        live.close()
 
 
 def loss_text(latest: dict[str, Any]) -> str:

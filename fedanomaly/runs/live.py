@@ -35,7 +35,8 @@ LOSS_TIERS = {
 
 
 class LiveMetrics:
-    """A run's metrics endpoint; :meth:`record` and :meth:`detected` update it.
+    """A run's metrics endpoint; :meth:`record` and :meth:`detected` update it. Its ``port``
+    and ``url`` say where it serves (the system picks the port for port 0).
 
     Parameters
     ----------
@@ -86,6 +87,7 @@ class LiveMetrics:
                 f"--metrics-port {port}: cannot serve on {host}:{port}: {error.strerror or error}"
             ) from None
         self.port = self.server.server_port
+        self.url = f"http://{host}:{self.port}/metrics"
 
     def record(self, records: list[dict[str, Any]]) -> None:
         """Take a batch of ``metrics.jsonl`` lines."""

@@ -1,0 +1,5 @@
+"""``python -m fedanomaly`` runs the command line."""
+
+from fedanomaly.cli import main
+
+main()

@@ -1,0 +1,68 @@
+"""What every command group of the command line shares: the consoles, the exit-2 error rule,
+the options several commands take, and number formatting."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from fedanomaly.errors import InputError
+
+console = Console(width=None if Console().is_terminal else 160)
+errors = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn an :class:`InputError`, or a :class:`MemoryError` from sizes the machine cannot
+    hold, into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except MemoryError as error:  # sizes the machine cannot hold: also the input's
+            detail = f" ({error})" if str(error) else ""
+            errors.print(
+                f"error: not enough memory for these sizes{detail}; try shorter data or "
+                "fewer monitors",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+Slices = Annotated[int | None, typer.Option("--slices", "-s", help="Balanced topology: slices.")]
+Monitors = Annotated[
+    int | None, typer.Option("--monitors", "-n", help="Balanced topology: monitors.")
+]
+Seed = Annotated[int | None, typer.Option(help="Seed (default: the topology's).")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+DataOption = Annotated[str | None, typer.Option(help="Data source, TYPE[:PATH][?key=value&...].")]
+
+
+def human_bytes(count: float) -> str:
+    """``1.5 MB`` style."""
+    if count < 1000:
+        return f"{int(count)} B"
+    for unit in ("kB", "MB"):
+        count /= 1000
+        if count < 1000:
+            return f"{count:.1f} {unit}"
+    return f"{count / 1000:.1f} GB"
+
+
+def number(value: float | None) -> str:
+    """Three decimals, or ``n/a`` for an undefined figure."""
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,230 @@
+"""``fedanomaly simulate``: train across the tiers with a progress bar, then print the run's
+summary (or its JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from fedanomaly.cli.common import (
+    DataOption,
+    Json,
+    Monitors,
+    Seed,
+    Slices,
+    console,
+    errors,
+    human_bytes,
+    reports_input_errors,
+)
+from fedanomaly.cli.report import per_monitor_table, summary_tables
+from fedanomaly.config import parse_source
+from fedanomaly.config.overrides import option_settings, resolve_topology
+from fedanomaly.errors import InputError
+
+
+@reports_input_errors
+def simulate(
+    topology: Annotated[
+        Path | None, typer.Argument(help="Topology YAML.", show_default=False)
+    ] = None,
+    slices: Slices = None,
+    monitors: Monitors = None,
+    mode: Annotated[
+        str | None, typer.Option(help="centralized, standalone, distributed or federated.")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="biwgan-gp, a Fig. 9 baseline (bigan, wgan-gp, wgan, gan), attae (local model) "
+            "or cmsf-attae (CMSF-GAN, then ATTAE with its generated anomalies)."
+        ),
+    ] = None,
+    data: DataOption = None,
+    iterations: Annotated[int | None, typer.Option(help="Training iterations I.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Windows per batch M.")] = None,
+    critic_iters: Annotated[int | None, typer.Option(help="Critic steps per G/E step K.")] = None,
+    local_iters: Annotated[
+        int | None, typer.Option(help="Iterations between FedAvg rounds L.")
+    ] = None,
+    slice_iters: Annotated[
+        int | None,
+        typer.Option(help="Local models: iterations between two averages at the slice L1."),
+    ] = None,
+    threshold: Annotated[
+        str | None,
+        typer.Option(
+            help="Deployable threshold: validation (eq. 33), pot, sigma, adaptive, or generated "
+            "(cmsf-attae: eq. 33 with generated anomalies, no labels)."
+        ),
+    ] = None,
+    score: Annotated[
+        str | None,
+        typer.Option(
+            help="attae, cmsf-attae: a step's score from its reconstruction error, mse (the "
+            "paper's), standardized (per metric by mean and standard deviation on the training "
+            "windows: eq. 28's term, kept per position) or robust (per metric by median and "
+            "interquartile range, absolute)."
+        ),
+    ] = None,
+    pooling: Annotated[
+        str | None,
+        typer.Option(
+            help="biwgan-gp and its baselines: which norm of a window's residuals eq. 28's "
+            "reconstruction term takes: mahalanobis (default: the window's mean residual per "
+            "metric, whitened by its training covariance), mean (the root mean square of the "
+            "standardised errors, in place of the paper's L1 norm) or max (the metric furthest "
+            "above its training level)."
+        ),
+    ] = None,
+    level_stretch: Annotated[
+        float | None,
+        typer.Option(
+            help="biwgan-gp and its baselines: each training window's level (mean per metric) "
+            "is moved away from the monitor's training mean by a factor from [1, 1 + this], "
+            "so that the model learns load beyond the training range (default 0.6; 0: off)."
+        ),
+    ] = None,
+    fine_tune: Annotated[
+        int | None,
+        typer.Option(
+            "--fine-tune",
+            help="attae, cmsf-attae: iterations each monitor trains the received model on its "
+            "own windows after training, before detecting (0: none).",
+        ),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Payload precision of everything that crosses a link: float32, float16 or "
+            "int8 (per kind: the topology's payload section)."
+        ),
+    ] = None,
+    seed: Seed = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/<time>-<name>-<mode>).")
+    ] = None,
+    as_json: Json = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Join this Ray cluster (host:port or auto) instead of a local one."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="Show Ray's and Flower's logging too.")] = False,
+    per_monitor: Annotated[
+        bool,
+        typer.Option(
+            help="Also print each monitor's detection beside the control rows on its windows."
+        ),
+    ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Serve live Prometheus metrics on this port."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address the metrics endpoint binds to.")
+    ] = "127.0.0.1",
+) -> None:
+    """Train across the tiers, detect on every monitor, and report costs and detection."""
+    # Ray, Flower and PyTorch load only for this command, so the others start fast.
+    from fedanomaly.runs.directory import LOG, default_run_dir
+    from fedanomaly.runs.live import LiveMetrics
+    from fedanomaly.simulation import RunFailedError, prepare_run
+    from fedanomaly.simulation import simulate as run_simulation
+
+    settings, flags = option_settings(
+        {
+            "mode": ("--mode", mode),
+            "model.name": ("--model", model),
+            "model.iterations": ("--iterations", iterations),
+            "model.batch_size": ("--batch-size", batch_size),
+            "model.critic_iterations": ("--critic-iters", critic_iters),
+            "model.local_iterations": ("--local-iters", local_iters),
+            "model.slice_iterations": ("--slice-iters", slice_iters),
+            "evaluation.threshold": ("--threshold", threshold),
+            "model.reconstruction_score": ("--score", score),
+            "model.metric_pooling": ("--pooling", pooling),
+            "model.level_stretch": ("--level-stretch", level_stretch),
+            "model.fine_tune_iterations": ("--fine-tune", fine_tune),
+            "payload.feedback": ("--precision", precision),
+            "payload.generated": ("--precision", precision),
+            "payload.models": ("--precision", precision),
+            "seed": ("--seed", seed),
+        }
+    )
+    source = parse_source(data) if data is not None else None
+    chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
+    run_dir = out or default_run_dir(chosen)
+    prepared = prepare_run(chosen, run_dir, ray_address)
+    live = LiveMetrics(chosen, metrics_port, metrics_host) if metrics_port is not None else None
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}  {task.fields[sent]}"),
+        TimeRemainingColumn(),
+        console=errors,
+        transient=as_json,
+    )
+    with progress:
+        task = progress.add_task(
+            f"{chosen.mode} {chosen.model.name}",
+            total=chosen.model.training_iterations,
+            losses="",
+            sent="0 B",
+        )
+
+        def on_progress(done: int, latest: dict[str, Any]) -> None:
+            progress.update(
+                task,
+                completed=done,
+                losses=loss_text(latest),
+                sent=human_bytes(latest["bytes"]),
+            )
+
+        try:
+            summary = run_simulation(
+                chosen, run_dir, ray_address, verbose, on_progress, prepared, live
+            )
+        except RunFailedError as error:
+            raise InputError(f"{error} (run directory kept: {run_dir})") from None
+        except KeyboardInterrupt:
+            done, total = int(progress.tasks[0].completed), chosen.model.training_iterations
+            note = f"interrupted (Ctrl-C) after {done} of {total} iterations"
+            with (run_dir / LOG).open("a") as log:
+                log.write(f"fedanomaly: {note}\n")
+            progress.stop()
+            errors.print(
+                f"{note}; run directory kept: {run_dir} (remove it to run there again)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            # The Ray session is shut down by now, but Flower's server thread may still wait in
+            # a ray.get that the shutdown does not wake, and Python would wait for that thread
+            # forever at exit: leave at once.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        finally:
+            if live is not None:
+                live.close()
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(summary_tables(summary))
+    if per_monitor:
+        console.print(per_monitor_table(summary))
+    console.print(f"run directory: {run_dir}")
+
+
+def loss_text(latest: dict[str, Any]) -> str:
+    """The latest losses for the progress bar: ``D -4.433  EG +4.899`` or ``MSE 0.0123``."""
+    if "loss" in latest:
+        return f"MSE {latest['loss']:.4f}"
+    return f"D {latest['critic_loss']:+.3f}  EG {latest['eg_loss']:+.3f}"

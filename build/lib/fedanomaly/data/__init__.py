@@ -1,0 +1,1 @@
+"""VM metric data: sources, preprocessing, anomaly injection, inspection and plots."""

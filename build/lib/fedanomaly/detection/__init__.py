@@ -1,0 +1,1 @@
+"""Anomaly scores: the model's on every step of a monitor's parts, and the control detectors'."""

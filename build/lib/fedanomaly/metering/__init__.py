@@ -1,0 +1,1 @@
+"""Bytes, messages, time and memory of each tier, counted where things are sent or held."""

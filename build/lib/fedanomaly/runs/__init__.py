@@ -1,0 +1,1 @@
+"""What a simulation leaves behind: the run directory, its summary and its plots."""

@@ -1,0 +1,1 @@
+"""The three tiers: VM monitors, network slice managers and the network controller."""
