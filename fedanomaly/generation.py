@@ -97,6 +97,33 @@ def check_batch(topology: Topology, where: str | None = None) -> None:
         )
 
 
+def labelled_names(topology: Topology) -> frozenset[str]:
+    """The monitors whose labelled anomalies CMSF-GAN trains on.
+
+    Parameters
+    ----------
+    topology
+        Its monitors' ``labelled_anomalies``.
+
+    Returns
+    -------
+    frozenset of str
+        The names of the monitors with ``labelled_anomalies: true`` (the default).
+
+    Raises
+    ------
+    InputError
+        If no monitor has labelled anomalies.
+    """
+    names = frozenset(m.name for _, m in topology.monitors if m.labelled_anomalies)
+    if not names:
+        raise InputError(
+            "no monitor has labelled anomalies for CMSF-GAN to train on (every monitor sets "
+            "labelled_anomalies: false)"
+        )
+    return names
+
+
 def train_cmsf(
     topology: Topology,
     monitors: list[MonitorData],
@@ -157,7 +184,8 @@ def generate_anomalies(
     on_iteration: IterationCallback | None = None,
     prepared: list[MonitorData] | None = None,
 ) -> GeneratedAnomalies:
-    """Train CMSF-GAN on the topology's monitors, generate ``count`` windows of ``type_name``
+    """Train CMSF-GAN on the topology's monitors with labelled anomalies (one critic each),
+    generate ``count`` windows of ``type_name``
     and measure generation quality over every type against real typed windows cut and injected
     afresh (other windows and events of the same train parts).
 
@@ -185,12 +213,13 @@ def generate_anomalies(
     Raises
     ------
     InputError
-        If the topology does not inject ``type_name``, for bad data, or for what
-        :func:`train_cmsf` refuses.
+        If the topology does not inject ``type_name``, no monitor has labelled anomalies,
+        for bad data, or for what :func:`train_cmsf` refuses.
     """
     code = check_type(topology, type_name)
+    labelled = labelled_names(topology)
     prepared = prepare_monitors(topology) if prepared is None else prepared
-    monitors = [monitor.for_training() for monitor in prepared]
+    monitors = [monitor.for_training() for monitor in prepared if monitor.name in labelled]
     started = time.perf_counter()
     generator = train_cmsf(topology, monitors, on_iteration)
     seconds = time.perf_counter() - started

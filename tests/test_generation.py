@@ -205,3 +205,30 @@ def test_a_batch_from_the_topology_file_too_large_for_the_typed_windows_names_th
         in " ".join(result.output.split())
     )
     assert not out.exists()
+
+
+def test_generate_leaves_out_the_monitors_without_labelled_anomalies(tmp_path):
+    """A monitor with labelled_anomalies: false holds no typed windows: CMSF-GAN trains as if it
+    were not there (the same windows as a topology of the labelled monitor alone), and a
+    topology where no monitor is labelled is refused before training."""
+
+    def topology(monitors: str):
+        path = tmp_path / "t.yaml"
+        path.write_text(
+            "seed: 5\nmodel: {iterations: 3}\ndata: {source: {type: synthetic-vnf, length: 1440}}\n"
+            f"slices: [{{name: s, monitors: [{monitors}]}}]\n"
+        )
+        return resolve_topology(path)
+
+    both = generate_anomalies(topology("{name: a}, {name: b, labelled_anomalies: false}"),
+                              "memory_leak", 5)  # fmt: skip
+    alone = generate_anomalies(topology("{name: a}"), "memory_leak", 5)
+    np.testing.assert_array_equal(both.windows, alone.windows)
+    assert both.quality == alone.quality
+    topology("{name: a, labelled_anomalies: false}")
+    out = tmp_path / "g.npz"
+    result = CliRunner().invoke(app, ["generate", str(tmp_path / "t.yaml"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "no monitor has labelled anomalies for CMSF-GAN to train on" in result.output
+    assert "CMSF-GAN " not in result.output.replace("for CMSF-GAN to", "")  # no progress bar
+    assert not out.exists()

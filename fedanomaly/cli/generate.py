@@ -55,7 +55,12 @@ def generate(
 
     Trained on the monitors' typed anomalies; quality: type accuracy, discriminative score."""
     from fedanomaly.data.pipeline import prepare_monitors
-    from fedanomaly.generation import check_batch, generate_anomalies, write_generated
+    from fedanomaly.generation import (
+        check_batch,
+        generate_anomalies,
+        labelled_names,
+        write_generated,
+    )
 
     if type_name not in ANOMALY_KINDS:
         raise InputError(
@@ -84,6 +89,7 @@ def generate(
             f"--out {out}: generated windows are written as .npz; give a name ending in .npz"
         )
     check_batch(chosen, flags.get("model.batch_size") or (str(topology) if topology else None))
+    labelled_names(chosen)
     prepared = prepare_monitors(chosen)  # bad data is refused before the progress bar starts
     progress = Progress(
         TextColumn("[bold]CMSF-GAN"), BarColumn(), MofNCompleteColumn(),

@@ -610,8 +610,9 @@ class MonitorConfig(Strict):
     source: SourceConfig | None = None
     labelled_anomalies: bool = Field(
         True,
-        description="cmsf-attae: the monitor holds labelled anomalies (typed injected windows) "
-        "on which its discriminator trains CMSF-GAN; false: it only receives the generator",
+        description="cmsf-attae and generate: the monitor holds labelled anomalies (typed "
+        "injected windows) on which its discriminator trains CMSF-GAN; false: it only receives "
+        "the generator (generate leaves it out)",
     )
 
     @field_validator("vms", mode="before")
