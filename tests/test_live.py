@@ -71,6 +71,7 @@ def test_the_endpoint_follows_the_run(ray_address, tmp_path):
     assert final[("fedanomaly_simulated_seconds", ())] > 0
     losses = {labels for name, labels in final if name == "fedanomaly_loss"}
     assert (("group", "slice-1"), ("loss", "critic_loss"), ("tier", "monitor")) in losses
+    assert (("group", "slice-1"), ("loss", "reconstruction"), ("tier", "slice_manager")) in losses
     for name in summary["detection"]["per_monitor"]:
         saved = np.load(tmp_path / "run" / f"scores-{name}.npz")
         assert final[("fedanomaly_alarms_total", (("monitor", name),))] == saved["preds"].sum()

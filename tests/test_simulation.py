@@ -221,6 +221,9 @@ def test_a_variant_without_an_encoder_sends_and_averages_g_alone(ray_address, tm
     assert deployed == monitors * 4 * generator_values
     assert not (tmp_path / "run" / "checkpoints" / "encoder.pt").exists()
     assert (tmp_path / "run" / "checkpoints" / "generator.pt").exists()
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    iterations = [line for line in lines if "iteration" in line]
+    assert iterations and not any("reconstruction" in line for line in iterations)  # no cycle
 
 
 @pytest.mark.parametrize(

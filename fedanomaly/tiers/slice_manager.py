@@ -91,19 +91,20 @@ class IterationRecord:
     group: str
     critic_loss: float
     eg_loss: float
-    reconstruction: float = 0.0
+    reconstruction: float | None = None  # the cycle term; None where the side has none
     up: Traffic = field(default_factory=Traffic)
     down: Traffic = field(default_factory=Traffic)
     compute_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
+        """JSON-ready form (``reconstruction`` only where the side has a cycle term)."""
+        losses = {"critic_loss": self.critic_loss, "eg_loss": self.eg_loss}
+        if self.reconstruction is not None:
+            losses["reconstruction"] = self.reconstruction
         return {
             "iteration": self.iteration,
             "group": self.group,
-            "critic_loss": self.critic_loss,
-            "eg_loss": self.eg_loss,
-            "reconstruction": self.reconstruction,
+            **losses,
             "compute_seconds": self.compute_seconds,
             **traffic_fields(self.up, self.down),
         }
@@ -202,6 +203,7 @@ class SliceManager:
             if self.link is not None:
                 up = Traffic.total_of(sent for _, sent in first)
                 self.records.append(FirstBatchesRecord(self.name, self.link, up))
+        cycle = self.side.encoder is not None and self.side.reconstruction_weight > 0
         for iteration in range(start, start + iterations):
             before = self.stopwatch.wall_seconds
             with self.stopwatch.timing():
@@ -228,7 +230,7 @@ class SliceManager:
                     self.name,
                     float(np.mean([r.critic_loss for r in results])),
                     float(np.mean([r.eg_loss for r in results])),
-                    reconstruction,
+                    reconstruction if cycle else None,
                     up,
                     down,
                     # the slice's own work, then its slowest monitor's (they work in parallel)
