@@ -185,9 +185,9 @@ def generate_anomalies(
     prepared: list[MonitorData] | None = None,
 ) -> GeneratedAnomalies:
     """Train CMSF-GAN on the topology's monitors with labelled anomalies (one critic each),
-    generate ``count`` windows of ``type_name``
-    and measure generation quality over every type against real typed windows cut and injected
-    afresh (other windows and events of the same train parts).
+    generate ``count`` windows of ``type_name`` and measure generation quality over every type
+    against real typed windows cut and injected afresh (other windows and events of the same
+    train parts).
 
     Parameters
     ----------
