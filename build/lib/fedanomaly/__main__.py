@@ -1,5 +1,0 @@
-"""``python -m fedanomaly`` runs the command line."""
-
-from fedanomaly.cli import main
-
-main()

@@ -1,2 +1,0 @@
-"""``fedanomaly bench``: sweeps of real short simulations, each point checked against the
-closed form of its bytes."""

@@ -1,1 +1,0 @@
-"""VM metric data: sources, preprocessing, anomaly injection, inspection and plots."""

@@ -1,1 +1,0 @@
-"""Bytes, messages, time and memory of each tier, counted where things are sent or held."""

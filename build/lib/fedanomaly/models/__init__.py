@@ -1,1 +1,0 @@
-"""Anomaly-detection models as plain PyTorch modules and losses (no Flower, no Ray)."""

@@ -1,1 +1,0 @@
-"""What a simulation leaves behind: the run directory, its summary and its plots."""

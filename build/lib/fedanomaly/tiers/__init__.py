@@ -1,1 +1,0 @@
-"""The three tiers: VM monitors, network slice managers and the network controller."""
