@@ -953,8 +953,8 @@ def simulate(
         records=every_record,
     )
     for name, report in outcome["detections"].items():
+        deployed = report.step_thresholds[topology.evaluation.threshold]  # per test step
         if live is not None:
-            deployed = report.step_thresholds[topology.evaluation.threshold]
             live.detected(name, report.scores, report.preds, float(deployed[-1]))
         thresholds = {f"threshold_{method}": cut for method, cut in report.step_thresholds.items()}
         run.save_scores(
@@ -962,7 +962,7 @@ def simulate(
             {"scores": report.scores, "preds": report.preds,
              "labels": anomaly_labels(report.types), "types": report.types,
              "beyond_range": report.beyond_range,
-             "threshold": report.step_thresholds[topology.evaluation.threshold],
+             "threshold": deployed,
              **thresholds,
              "lengths": np.array(report.test_lengths or (len(report.scores),), dtype=np.int64),
              "vus_window": np.array(report.vus_window, dtype=np.int64)},
