@@ -92,13 +92,13 @@ def test_a_diverged_slice_is_one_line_and_a_defect_keeps_its_traceback():
     assert str(raised.value) == f"a slice failed in FedAvg round 2:\n{trace}"
 
 
-def test_a_missing_slice_or_a_wrong_array_count_stops_the_round():
+def test_a_missing_slice_is_a_failure_and_a_wrong_array_count_a_defect():
     fedavg = strategy(2, [])
     ok = trained_reply(11, 0, [np.zeros(3, np.float32), np.zeros(1)], 10)
     with pytest.raises(SliceFailureError, match=r"^only 1 of 2 slices answered FedAvg round 4$"):
         fedavg.aggregate_train(4, [ok])
     short = trained_reply(12, 1, [np.zeros(3, np.float32)], 10)
-    with pytest.raises(SliceFailureError, match=r"the slices sent 1 arrays, not the 2"):
+    with pytest.raises(SliceCrashError, match=r"the slices sent 1 arrays, not the 2"):
         fedavg.aggregate_train(4, [trained_reply(11, 0, [np.zeros(3, np.float32)], 10), short])
 
 

@@ -305,6 +305,10 @@ def test_each_vm_of_a_monitor_gets_its_own_adaptive_history():
     np.testing.assert_array_equal(report.preds, (test > expected).astype(np.int8))
     # the second VM's first steps are judged against its own level, not the first VM's
     assert expected[250] > 8 and report.preds[250:260].sum() <= 1
+    # series lengths that do not add up to the part are refused, not cut anyhow
+    short = dataclasses.replace(two, test_lengths=(250, 140))
+    with pytest.raises(ValueError, match=r"series of 390 steps in all for a part of 400 steps"):
+        evaluate_monitor("vm", short, {}, config, np.zeros(10), np.zeros(400, dtype=bool))
 
 
 def test_figures_without_anomalies_are_undefined_not_zero():

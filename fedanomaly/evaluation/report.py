@@ -89,8 +89,17 @@ def by_series(steps: np.ndarray, lengths: tuple[int, ...]) -> list[np.ndarray]:
     -------
     list of numpy.ndarray
         One view of ``steps`` per series, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``lengths`` do not add up to the number of steps.
     """
-    return np.split(steps, np.cumsum(lengths)[:-1]) if lengths else [steps]
+    if not lengths:
+        return [steps]
+    if sum(lengths) != len(steps):
+        raise ValueError(f"series of {sum(lengths)} steps in all for a part of {len(steps)} steps")
+    return np.split(steps, np.cumsum(lengths)[:-1])
 
 
 def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[str, Threshold]:

@@ -203,7 +203,8 @@ class MeteredFedAvg(FedAvg):
             If a slice reported a diverged monitor or a node out of memory, or a slice did not
             answer.
         SliceCrashError
-            If a slice failed for any other reason (its traceback in the message).
+            If a slice failed for any other reason (its traceback in the message), or the
+            slices sent another number of arrays than the round trains.
         """
         replies = list(replies)
         failed = [r.error for r in replies if r.has_error()]
@@ -223,8 +224,8 @@ class MeteredFedAvg(FedAvg):
             model = list(self.global_model)
             if averaged is not None:
                 part = averaged.to_numpy_ndarrays()
-                if len(part) != len(model[self.up]):
-                    raise SliceFailureError(
+                if len(part) != len(model[self.up]):  # a defect, not a failed monitor
+                    raise SliceCrashError(
                         f"FedAvg round {server_round}: the slices sent {len(part)} arrays, "
                         f"not the {len(model[self.up])} the round trains"
                     )
