@@ -30,6 +30,7 @@ from fedanomaly.tiers.monitor import (
     Monitor,
     check_finite_weights,
 )
+from fedanomaly.tiers.node import TierNode
 from fedanomaly.tiers.slice_manager import LocalMonitors, SliceManager
 
 D = 26  # metrics of synthetic-vnf
@@ -481,6 +482,33 @@ def replay_fedavg(topology: Topology, weighted: bool) -> list[np.ndarray]:
         for manager in managers:
             manager.side.load_arrays(average)
     return average
+
+
+def test_monitors_named_in_another_order_step_as_the_same_group():
+    """A node's co-located monitors are one group whatever order their names come in: their
+    critics are stacked into one bank only, and each result goes back to its own name."""
+    topology = tiny()
+    model = topology.model
+    shape = GanShape.from_config(model, D)
+    names = [m.name for m in prepare_monitors(topology)][:2]
+    results = []
+    for order in (names, names[::-1]):
+        node = TierNode(
+            shape, model, topology.seed, True, topology.payload, topology.data.injection,
+            frozenset(),
+        )  # fmt: skip
+        node.add_monitors(prepare_monitors(topology, set(names)), None)
+        batches = dict(zip(names, (b for b, _ in node.first_batches(names)), strict=True))
+        side = GeneratorSide(shape, model, topology.seed)
+        payloads = dict(zip(names, side.propose([batches[n] for n in names]), strict=True))
+        results.append(node.step(0, {name: payloads[name] for name in order}))
+        assert len(node.stepping) == 1
+        assert node.monitors[names[0]].critic.bank is node.monitors[names[1]].critic.bank
+    in_order, reversed_order = results
+    for got, want in zip(reversed_order[::-1], in_order, strict=True):
+        assert got.critic_loss == want.critic_loss
+        for key in want.feedback:
+            np.testing.assert_array_equal(got.feedback[key], want.feedback[key])
 
 
 @pytest.mark.parametrize("mode", ["federated", "distributed", "standalone", "centralized"])

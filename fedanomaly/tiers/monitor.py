@@ -240,6 +240,11 @@ class CoLocatedMonitors:
         if batched and len(monitors) > 1:
             self.bank = CriticBank([m.critic for m in monitors])
 
+    @property
+    def names(self) -> list[str]:
+        """The monitors' names, in the group's order."""
+        return [m.name for m in self.monitors]
+
     def first_batches(self) -> list[tuple[np.ndarray, Traffic]]:
         """Every monitor's first batch (as received) and what sending it cost."""
         return [m.first_batch() for m in self.monitors]

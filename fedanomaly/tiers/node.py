@@ -104,7 +104,8 @@ class TierNode:
         self.payload = payload
         self.data: dict[str, MonitorData] = {}
         self.monitors: dict[str, Monitor | LearningMonitor] = {}
-        self.stepping: dict[tuple[str, ...], CoLocatedMonitors] = {}
+        #: groups of hosted monitors that step together, by their names in any order
+        self.stepping: dict[frozenset[str], CoLocatedMonitors] = {}
         self.managers: dict[str, SliceManager | LocalSliceManager | CmsfThenAttae] = {}
         self.samples: dict[str, int] = {}
         self.injection = injection
@@ -246,12 +247,16 @@ class TierNode:
         return parts, typed, sent
 
     def first_batches(self, names: list[str]) -> list[tuple[np.ndarray, Traffic]]:
-        """First batches of the named hosted monitors."""
-        return self.co_located(names).first_batches()
+        """First batches of the named hosted monitors, in the order of ``names``."""
+        group = self.co_located(names)
+        batches = dict(zip(group.names, group.first_batches(), strict=True))
+        return [batches[name] for name in names]
 
     def co_located(self, names: list[str]) -> CoLocatedMonitors:
-        """The named hosted monitors as one group that steps together (made on first use)."""
-        key = tuple(names)
+        """The named hosted monitors as one group that steps together, made on first use in
+        the order of ``names``; the same names in another order find the same group, so a
+        monitor's critic is stacked into one bank only."""
+        key = frozenset(names)
         if key not in self.stepping:
             monitors = [self.monitors[name] for name in names]
             self.stepping[key] = CoLocatedMonitors(monitors, self.batch_critics)
@@ -277,7 +282,10 @@ class TierNode:
         DivergenceError
             If a monitor's critic loss or L_EG is not finite.
         """
-        return self.co_located(list(payloads)).step(iteration, list(payloads.values()))
+        group = self.co_located(list(payloads))
+        results = group.step(iteration, [payloads[name] for name in group.names])
+        by_name = dict(zip(group.names, results, strict=True))
+        return [by_name[name] for name in payloads]
 
     def score(
         self,
