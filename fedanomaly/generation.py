@@ -218,7 +218,7 @@ def generate_anomalies(
     """
     code = check_type(topology, type_name)
     labelled = labelled_names(topology)
-    prepared = prepare_monitors(topology) if prepared is None else prepared
+    prepared = prepare_monitors(topology, set(labelled)) if prepared is None else prepared
     monitors = [monitor.for_training() for monitor in prepared if monitor.name in labelled]
     started = time.perf_counter()
     generator = train_cmsf(topology, monitors, on_iteration)

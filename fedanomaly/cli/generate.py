@@ -89,8 +89,9 @@ def generate(
             f"--out {out}: generated windows are written as .npz; give a name ending in .npz"
         )
     check_batch(chosen, flags.get("model.batch_size") or (str(topology) if topology else None))
-    labelled_names(chosen)
-    prepared = prepare_monitors(chosen)  # bad data is refused before the progress bar starts
+    # bad data is refused before the progress bar starts; monitors without labelled anomalies
+    # take no part, so their data are not read
+    prepared = prepare_monitors(chosen, set(labelled_names(chosen)))
     progress = Progress(
         TextColumn("[bold]CMSF-GAN"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TimeRemainingColumn(),
