@@ -481,6 +481,10 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
             "--fine-tune: model.fine_tune_iterations: fine-tuning applies to attae and cmsf-attae",
         ),
         (
+            ["--model", "attae", "--fine-tune", "10000001"],
+            "--fine-tune: model.fine_tune_iterations: Input should be less than or equal to 10000000",
+        ),
+        (
             ["--model", "attae", "--fine-tune", "-1"],
             "--fine-tune: model.fine_tune_iterations: Input should be greater than or equal to 0",
         ),

@@ -114,6 +114,8 @@ def test_a_generated_window_scores_the_mean_error_over_its_positions_and_metrics
         ("standalone", "vm-1-1", {}, "standalone mode a monitor without labelled"),
         ("federated", "vm-2-1", {}, r"slices\[1\]: no monitor has labelled anomalies"),
         ("federated", None, {"model.generator_iterations": 3}, "not a multiple of"),
+        ("federated", None, {"model.generator_iterations": 10**8},
+         "generator_iterations: Input should be less than or equal to 10000000"),
         ("federated", None, {"model.name": "attae", "evaluation.threshold": "generated"},
          "generated needs model.name cmsf-attae"),
     ],

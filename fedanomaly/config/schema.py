@@ -348,6 +348,7 @@ class ModelConfig(Strict):
     )
     generator_iterations: PositiveInt = Field(
         200,
+        le=MAX_ITERATIONS,
         description="cmsf-attae: CMSF-GAN iterations before ATTAE's I iterations [I_G]; a "
         "multiple of L, so that every monitor receives the global generator",
     )
@@ -404,6 +405,7 @@ class ModelConfig(Strict):
     )
     fine_tune_iterations: NonNegativeInt = Field(
         0,
+        le=MAX_ITERATIONS,
         description="attae, cmsf-attae: after training, each monitor trains the model it "
         "received this many more iterations on its own windows, alone, and detects with that "
         "personalised copy (beyond the paper; 0 = detect with the received model)",
