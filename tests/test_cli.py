@@ -482,7 +482,7 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
         ),
         (
             ["--model", "attae", "--fine-tune", "10000001"],
-            "--fine-tune: model.fine_tune_iterations: Input should be less than or equal to 10000000",
+            "--fine-tune: model.fine_tune_iterations: Input should be less than or equal to 1000",
         ),
         (
             ["--model", "attae", "--fine-tune", "-1"],
