@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,38 @@ def test_csv_dates_day_first_are_read_day_first(tmp_path):
     data = source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
     np.testing.assert_array_equal(data.series.values[:, 0], np.arange(40))  # order kept
     np.testing.assert_array_equal(np.diff(data.series.timestamps), 86400.0)
+
+
+def test_csv_dates_each_read_alone_raise_no_pandas_warning(tmp_path):
+    """pandas warns when it cannot infer one format; the user sees the data, not the warning."""
+    hours = pd.date_range("2024-01-01", periods=30, freq="h")
+    rows = "".join(f"{hour:%b %d %Y %I:%M %p},{i}\n" for i, hour in enumerate(hours))
+    (tmp_path / "x.csv").write_text("time,cpu\n" + rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = source(f"csv:{tmp_path / 'x.csv'}").load("x", "s")
+    np.testing.assert_array_equal(np.diff(data.series.timestamps), 3600.0)
+
+
+def test_csv_rows_that_repeat_a_timestamp(tmp_path):
+    """A clock set back once loses its repeated row; a file of two hosts one after the other,
+    or of dates without their times, is refused rather than cut to its first rows."""
+    times = [f"2024-01-01 {h:02d}:{m:02d}" for h in range(5) for m in range(60)]  # 300 rows
+    once = [*times[:150], times[149], *times[150:]]
+    (tmp_path / "once.csv").write_text(
+        "time,cpu\n" + "".join(f"{s},{i}\n" for i, s in enumerate(once))
+    )
+    data = source(f"csv:{tmp_path / 'once.csv'}").load("once", "s")
+    assert len(data.series) == 300 and data.series.values[150, 0] == 151  # the first kept
+    hosts = "".join(f"{s},{h},{i}\n" for i, s in enumerate(times) for h in ("web", "db"))
+    (tmp_path / "long.csv").write_text("time,host,cpu\n" + hosts)
+    with pytest.raises(
+        InputError,
+        match=r"long.csv: 300 of 600 rows repeat an earlier row's timestamp \(the first at line "
+        r"3: '2024-01-01 00:00'\); a file holds one series, a row per time: give each host its "
+        r"own file, or join date and time into one column",
+    ):
+        source(f"csv:{tmp_path / 'long.csv'}").load("long", "s")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +257,37 @@ def shown_cell(cell: str | float) -> str:
     return "an empty or NaN cell" if pd.isna(cell) else repr(cell.strip())
 
 
+def date_readings(text: pd.Series, iso: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A column of dates read month first and day first (NaT where a cell does not read).
+
+    Parameters
+    ----------
+    text
+        The column's cells, stripped.
+    iso
+        The cells read as ISO 8601 (NaT where they are not).
+
+    Returns
+    -------
+    tuple of pandas.Series
+        Month first and day first, in UTC: in one format inferred from the first cell where
+        one reads every cell, else each cell on its own, ISO 8601 cells as such (read day
+        first, dateutil takes 2024-01-05 for 1 May).
+    """
+    readings = [
+        pd.to_datetime(text, errors="coerce", utc=True, dayfirst=dayfirst)
+        for dayfirst in (False, True)
+    ]
+    if not any(reading.notna().all() for reading in readings):  # formats differ by cell
+        readings = [
+            pd.to_datetime(
+                text, errors="coerce", utc=True, dayfirst=dayfirst, format="mixed"
+            ).where(iso.isna(), iso)
+            for dayfirst in (False, True)
+        ]
+    return readings[0], readings[1]
+
+
 def date_column(text: pd.Series, column: str, frame: pd.DataFrame, path: Path) -> pd.Series:
     """A column of dates, read month first or day first, whichever reads every cell.
 
@@ -286,19 +318,10 @@ def date_column(text: pd.Series, column: str, frame: pd.DataFrame, path: Path) -
     iso = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     if iso.notna().all():
         return iso
-    readings = [
-        pd.to_datetime(text, errors="coerce", utc=True, dayfirst=dayfirst)
-        for dayfirst in (False, True)
-    ]
-    if not any(reading.notna().all() for reading in readings):  # formats differ by cell
-        readings = [  # ISO 8601 cells as such (day first, dateutil reads 2024-01-05 as 1 May)
-            pd.to_datetime(
-                text, errors="coerce", utc=True, dayfirst=dayfirst, format="mixed"
-            ).where(iso.isna(), iso)
-            for dayfirst in (False, True)
-        ]
-    monthfirst, dayfirst = readings
-    complete = [reading for reading in readings if reading.notna().all()]
+    with warnings.catch_warnings():  # "Could not infer format": each cell is then read alone
+        warnings.simplefilter("ignore", UserWarning)
+        monthfirst, dayfirst = date_readings(text, iso)
+    complete = [reading for reading in (monthfirst, dayfirst) if reading.notna().all()]
     if len(complete) == 1:
         return complete[0]
     differ = (monthfirst.notna() & dayfirst.notna() & (monthfirst != dayfirst)).to_numpy()
@@ -357,6 +380,43 @@ def timestamp_seconds(frame: pd.DataFrame, column: str, path: Path) -> np.ndarra
     return (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
 
 
+#: The largest share of rows that may repeat an earlier row's time (of rows with equal
+#: timestamps the first is kept): a clock set back, not a file of several series.
+MAX_REPEATED_SHARE = 0.01
+
+
+def check_repeats(seconds: np.ndarray, column: str, frame: pd.DataFrame, path: Path) -> None:
+    """Refuse a file where many rows repeat an earlier row's timestamp.
+
+    Parameters
+    ----------
+    seconds
+        The timestamp column as seconds (:func:`timestamp_seconds`).
+    column
+        Its name, for the message.
+    frame
+        The table read, for its line numbers and cells.
+    path
+        The file, for the message.
+
+    Raises
+    ------
+    InputError
+        If more than one row and more than :data:`MAX_REPEATED_SHARE` of them repeat an
+        earlier timestamp (they would be dropped, and such a file holds several series: hosts
+        one after the other, or a date without its time), naming the first repeating line.
+    """
+    repeated = pd.Series(seconds).duplicated().to_numpy()
+    if repeated.sum() > max(1.0, MAX_REPEATED_SHARE * len(seconds)):
+        row = int(np.flatnonzero(repeated)[0])
+        raise InputError(
+            f"{path}: {int(repeated.sum())} of {len(seconds)} rows repeat an earlier row's "
+            f"timestamp (the first at line {file_line(frame, row)}: "
+            f"{shown_cell(frame[column].iloc[row].strip())}); a file holds one series, a row "
+            "per time: give each host its own file, or join date and time into one column"
+        )
+
+
 TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 #: Column names that read as anomaly labels: never taken as metrics without being asked for.
 LABEL_NAMES = ("label", "labels", "anomaly", "is_anomaly", "attack")
@@ -374,7 +434,8 @@ class CsvSource(FileSource):
         :data:`LABEL_NAMES`, unless it is the label column), the timestamp column
         (default: a column named timestamp, time, date or datetime, if there is one), the
         delimiter (default: detected) and metric families by column name. Rows are put in
-        timestamp order; of rows with equal timestamps the first is kept.
+        timestamp order; of rows with equal timestamps the first is kept, and a file where
+        more than 1 % of the rows, and more than one, repeat a timestamp is refused.
     """
 
     type_name = "csv"
@@ -471,6 +532,9 @@ class CsvSource(FileSource):
         labels = None
         if self.csv.label_column:
             labels = label_column(frame, self.csv.label_column, path)
-        timestamps = timestamp_seconds(frame, timestamp_column, path) if timestamp_column else None
+        timestamps = None
+        if timestamp_column:
+            timestamps = timestamp_seconds(frame, timestamp_column, path)
+            check_repeats(timestamps, timestamp_column, frame, path)
         checked = checked_values(values, metrics, str(path), lines=lambda: frame_lines(frame))
         return EntityData(entity, time_ordered(MetricSeries(checked, metrics, labels, timestamps)))
