@@ -927,15 +927,19 @@ def simulate(
     except InputError:  # refused before training (cluster, devices): leave nothing behind
         run.remove()
         raise
+    except RunFailedError as error:  # a diverged monitor: run.log says so too
+        run.log_line(f"run stopped: {error}")
+        raise
     except ray.exceptions.OutOfMemoryError as error:
-        raise RunFailedError(failure_reason(str(error))) from None
+        reason = failure_reason(str(error))
+        run.log_line(f"run stopped: {reason}")
+        raise RunFailedError(reason) from None
     except (ray.exceptions.RayActorError, ray.exceptions.NodeDiedError) as error:
         # the cluster went away (a `ray stop`, a node lost) or an actor's process died
         first = next(iter(str(error).strip().splitlines()), "")
-        raise RunFailedError(
-            f"a Ray actor or node of this run stopped ({type(error).__name__}: {first}); "
-            f"run.log holds Ray's report"
-        ) from None
+        reason = f"a Ray actor or node of this run stopped ({type(error).__name__}: {first})"
+        run.log_line(f"run stopped: {reason}")
+        raise RunFailedError(f"{reason}; run.log holds Ray's report") from None
     summary = build_summary(
         topology,
         monitors,

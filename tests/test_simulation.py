@@ -380,6 +380,9 @@ def test_a_diverging_monitor_stops_the_run_and_keeps_the_directory(ray_address, 
     ) as failure:
         simulate(topology, tmp_path / "run", ray_address)
     assert (tmp_path / "run" / "config.yaml").exists()
+    # run.log, where `fedanomaly report` sends the user, says why the run stopped
+    last = (tmp_path / "run" / "run.log").read_text().splitlines()[-1]
+    assert last == f"fedanomaly: run stopped: {failure.value}"
     # the failed round's records are kept: the failing monitor's slice has every iteration
     # before the failing one, and each slice its iterations from the first on
     found = re.search(r"vm-(\d)-\d: .* at iteration (\d+)", str(failure.value))

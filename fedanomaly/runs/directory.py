@@ -97,6 +97,11 @@ class RunDirectory:
         """Where Ray's and Flower's own logging goes."""
         return self.path / LOG
 
+    def log_line(self, text: str) -> None:
+        """Append ``fedanomaly: <text>`` to ``run.log``, after Ray's and Flower's lines."""
+        with self.log_file.open("a") as log:
+            log.write(f"fedanomaly: {text}\n")
+
     def write_config(self, topology: Topology) -> None:
         """The resolved topology, every default spelled out (:func:`config_text`)."""
         (self.path / CONFIG).write_text(config_text(topology))
