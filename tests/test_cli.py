@@ -23,10 +23,12 @@ from typer.testing import CliRunner
 from fedanomaly.bench.sweeps import expected_payload
 from fedanomaly.cli import app
 from fedanomaly.cli.common import reports_input_errors
+from fedanomaly.config import resolve_topology
 from fedanomaly.config.loading import load_topology
 from fedanomaly.config.schema import ANOMALY_TYPES, ModelConfig, PayloadConfig
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.data.sources.pickle_layout import load_array_pickle
+from fedanomaly.runs.directory import default_run_dir
 from tests.conftest import TOPOLOGIES
 
 runner = CliRunner()
@@ -612,6 +614,19 @@ def test_an_out_folder_with_an_earlier_runs_files_is_refused(tmp_path):
     result = run("simulate", "--slices", "1", "--monitors", "1", "--out", out)
     assert result.exit_code == 2, result.output
     assert f"{out}: holds an earlier run" in result.output
+
+
+def test_default_run_folders_are_apart_to_the_millisecond_and_never_reused(tmp_path):
+    topology = resolve_topology(slices=1, monitors=1)
+    first = default_run_dir(topology, tmp_path)
+    assert re.fullmatch(r"\d{8}-\d{6}\.\d{3}-balanced-1x1-federated", first.name)
+    first.mkdir()
+    taken = {first}
+    for _ in range(3):  # the same millisecond's folder taken: the next number
+        again = default_run_dir(topology, tmp_path)
+        assert again not in taken
+        again.mkdir()
+        taken.add(again)
 
 
 @pytest.mark.parametrize(

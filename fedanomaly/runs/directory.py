@@ -31,7 +31,8 @@ def config_text(topology: Topology) -> str:
 
 
 def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
-    """``runs/<UTC time>-<topology>-<mode>``.
+    """``runs/<UTC time>-<topology>-<mode>``, to the millisecond, so that runs started in the
+    same second (a script's parallel runs) get folders of their own.
 
     Parameters
     ----------
@@ -43,10 +44,17 @@ def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
     Returns
     -------
     Path
-        ``<root>/<YYYYmmdd-HHMMSS>-<name>-<mode>``, the time now in UTC; nothing is created.
+        ``<root>/<YYYYmmdd-HHMMSS.mmm>-<name>-<mode>``, the time now in UTC, with ``-2``,
+        ``-3``, ... added where that folder exists already; nothing is created.
     """
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return root / f"{stamp}-{topology.name}-{topology.mode}"
+    now = time.time()
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime(now))}.{int(now % 1 * 1000):03d}"
+    base = root / f"{stamp}-{topology.name}-{topology.mode}"
+    path, number = base, 1
+    while path.exists():
+        number += 1
+        path = base.with_name(f"{base.name}-{number}")
+    return path
 
 
 def check_free(path: Path) -> None:
