@@ -353,6 +353,42 @@ def test_simulate_from_the_command_line(ray_address, tmp_path):
     assert "critic_iterations: 1" in config and "length: 1440" in config
 
 
+def test_inject_chooses_the_types_a_csv_of_cpu_and_memory_can_take(ray_address, tmp_path):
+    rng = np.random.default_rng(0)
+    rows = "".join(
+        f"{minute * 60},{20 + rng.normal():.3f},{50 + rng.normal():.3f}\n" for minute in range(3000)
+    )
+    (tmp_path / "vm.csv").write_text("timestamp,cpu,mem\n" + rows)
+    data = f"csv:{tmp_path / 'vm.csv'}?column_groups=cpu:cpu;memory:mem"
+    common = ("--data", data, "--slices", "1", "--monitors", "1", "--iterations", "2",
+              "--batch-size", "8", "--critic-iters", "1", "--ray-address", ray_address)  # fmt: skip
+    refused = run("simulate", *common, "--out", tmp_path / "refused")
+    assert refused.exit_code == 2
+    assert "acts on disk metrics and the data has none" in refused.output
+    assert "or --inject)" in " ".join(refused.output.split())
+    assert not (tmp_path / "refused").exists()
+    out = tmp_path / "run"
+    result = run(
+        "simulate", *common, "--inject", "cpu_endless_loop,memory_leak", "--rate", "0.1",
+        "--intensity", "2", "--out", out, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary["detection"]["by_type"]) == {"cpu_endless_loop", "memory_leak"}
+    injection = load_topology(out / "config.yaml").data.injection
+    assert (injection.types, injection.rate, injection.intensity) == (
+        ["cpu_endless_loop", "memory_leak"], 0.1, 2.0,
+    )  # fmt: skip
+    generated = tmp_path / "g.npz"
+    made = run(
+        "generate", "--data", data, "--slices", "1", "--monitors", "1", "--iterations", "2",
+        "--batch-size", "8", "--inject", "cpu_endless_loop", "--type", "memory_leak",
+        "--count", "5", "--out", generated,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert np.load(generated)["windows"].shape == (5, 8, 2)
+
+
 def test_precision_and_level_stretch_reach_the_run(ray_address, tmp_path):
     out = tmp_path / "run"
     result = run(

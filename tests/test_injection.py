@@ -217,8 +217,7 @@ def test_a_type_whose_family_is_missing_is_an_error():
     with pytest.raises(
         InputError,
         match=r"anomaly type 'memory_leak' acts on memory metrics and the data has none \(set the "
-        r"source's column_groups, or choose other types: data.injection.types, or --inject in "
-        r"the data commands\)",
+        r"source's column_groups, or choose other types: data.injection.types, or --inject\)",
     ):
         inject_anomalies(
             values, metrics, values.std(axis=0), InjectionConfig(types=["memory_leak"]), rng

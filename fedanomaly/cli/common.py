@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -50,6 +50,37 @@ Monitors = Annotated[
 Seed = Annotated[int | None, typer.Option(help="Seed (default: the topology's).")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 DataOption = Annotated[str | None, typer.Option(help="Data source, TYPE[:PATH][?key=value&...].")]
+Inject = Annotated[
+    str | None,
+    typer.Option("--inject", help="Comma-separated anomaly types to inject (see `data types`)."),
+]
+Rate = Annotated[float | None, typer.Option(help="Fraction of anomalous steps to inject.")]
+Intensity = Annotated[float | None, typer.Option(help="Anomaly size in train standard deviations.")]
+
+
+def injection_options(
+    inject: str | None, rate: float | None, intensity: float | None
+) -> dict[str, tuple[str, Any]]:
+    """``--inject``, ``--rate`` and ``--intensity`` as :func:`option_settings` entries.
+
+    Parameters
+    ----------
+    inject
+        Comma-separated anomaly types, or ``None``.
+    rate, intensity
+        The share of anomalous steps and the anomalies' size, or ``None``.
+
+    Returns
+    -------
+    dict
+        ``data.injection.types``, ``rate`` and ``intensity``, each with its option's name.
+    """
+    types = [name.strip() for name in inject.split(",")] if inject is not None else None
+    return {
+        "data.injection.types": ("--inject", types),
+        "data.injection.rate": ("--rate", rate),
+        "data.injection.intensity": ("--intensity", intensity),
+    }
 
 
 def human_bytes(count: float) -> str:

@@ -12,11 +12,15 @@ from rich import box
 from rich.table import Table
 
 from fedanomaly.cli.common import (
+    Inject,
+    Intensity,
     Json,
     Monitors,
+    Rate,
     Seed,
     Slices,
     console,
+    injection_options,
     reports_input_errors,
 )
 from fedanomaly.config import parse_source
@@ -36,12 +40,6 @@ TopologyFile = Annotated[
     typer.Option("--topology", "-t", help="Topology YAML (default: the source's own layout)."),
 ]
 Length = Annotated[int | None, typer.Option(help="Steps per VM of synthetic-vnf data.")]
-Inject = Annotated[
-    str | None,
-    typer.Option("--inject", help="Comma-separated anomaly types to inject (see `data types`)."),
-]
-Rate = Annotated[float | None, typer.Option(help="Fraction of anomalous steps to inject.")]
-Intensity = Annotated[float | None, typer.Option(help="Anomaly size in train standard deviations.")]
 Partition = Annotated[
     str | None,
     typer.Option(help="entity: a VM per monitor; split: one series cut into a share per monitor."),
@@ -73,12 +71,7 @@ def data_topology(
         {
             "seed": ("--seed", seed),
             "data.source.length": ("--length", length),
-            "data.injection.types": (
-                "--inject",
-                [t.strip() for t in inject.split(",")] if inject is not None else None,
-            ),
-            "data.injection.rate": ("--rate", rate),
-            "data.injection.intensity": ("--intensity", intensity),
+            **injection_options(inject, rate, intensity),
             "data.partition": ("--partition", partition),
         }
     )

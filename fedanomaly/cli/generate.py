@@ -13,12 +13,16 @@ from rich.table import Table
 
 from fedanomaly.cli.common import (
     DataOption,
+    Inject,
+    Intensity,
     Json,
     Monitors,
+    Rate,
     Seed,
     Slices,
     console,
     errors,
+    injection_options,
     number,
     reports_input_errors,
 )
@@ -46,6 +50,9 @@ def generate(
     slices: Slices = None,
     monitors: Monitors = None,
     data: DataOption = None,
+    inject: Inject = None,
+    rate: Rate = None,
+    intensity: Intensity = None,
     iterations: Annotated[int | None, typer.Option(help="Training iterations I.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per batch M.")] = None,
     seed: Seed = None,
@@ -71,6 +78,7 @@ def generate(
             "model.iterations": ("--iterations", iterations),
             "model.batch_size": ("--batch-size", batch_size),
             "seed": ("--seed", seed),
+            **injection_options(inject, rate, intensity),
         }
     )
     if iterations is not None:  # one trainer, no FedAvg: a file's L and L1 must not refuse it
@@ -79,7 +87,7 @@ def generate(
     chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     if type_name not in chosen.data.injection.types:  # learn it beside the topology's types
         settings["data.injection.types"] = [*chosen.data.injection.types, type_name]
-        flags["data.injection.types"] = "--type"
+        flags["data.injection.types"] = "--inject, --type" if inject is not None else "--type"
         chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     check_output_file(out, "--out")
     if out.name.lower() == ".npz":

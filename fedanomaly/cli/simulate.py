@@ -15,13 +15,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fedanomaly.cli.common import (
     DataOption,
+    Inject,
+    Intensity,
     Json,
     Monitors,
+    Rate,
     Seed,
     Slices,
     console,
     errors,
     human_bytes,
+    injection_options,
     reports_input_errors,
 )
 from fedanomaly.cli.report import per_monitor_table, summary_tables
@@ -51,6 +55,9 @@ def simulate(
         ),
     ] = None,
     data: DataOption = None,
+    inject: Inject = None,
+    rate: Rate = None,
+    intensity: Intensity = None,
     iterations: Annotated[int | None, typer.Option(help="Training iterations I.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Windows per batch M.")] = None,
     critic_iters: Annotated[int | None, typer.Option(help="Critic steps per G/E step K.")] = None,
@@ -168,6 +175,7 @@ def simulate(
             "payload.generated": ("--precision", precision),
             "payload.models": ("--precision", precision),
             "seed": ("--seed", seed),
+            **injection_options(inject, rate, intensity),
         }
     )
     source = parse_source(data) if data is not None else None
