@@ -299,8 +299,37 @@ def test_the_command_line_may_mend_what_the_file_alone_fails(tmp_path):
     mended = resolve_topology(path, settings={"mode": "centralized"}, flags={"mode": "--mode"})
     assert mended.mode == "centralized"
     assert mended.data.source.path == tmp_path / "sub" / ".." / "smd"
-    with pytest.raises(InputError, match=r"t.yaml with --mode: slices\[0\]: no monitor has"):
-        resolve_topology(path, settings={"mode": "federated"}, flags={"mode": "--mode"})
+    # options that leave the file's own problem as it was are not named as its cause
+    for settings, flags in (
+        ({"mode": "federated"}, {"mode": "--mode"}),
+        (
+            {"model.iterations": 10, "seed": 3},
+            {"model.iterations": "--iterations", "seed": "--seed"},
+        ),
+    ):
+        with pytest.raises(InputError, match=r"^\S*t.yaml: slices\[0\]: no monitor has"):
+            resolve_topology(path, settings=settings, flags=flags)
+    # an option that leaves another problem is named with the file
+    with pytest.raises(
+        InputError, match=r"t.yaml with --mode: slices\[0\].monitors\[0\]: in standalone"
+    ):
+        resolve_topology(path, settings={"mode": "standalone"}, flags={"mode": "--mode"})
+
+
+def test_a_valid_file_names_the_option_that_breaks_it(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("model: {local_iterations: 10}\nslices: [{name: s, monitors: 2}]\n")
+    with pytest.raises(
+        InputError,
+        match=r"t.yaml with --iterations: model.local_iterations: L=10 is larger than iterations",
+    ):
+        resolve_topology(
+            path, settings={"model.iterations": 5}, flags={"model.iterations": "--iterations"}
+        )
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(InputError, match=r"empty.yaml: the file is empty; a topology needs"):
+        resolve_topology(empty)
 
 
 @pytest.mark.parametrize(

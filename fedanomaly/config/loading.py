@@ -47,7 +47,10 @@ def yaml_path(loc: Iterable[int | str]) -> str:
 
 
 def describe_validation_error(
-    error: ValidationError, where: str, flags: dict[str, str] | None = None
+    error: ValidationError,
+    where: str,
+    flags: dict[str, str] | None = None,
+    options_cause: bool = False,
 ) -> str:
     """One line naming the file (or command-line option), the YAML path, the problem and value.
 
@@ -64,6 +67,9 @@ def describe_validation_error(
         of a whole section, followed by the options that set something in it.
     flags
         Dotted YAML path -> the command-line option that set it.
+    options_cause
+        Whether the options are known to cause the problem (a file valid on its own): a
+        problem at a path no option set then names every option after ``where``.
 
     Returns
     -------
@@ -94,6 +100,8 @@ def describe_validation_error(
     else:  # a problem of a whole section: name the options that set something in it
         top = path == TOP_LEVEL
         within = [flag for key, flag in given.items() if top or key.startswith(f"{path}.")]
+        if options_cause and not within:  # L against the I an option set, say
+            within = list(given.values())
         if within:
             where = f"{where} with {', '.join(dict.fromkeys(within))}"
     # a value that fits no alternative of a union (vus_window: 'auto' or a positive integer)
@@ -115,7 +123,9 @@ def describe_validation_error(
     return f"{where}: {located}{message}{shown}{tail}"
 
 
-def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None) -> Topology:
+def validate_topology(
+    data: Any, where: str, flags: dict[str, str] | None = None, options_cause: bool = False
+) -> Topology:
     """Validate a mapping (parsed YAML) as a topology; ``where`` names it in errors, and
     ``flags`` the command-line options that set some of its paths.
 
@@ -127,6 +137,9 @@ def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None
         The file (or ``command line``), named in errors.
     flags
         Dotted YAML path -> the command-line option that set it (see
+        :func:`describe_validation_error`).
+    options_cause
+        Whether the options are known to cause any problem (see
         :func:`describe_validation_error`).
 
     Returns
@@ -140,12 +153,14 @@ def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None
         If ``data`` is not a mapping or the schema rejects it (one line, see
         :func:`describe_validation_error`).
     """
+    if data is None:
+        raise InputError(f"{where}: the file is empty; a topology needs at least its slices")
     if not isinstance(data, dict):
         raise InputError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
     try:
         return Topology.model_validate(data)
     except ValidationError as error:
-        raise InputError(describe_validation_error(error, where, flags)) from None
+        raise InputError(describe_validation_error(error, where, flags, options_cause)) from None
 
 
 class UniqueKeyLoader(yaml.SafeLoader):

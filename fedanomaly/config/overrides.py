@@ -181,7 +181,18 @@ def resolve_topology(
         generated = source.type == "synthetic-vnf"
         layout = balanced_slices(3, 9) if split or generated else source_layout(source, 0)
         data["slices"] = layout
-    topology = validate_topology(data, str(file) if file else "command line", flags)
+    where = str(file) if file else "command line"
+    sized = slices is not None or source is not None  # the file's layout or data replaced
+    try:  # a file valid on its own, as laid out: the options caused whatever fails now
+        topology = validate_topology(
+            data, where, flags, options_cause=from_file and not as_written and not sized
+        )
+    except InputError:
+        if as_written and flags:  # a file that fails on its own, as it does here: name it alone
+            own = file_problem(Path(file))
+            if own is not None and own == problem_of(data, where):
+                raise InputError(own) from None
+        raise
     check_option_scope(topology, flags or {})
     if file is not None and as_written and source is None:
         rebase_paths(topology, Path(file).parent)
@@ -224,6 +235,32 @@ def check_option_scope(topology: Topology, flags: dict[str, str]) -> None:
     for key, (local, reason) in OPTION_SCOPE.items():
         if key in flags and model.is_local != local:
             raise InputError(f"{flags[key]}: {reason.format(name=model.name)}")
+
+
+def problem_of(data: Any, where: str) -> str | None:
+    """The message :func:`validate_topology` refuses ``data`` with (no options named), or
+    ``None`` where it is valid."""
+    try:
+        validate_topology(data, where)
+    except InputError as error:
+        return str(error)
+    return None
+
+
+def file_problem(file: Path) -> str | None:
+    """The message a topology file is refused with on its own, or ``None`` where it is valid.
+
+    Parameters
+    ----------
+    file
+        The topology file (readable: :func:`file_settings` read it already).
+
+    Returns
+    -------
+    str or None
+        The refusal, naming the file alone.
+    """
+    return problem_of(read_topology(file), str(file))
 
 
 def file_settings(file: Path, overridden: bool, keys: Iterable[str]) -> tuple[dict[str, Any], bool]:
