@@ -439,9 +439,11 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
         (name, entry, entry["controls"]) for name, entry in detection["per_monitor"].items()
     ]
     for name, model, controls in figures:
-        expected = [model[k] for k in ("vus_pr", "auc_pr", "f1", "f1_oracle")]
-        expected += [controls[control]["vus_pr"] for control in detection["controls"]]
-        assert rows[name] == [f"{value:.3f}" for value in expected]
+        expected = [f"{model[k]:.3f}" for k in ("vus_pr", "auc_pr", "f1", "f1_oracle")]
+        for control in detection["controls"]:  # marked where above the model, piped or not
+            value = controls[control]["vus_pr"]
+            expected.append(f"{value:.3f}" + ("*" if value > model["vus_pr"] else ""))
+        assert rows[name] == expected
     # the saved run shows the same tables again, and beside another run
     shown = run("report", out, "--per-monitor")
     assert shown.exit_code == 0, shown.output
@@ -450,7 +452,7 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
     shutil.copytree(out, other)
     summary = json.loads((other / "summary.json").read_text())
     summary["communication"]["slice_controller"]["up_bytes"] += 1000
-    summary["detection"]["beats_controls"] = {"random": True, "pca": False}
+    summary["detection"]["beats_controls"] = {"random": True, "pca": False, "zscore": None}
     (other / "summary.json").write_text(json.dumps(summary))
     listed = run("report", out, other, "--json")
     assert listed.exit_code == 0, listed.output
@@ -470,6 +472,10 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
     table = run("report", out, other)
     assert table.exit_code == 0, table.output
     assert "1 of 2" in table.stdout and f"{rows[0]['vus_pr']:.3f}" in table.stdout
+    summary["detection"]["beats_controls"] = {"random": None, "pca": None}  # no figures
+    (other / "summary.json").write_text(json.dumps(summary))
+    shown = run("report", out, other).stdout.splitlines()
+    assert next(line for line in shown if "controls beaten" in line).split()[-1] == "n/a"
     # a figure of the wrong kind in one of them is named by its file
     summary["detection"]["overall"]["f1"] = "x"
     (other / "summary.json").write_text(json.dumps(summary))
@@ -482,6 +488,8 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
     ("args", "message"),
     [
         (["--mode", "orbital"], "--mode: mode: Input should be 'centralized'"),
+        (["--metrics-host", "0.0.0.0"], "--metrics-host: applies with --metrics-port"),
+        (["--metrics-linger", "5"], "--metrics-linger: applies with --metrics-port"),
         (["--model", "vae"], "--model: model.name: Input should be 'biwgan-gp'"),
         (
             ["--iterations", "5", "--local-iters", "9"],

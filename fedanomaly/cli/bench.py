@@ -171,7 +171,7 @@ def bench_batch(
         {"model.batch_size": "--sizes", "model.iterations": "--iterations"},
     )  # fmt: skip
     run_sweep(points, batch_row, "batch_size", (), [], out,
-              "monitor <-> slice payload (bytes) against M", ray_address)  # fmt: skip
+              "monitor <-> slice payload against M", ray_address)  # fmt: skip
 
 
 @bench_app.command("aggregation")
@@ -197,7 +197,7 @@ def bench_aggregation(
         {"model.local_iterations": "--local", "model.iterations": "--iterations"},
     )  # fmt: skip
     run_sweep(points, aggregation_row, "local_iterations", (), [], out,
-              "slice <-> controller payload (bytes) against L", ray_address)  # fmt: skip
+              "slice <-> controller payload against L", ray_address)  # fmt: skip
 
 
 @bench_app.command("time")

@@ -96,7 +96,8 @@ def per_monitor_table(summary: dict[str, Any]) -> Table:
     -------
     Table
         Per monitor: VUS-PR, AUC-PR, F1 at the deployable threshold and the oracle F1 of the
-        model, then each control row's VUS-PR, in red where it is above the model's; a last
+        model, then each control row's VUS-PR, in red and marked ``*`` where it is above the
+        model's (the mark stays where the output is piped); a last
         row with the means over monitors (``detection.overall`` and ``detection.controls``).
     """
     detection = summary["detection"]
@@ -104,7 +105,7 @@ def per_monitor_table(summary: dict[str, Any]) -> Table:
     table = Table(
         "monitor", "VUS-PR", "AUC-PR", "F1", "oracle F1", *controls,
         title=f"Per monitor: the model's VUS-PR, AUC-PR, F1 ({detection['threshold_method']}) "
-        "and oracle F1; each control row's VUS-PR on the same windows (red: above the model's)",
+        "and oracle F1; each control row's VUS-PR on the same windows (*: above the model's)",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip
 
@@ -114,7 +115,7 @@ def per_monitor_table(summary: dict[str, Any]) -> Table:
         for name in controls:
             control = rows[name]["vus_pr"]
             above = model is not None and control is not None and control > model
-            cells.append(f"[red]{number(control)}[/red]" if above else number(control))
+            cells.append(f"[red]{number(control)}*[/red]" if above else number(control))
         return cells
 
     for name, figures in detection["per_monitor"].items():
@@ -165,7 +166,8 @@ def comparison_row(run: str, summary: dict[str, Any]) -> dict[str, Any]:
         ``bytes`` (every link, both directions) and ``<link>_bytes`` per link;
         ``wall_seconds``; the means over monitors ``f1`` (at ``threshold_method``),
         ``f1_oracle``, ``vus_pr`` and ``auc_pr``; ``controls_beaten`` and ``controls``, how
-        many control rows the model's VUS-PR is above and how many there are.
+        many control rows the model's VUS-PR is above and how many could be compared (both
+        figures defined).
     """
     links = summary["communication"]
     per_link = {
@@ -188,7 +190,7 @@ def comparison_row(run: str, summary: dict[str, Any]) -> dict[str, Any]:
         "threshold_method": detection["threshold_method"],
         **{key: overall[key] for key in ("f1", "f1_oracle", "vus_pr", "auc_pr")},
         "controls_beaten": sum(1 for beaten in verdicts.values() if beaten),
-        "controls": len(verdicts),
+        "controls": sum(1 for beaten in verdicts.values() if beaten is not None),
     }
 
 
@@ -209,7 +211,10 @@ COMPARISON_LINES: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("F1 (oracle)", lambda row: number(row["f1_oracle"])),
     ("VUS-PR", lambda row: number(row["vus_pr"])),
     ("AUC-PR", lambda row: number(row["auc_pr"])),
-    ("controls beaten", lambda row: f"{row['controls_beaten']} of {row['controls']}"),
+    (
+        "controls beaten",
+        lambda row: f"{row['controls_beaten']} of {row['controls']}" if row["controls"] else "n/a",
+    ),
 ]
 
 

@@ -33,6 +33,10 @@ from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import option_settings, resolve_topology
 from fedanomaly.errors import InputError
 
+#: Where the metrics endpoint binds and how long it stays up after a run, by default.
+METRICS_HOST = "127.0.0.1"
+METRICS_LINGER = 15.0
+
 if TYPE_CHECKING:  # loaded only when simulate runs
     from fedanomaly.runs.live import LiveMetrics
 
@@ -113,8 +117,9 @@ def simulate(
     precision: Annotated[
         str | None,
         typer.Option(
-            help="Payload precision of everything that crosses a link: float32, float16 or "
-            "int8 (per kind: the topology's payload section)."
+            help="Payload precision of what crosses a link in training (centralized mode's "
+            "upload of the training data stays float32): float32, float16 or int8 (per kind: "
+            "the topology's payload section)."
         ),
     ] = None,
     seed: Seed = None,
@@ -138,17 +143,22 @@ def simulate(
         typer.Option(min=0, max=65535, help="Serve live Prometheus metrics on this port."),
     ] = None,
     metrics_host: Annotated[
-        str, typer.Option(help="Address the metrics endpoint binds to.")
-    ] = "127.0.0.1",
+        str | None,
+        typer.Option(
+            help="Address the metrics endpoint binds to (with --metrics-port).",
+            show_default=METRICS_HOST,
+        ),
+    ] = None,
     metrics_linger: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0,
             max=86400,
             help="Seconds the metrics endpoint stays up after the run, for a last scrape of "
-            "the detection metrics (Ctrl-C ends it early).",
+            "the detection metrics (with --metrics-port; Ctrl-C ends it early).",
+            show_default=str(METRICS_LINGER),
         ),
-    ] = 15.0,
+    ] = None,
 ) -> None:
     """Train across the tiers, detect on every monitor, and report costs and detection."""
     # Ray, Flower and PyTorch load only for this command, so the others start fast.
@@ -157,6 +167,13 @@ def simulate(
     from fedanomaly.simulation import RunFailedError, prepare_run
     from fedanomaly.simulation import simulate as run_simulation
 
+    if metrics_port is None:  # the endpoint's other options would be ignored
+        for option, value in (
+            ("--metrics-host", metrics_host),
+            ("--metrics-linger", metrics_linger),
+        ):
+            if value is not None:
+                raise InputError(f"{option}: applies with --metrics-port, which serves the metrics")
     settings, flags = option_settings(
         {
             "mode": ("--mode", mode),
@@ -182,7 +199,9 @@ def simulate(
     chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
     run_dir = out or default_run_dir(chosen)
     prepared = prepare_run(chosen, run_dir, ray_address)
-    live = LiveMetrics(chosen, metrics_port, metrics_host) if metrics_port is not None else None
+    live = None
+    if metrics_port is not None:
+        live = LiveMetrics(chosen, metrics_port, metrics_host or METRICS_HOST)
     if live is not None:  # the port too, which the system picks for --metrics-port 0
         errors.print(f"metrics: {live.url}", markup=False, highlight=False, soft_wrap=True)
     summary = None
@@ -246,7 +265,7 @@ def simulate(
             console.print(per_monitor_table(summary))
         console.print(f"run directory: {run_dir}")
     if live is not None:
-        linger(live, metrics_linger)
+        linger(live, METRICS_LINGER if metrics_linger is None else metrics_linger)
 
 
 def linger(live: LiveMetrics, seconds: float) -> None:
