@@ -316,19 +316,50 @@ def test_the_command_line_may_mend_what_the_file_alone_fails(tmp_path):
         resolve_topology(path, settings={"mode": "standalone"}, flags={"mode": "--mode"})
 
 
-def test_a_valid_file_names_the_option_that_breaks_it(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "settings", "sized", "message"),
+    [
+        (  # an option breaks a valid file: named with it, and only it
+            "model: {local_iterations: 10}\n",
+            {"model.iterations": 5, "seed": 3, "payload.models": "float16"},
+            False,
+            r"t.yaml with --iterations: model.local_iterations: L=10 is larger than iterations",
+        ),
+        (  # ... also where the sizes or the source come from the command line
+            "model: {local_iterations: 10}\n",
+            {"model.iterations": 5},
+            True,
+            r"t.yaml with --iterations: model.local_iterations: L=10 is larger than iterations",
+        ),
+        (  # an option mends one problem of the file and leaves another, the file's own
+            "model: {local_iterations: 10, iterations: 5, batch_size: 0}\n",
+            {"model.batch_size": 8},
+            False,
+            r"t.yaml: model.local_iterations: L=10 is larger than iterations I=5",
+        ),
+        (  # an option repeats the file's bad value: the option is named
+            "model: {batch_size: 0}\n",
+            {"model.batch_size": 0},
+            False,
+            r"^--batch-size: model.batch_size: Input should be greater than 0",
+        ),
+    ],
+)
+def test_errors_name_the_options_that_cause_them(tmp_path, text, settings, sized, message):
     path = tmp_path / "t.yaml"
-    path.write_text("model: {local_iterations: 10}\nslices: [{name: s, monitors: 2}]\n")
-    with pytest.raises(
-        InputError,
-        match=r"t.yaml with --iterations: model.local_iterations: L=10 is larger than iterations",
-    ):
-        resolve_topology(
-            path, settings={"model.iterations": 5}, flags={"model.iterations": "--iterations"}
-        )
+    path.write_text(text + "slices: [{name: s, monitors: 2}]\n")
+    names = {"model.iterations": "--iterations", "seed": "--seed", "model.batch_size":
+             "--batch-size", "payload.models": "--precision"}  # fmt: skip
+    flags = {key: names[key] for key in settings}
+    sizes = (1, 2) if sized else (None, None)
+    with pytest.raises(InputError, match=message):
+        resolve_topology(path, *sizes, settings=settings, flags=flags)
+
+
+def test_an_empty_topology_file_says_so(tmp_path):
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
-    with pytest.raises(InputError, match=r"empty.yaml: the file is empty; a topology needs"):
+    with pytest.raises(InputError, match=r"empty.yaml: the file is empty$"):
         resolve_topology(empty)
 
 

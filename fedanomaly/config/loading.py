@@ -50,7 +50,7 @@ def describe_validation_error(
     error: ValidationError,
     where: str,
     flags: dict[str, str] | None = None,
-    options_cause: bool = False,
+    causes: list[str] | None = None,
 ) -> str:
     """One line naming the file (or command-line option), the YAML path, the problem and value.
 
@@ -67,9 +67,10 @@ def describe_validation_error(
         of a whole section, followed by the options that set something in it.
     flags
         Dotted YAML path -> the command-line option that set it.
-    options_cause
-        Whether the options are known to cause the problem (a file valid on its own): a
-        problem at a path no option set then names every option after ``where``.
+    causes
+        The options found to cause a problem at a path no option set (see
+        :func:`~fedanomaly.config.overrides.option_causes`), named after ``where``; ``None``
+        names the options that set something in the problem's section instead.
 
     Returns
     -------
@@ -79,29 +80,17 @@ def describe_validation_error(
     """
     # a default computed from other fields (model.window_length) is left out where one of them
     # failed: that follows from the other problem and is not one of its own
-    problems = [e for e in error.errors() if e["type"] != "default_factory_not_called"]
-    problems = problems or error.errors()
     given = flags or {}
-
-    def option_of(path: str) -> str | None:
-        """The option that set ``path`` or a mapping above it."""
-        return next(
-            (flag for key, flag in given.items()
-             if path == key or path.startswith((f"{key}.", f"{key}["))),
-            None,
-        )  # fmt: skip
-
-    # a bad option first: the user just typed it, and the file's own problems may follow from it
-    problems.sort(key=lambda problem: option_of(yaml_path(problem["loc"])) is None)
+    problems = ordered_problems(error, given)
     first = problems[0]
     path = yaml_path(first["loc"])
-    if (option := option_of(path)) is not None:
+    if (option := option_of(path, given)) is not None:
         where = option
     else:  # a problem of a whole section: name the options that set something in it
         top = path == TOP_LEVEL
         within = [flag for key, flag in given.items() if top or key.startswith(f"{path}.")]
-        if options_cause and not within:  # L against the I an option set, say
-            within = list(given.values())
+        if causes is not None:
+            within = causes
         if within:
             where = f"{where} with {', '.join(dict.fromkeys(within))}"
     # a value that fits no alternative of a union (vus_window: 'auto' or a positive integer)
@@ -123,9 +112,52 @@ def describe_validation_error(
     return f"{where}: {located}{message}{shown}{tail}"
 
 
-def validate_topology(
-    data: Any, where: str, flags: dict[str, str] | None = None, options_cause: bool = False
-) -> Topology:
+def option_of(path: str, flags: dict[str, str]) -> str | None:
+    """The command-line option that set the YAML ``path`` or a mapping above it, if any.
+
+    Parameters
+    ----------
+    path
+        A YAML path as :func:`yaml_path` writes it.
+    flags
+        Dotted YAML path -> the command-line option that set it.
+
+    Returns
+    -------
+    str or None
+        The option, or ``None`` where the path comes from the file or the defaults.
+    """
+    return next(
+        (flag for key, flag in flags.items()
+         if path == key or path.startswith((f"{key}.", f"{key}["))),
+        None,
+    )  # fmt: skip
+
+
+def ordered_problems(error: ValidationError, flags: dict[str, str]) -> list[dict[str, Any]]:
+    """A validation error's problems, those at a path an option set first (the user just
+    typed it, and the file's own problems may follow from it).
+
+    Parameters
+    ----------
+    error
+        The pydantic error.
+    flags
+        Dotted YAML path -> the command-line option that set it.
+
+    Returns
+    -------
+    list of dict
+        Pydantic's problem records; a default computed from other fields
+        (``model.window_length``) is left out where another problem explains it.
+    """
+    problems = [e for e in error.errors() if e["type"] != "default_factory_not_called"]
+    problems = problems or error.errors()
+    problems.sort(key=lambda problem: option_of(yaml_path(problem["loc"]), flags) is None)
+    return problems
+
+
+def validate_topology(data: Any, where: str, flags: dict[str, str] | None = None) -> Topology:
     """Validate a mapping (parsed YAML) as a topology; ``where`` names it in errors, and
     ``flags`` the command-line options that set some of its paths.
 
@@ -137,9 +169,6 @@ def validate_topology(
         The file (or ``command line``), named in errors.
     flags
         Dotted YAML path -> the command-line option that set it (see
-        :func:`describe_validation_error`).
-    options_cause
-        Whether the options are known to cause any problem (see
         :func:`describe_validation_error`).
 
     Returns
@@ -154,13 +183,13 @@ def validate_topology(
         :func:`describe_validation_error`).
     """
     if data is None:
-        raise InputError(f"{where}: the file is empty; a topology needs at least its slices")
+        raise InputError(f"{where}: the file is empty")
     if not isinstance(data, dict):
         raise InputError(f"{where}: the top level must be a mapping, got {type(data).__name__}")
     try:
         return Topology.model_validate(data)
     except ValidationError as error:
-        raise InputError(describe_validation_error(error, where, flags, options_cause)) from None
+        raise InputError(describe_validation_error(error, where, flags)) from None
 
 
 class UniqueKeyLoader(yaml.SafeLoader):

@@ -3,13 +3,24 @@ with command-line settings laid over it."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from fedanomaly.config.builder import balanced_slices
-from fedanomaly.config.loading import read_topology, rebase_paths, validate_topology
+from fedanomaly.config.loading import (
+    describe_validation_error,
+    option_of,
+    ordered_problems,
+    read_topology,
+    rebase_paths,
+    validate_topology,
+    yaml_path,
+)
 from fedanomaly.config.schema import (
     SPLIT_ONLY_SETTINGS,
     SourceConfig,
@@ -170,6 +181,7 @@ def resolve_topology(
         # that source's type to be written out
         source_data = data.setdefault("data", {}).setdefault("source", {})
         source_data.setdefault("type", SyntheticVnfConfig().type)
+    before = copy.deepcopy(data)  # what the options go over, for telling what they cause
     for key, value in given.items():
         set_path(data, key, value)
     split = data.get("data", {}).get("partition") == "split"
@@ -182,16 +194,16 @@ def resolve_topology(
         layout = balanced_slices(3, 9) if split or generated else source_layout(source, 0)
         data["slices"] = layout
     where = str(file) if file else "command line"
-    sized = slices is not None or source is not None  # the file's layout or data replaced
-    try:  # a file valid on its own, as laid out: the options caused whatever fails now
-        topology = validate_topology(
-            data, where, flags, options_cause=from_file and not as_written and not sized
-        )
+    try:
+        topology = validate_topology(data, where, flags)
     except InputError:
-        if as_written and flags:  # a file that fails on its own, as it does here: name it alone
-            own = file_problem(Path(file))
-            if own is not None and own == problem_of(data, where):
-                raise InputError(own) from None
+        causes = option_causes(data, before, flags or {})
+        if causes is None:
+            raise
+        try:  # the same problem, named with what caused it
+            Topology.model_validate(data)
+        except ValidationError as error:
+            raise InputError(describe_validation_error(error, where, flags, causes)) from None
         raise
     check_option_scope(topology, flags or {})
     if file is not None and as_written and source is None:
@@ -237,30 +249,81 @@ def check_option_scope(topology: Topology, flags: dict[str, str]) -> None:
             raise InputError(f"{flags[key]}: {reason.format(name=model.name)}")
 
 
-def problem_of(data: Any, where: str) -> str | None:
-    """The message :func:`validate_topology` refuses ``data`` with (no options named), or
-    ``None`` where it is valid."""
-    try:
-        validate_topology(data, where)
-    except InputError as error:
-        return str(error)
-    return None
-
-
-def file_problem(file: Path) -> str | None:
-    """The message a topology file is refused with on its own, or ``None`` where it is valid.
+def option_causes(
+    data: dict[str, Any], before: dict[str, Any], flags: dict[str, str]
+) -> list[str] | None:
+    """The options without which the first problem of ``data`` goes away: those that caused
+    it, where it lies at a path no option set (a file's L against the I an option set).
 
     Parameters
     ----------
-    file
-        The topology file (readable: :func:`file_settings` read it already).
+    data
+        The settings that fail validation, the options' values laid over ``before``.
+    before
+        The same settings without the options' values (the file's, the sizes', the source's).
+    flags
+        Dotted YAML path -> the option that set it.
 
     Returns
     -------
-    str or None
-        The refusal, naming the file alone.
+    list of str or None
+        The causes in the order given (empty: the problem is there without the options, the
+        file's own); ``None`` where there are no options, the data validate, or an option set
+        the problem's path (it is named as it is).
     """
-    return problem_of(read_topology(file), str(file))
+    first = first_problem(data, flags)
+    if first is None or not flags or option_of(first[0], flags) is not None:
+        return None
+    causes = []
+    for option in dict.fromkeys(flags.values()):
+        without = copy.deepcopy(data)
+        for key in (key for key, flag in flags.items() if flag == option):
+            found, value = value_at(before, key)
+            if found:
+                set_path(without, key, copy.deepcopy(value))
+            else:
+                unset_path(without, key)
+        if first not in problems_of(without):
+            causes.append(option)
+    return causes
+
+
+def first_problem(data: dict[str, Any], flags: dict[str, str]) -> tuple[str, str] | None:
+    """The YAML path and message of the problem an error about ``data`` would name first, or
+    ``None`` where ``data`` validate."""
+    try:
+        Topology.model_validate(data)
+    except ValidationError as error:
+        first = ordered_problems(error, flags)[0]
+        return yaml_path(first["loc"]), first["msg"]
+    return None
+
+
+def problems_of(data: dict[str, Any]) -> set[tuple[str, str]]:
+    """The YAML path and message of every problem of ``data`` (none where they validate)."""
+    try:
+        Topology.model_validate(data)
+    except ValidationError as error:
+        return {(yaml_path(e["loc"]), e["msg"]) for e in error.errors()}
+    return set()
+
+
+def value_at(data: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Whether nested mappings hold the dotted key, and its value there (``None`` if not)."""
+    for key in dotted.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return False, None
+        data = data[key]
+    return True, data
+
+
+def unset_path(data: dict[str, Any], dotted: str) -> None:
+    """Remove the dotted key from nested mappings, where they hold it."""
+    *parents, last = dotted.split(".")
+    for key in parents:
+        data = data.get(key) if isinstance(data, dict) else None
+    if isinstance(data, dict):
+        data.pop(last, None)
 
 
 def file_settings(file: Path, overridden: bool, keys: Iterable[str]) -> tuple[dict[str, Any], bool]:
