@@ -93,6 +93,10 @@ class RunFailedError(Exception):
 OUT_OF_MEMORY = "worker(s) were killed due to the node running low on memory"
 
 
+#: How a failure that Flower's log explains ends its message (left out of run.log's own line).
+SEE_LOG = " (see run.log)"
+
+
 def failure_reason(reason: str) -> str:
     """A failure in one line: Ray's long out-of-memory report becomes what to change."""
     if OUT_OF_MEMORY not in reason:
@@ -928,7 +932,7 @@ def simulate(
         run.remove()
         raise
     except RunFailedError as error:  # a diverged monitor: run.log says so too
-        run.log_line(f"run stopped: {error}")
+        run.log_line(f"run stopped: {str(error).removesuffix(SEE_LOG)}")
         raise
     except ray.exceptions.OutOfMemoryError as error:
         reason = failure_reason(str(error))
@@ -940,6 +944,9 @@ def simulate(
         reason = f"a Ray actor or node of this run stopped ({type(error).__name__}: {first})"
         run.log_line(f"run stopped: {reason}")
         raise RunFailedError(f"{reason}; run.log holds Ray's report") from None
+    except Exception as error:  # a defect: its traceback goes to the console, a line here
+        run.log_line(f"run stopped by an error: {type(error).__name__}: {error}")
+        raise
     summary = build_summary(
         topology,
         monitors,
@@ -1085,7 +1092,7 @@ def run_federated(
             raise RunFailedError(failure_reason(str(error))) from None
         raise error
     if "detections" not in outcome:
-        raise RunFailedError("the Flower simulation ended before training finished (see run.log)")
+        raise RunFailedError(f"the Flower simulation ended before training finished{SEE_LOG}")
     outcome["meter"], outcome["clock"] = federation.meter, federation.stopwatch
     return outcome
 

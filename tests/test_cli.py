@@ -365,7 +365,9 @@ def test_inject_chooses_the_types_a_csv_of_cpu_and_memory_can_take(ray_address, 
     refused = run("simulate", *common, "--out", tmp_path / "refused")
     assert refused.exit_code == 2
     assert "acts on disk metrics and the data has none" in refused.output
-    assert "or --inject)" in " ".join(refused.output.split())
+    assert "or --inject in simulate, generate and the data commands)" in " ".join(
+        refused.output.split()
+    )
     assert not (tmp_path / "refused").exists()
     out = tmp_path / "run"
     result = run(
@@ -528,7 +530,8 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
         ),
         (
             ["--model", "attae", "--fine-tune", "10000001"],
-            "--fine-tune: model.fine_tune_iterations: Input should be less than or equal to 1000",
+            "--fine-tune: model.fine_tune_iterations: Input should be less than or equal to "
+            "10000000 (got 10000001)",
         ),
         (
             ["--model", "attae", "--fine-tune", "-1"],
@@ -660,17 +663,16 @@ def test_an_out_folder_with_an_earlier_runs_files_is_refused(tmp_path):
     assert f"{out}: holds an earlier run" in result.output
 
 
-def test_default_run_folders_are_apart_to_the_millisecond_and_never_reused(tmp_path):
+def test_default_run_folders_are_apart_to_the_millisecond_and_never_reused(tmp_path, monkeypatch):
     topology = resolve_topology(slices=1, monitors=1)
+    monkeypatch.setattr(time, "time", lambda: 1796673672.0425)  # 2026-12-07 20:01:12.042 UTC
     first = default_run_dir(topology, tmp_path)
-    assert re.fullmatch(r"\d{8}-\d{6}\.\d{3}-balanced-1x1-federated", first.name)
+    assert first.name == "20261207-200112.042-balanced-1x1-federated"
     first.mkdir()
-    taken = {first}
-    for _ in range(3):  # the same millisecond's folder taken: the next number
+    for number in (2, 3):  # the same millisecond's folder taken: the next number
         again = default_run_dir(topology, tmp_path)
-        assert again not in taken
+        assert again.name == f"{first.name}-{number}"
         again.mkdir()
-        taken.add(again)
 
 
 @pytest.mark.parametrize(

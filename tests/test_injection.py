@@ -217,7 +217,8 @@ def test_a_type_whose_family_is_missing_is_an_error():
     with pytest.raises(
         InputError,
         match=r"anomaly type 'memory_leak' acts on memory metrics and the data has none \(set the "
-        r"source's column_groups, or choose other types: data.injection.types, or --inject\)",
+        r"source's column_groups, or choose other types: data.injection.types, or --inject in "
+        r"simulate, generate and the data commands\)",
     ):
         inject_anomalies(
             values, metrics, values.std(axis=0), InjectionConfig(types=["memory_leak"]), rng

@@ -228,7 +228,7 @@ def test_csv_rows_that_repeat_a_timestamp(tmp_path):
         InputError,
         match=r"long.csv: 300 of 600 rows repeat an earlier row's timestamp \(the first at line "
         r"3: '2024-01-01 00:00'\); a file holds one series, a row per time: give each host its "
-        r"own file, or join date and time into one column",
+        r"own file, join date and time into one column, or give times in UTC",
     ):
         source(f"csv:{tmp_path / 'long.csv'}").load("long", "s")
 

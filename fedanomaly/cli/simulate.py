@@ -161,12 +161,6 @@ def simulate(
     ] = None,
 ) -> None:
     """Train across the tiers, detect on every monitor, and report costs and detection."""
-    # Ray, Flower and PyTorch load only for this command, so the others start fast.
-    from fedanomaly.runs.directory import LOG, default_run_dir
-    from fedanomaly.runs.live import LiveMetrics
-    from fedanomaly.simulation import RunFailedError, prepare_run
-    from fedanomaly.simulation import simulate as run_simulation
-
     if metrics_port is None:  # the endpoint's other options would be ignored
         for option, value in (
             ("--metrics-host", metrics_host),
@@ -174,6 +168,12 @@ def simulate(
         ):
             if value is not None:
                 raise InputError(f"{option}: applies with --metrics-port, which serves the metrics")
+    # Ray, Flower and PyTorch load only for this command, so the others start fast.
+    from fedanomaly.runs.directory import LOG, default_run_dir
+    from fedanomaly.runs.live import LiveMetrics
+    from fedanomaly.simulation import RunFailedError, prepare_run
+    from fedanomaly.simulation import simulate as run_simulation
+
     settings, flags = option_settings(
         {
             "mode": ("--mode", mode),
@@ -201,7 +201,8 @@ def simulate(
     prepared = prepare_run(chosen, run_dir, ray_address)
     live = None
     if metrics_port is not None:
-        live = LiveMetrics(chosen, metrics_port, metrics_host or METRICS_HOST)
+        host = METRICS_HOST if metrics_host is None else metrics_host
+        live = LiveMetrics(chosen, metrics_port, host)
     if live is not None:  # the port too, which the system picks for --metrics-port 0
         errors.print(f"metrics: {live.url}", markup=False, highlight=False, soft_wrap=True)
     summary = None

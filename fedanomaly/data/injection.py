@@ -311,7 +311,7 @@ def usable_families(
         raise InputError(
             f"anomaly type '{kind.name}' acts on {wanted} metrics and the data has none "
             "(set the source's column_groups, or choose other types: data.injection.types, "
-            "or --inject)"
+            "or --inject in simulate, generate and the data commands)"
         )
     return [f for f in kind.families if affected_columns(kind, f, metrics, scale)]
 

@@ -123,8 +123,8 @@ def deployable_thresholds(scores: PartScores, config: EvaluationConfig) -> dict[
     Raises
     ------
     ValueError
-        If the validation and test parts hold different numbers of series, or a VM has no
-        validation step.
+        If the validation and test parts hold different numbers of series, a part's series
+        lengths do not add up to its steps, or a VM has no validation step.
     """
     thresholds: dict[str, Threshold] = {
         "validation": validation_threshold(

@@ -263,7 +263,8 @@ class TierNode:
         return self.stepping[key]
 
     def step(self, iteration: int, payloads: dict[str, Arrays]) -> list[StepResult]:
-        """One iteration of each named hosted monitor, in the order given.
+        """One iteration of each named hosted monitor (they step as one group, in the group's
+        order; the results come back in the order of ``payloads``).
 
         Parameters
         ----------

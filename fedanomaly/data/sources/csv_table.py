@@ -413,7 +413,8 @@ def check_repeats(seconds: np.ndarray, column: str, frame: pd.DataFrame, path: P
             f"{path}: {int(repeated.sum())} of {len(seconds)} rows repeat an earlier row's "
             f"timestamp (the first at line {file_line(frame, row)}: "
             f"{shown_cell(frame[column].iloc[row].strip())}); a file holds one series, a row "
-            "per time: give each host its own file, or join date and time into one column"
+            "per time: give each host its own file, join date and time into one column, or "
+            "give times in UTC (a clock set back repeats them) as finely as the rows come"
         )
 
 
