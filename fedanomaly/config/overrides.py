@@ -334,8 +334,8 @@ def file_settings(file: Path, overridden: bool, keys: Iterable[str]) -> tuple[di
     model, follows a setting of that field). A file that fails on its own is taken as written
     where the command line overrides something (``overridden``): its settings may be what it
     lacks (a ``--mode`` under which its layout holds, ``--iterations`` for its L); whatever
-    still fails is refused then, naming the file and the options. ``keys`` are the dotted
-    keys the command line sets.
+    still fails is refused then, naming the file, and the options where they cause it.
+    ``keys`` are the dotted keys the command line sets.
 
     Parameters
     ----------
