@@ -28,7 +28,8 @@ from fedanomaly.config.loading import load_topology
 from fedanomaly.config.schema import ANOMALY_TYPES, ModelConfig, PayloadConfig
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.data.sources.pickle_layout import load_array_pickle
-from fedanomaly.runs.directory import default_run_dir
+from fedanomaly.errors import InputError
+from fedanomaly.runs.directory import RunDirectory, default_run_dir
 from tests.conftest import TOPOLOGIES
 
 runner = CliRunner()
@@ -673,6 +674,17 @@ def test_default_run_folders_are_apart_to_the_millisecond_and_never_reused(tmp_p
         again = default_run_dir(topology, tmp_path)
         assert again.name == f"{first.name}-{number}"
         again.mkdir()
+
+
+def test_two_runs_into_one_folder_never_mix(tmp_path, monkeypatch):
+    """The second of two runs that both found the folder free (started side by side) is
+    refused as it claims the folder, and leaves the first one's files alone."""
+    first = RunDirectory(tmp_path / "run")
+    first.append_metrics([{"iteration": 0}])
+    monkeypatch.setattr("fedanomaly.runs.directory.check_free", lambda path: None)
+    with pytest.raises(InputError, match=r"run: holds an earlier run; choose another --out"):
+        RunDirectory(tmp_path / "run")
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == '{"iteration": 0}\n'
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,11 @@ class RunDirectory:
         except OSError as error:
             raise InputError(f"{path}: cannot create the run directory: {error.strerror}") from None
         self.path = path
-        (path / METRICS).write_text("")
+        try:  # claimed at once: a run started beside this one into the same folder is refused
+            with (path / METRICS).open("x"):
+                pass
+        except FileExistsError:
+            raise InputError(f"{path}: holds an earlier run; choose another --out") from None
 
     def remove(self) -> None:
         """Delete what the run wrote (for a run refused before it started).
