@@ -78,8 +78,6 @@ def describe_validation_error(
         ``<where or option>: <path>: <problem> (got <value>)``; the path is left out for a
         problem of the whole topology, the value for a mapping, a list or ``None``.
     """
-    # a default computed from other fields (model.window_length) is left out where one of them
-    # failed: that follows from the other problem and is not one of its own
     given = flags or {}
     problems = ordered_problems(error, given)
     first = problems[0]
@@ -88,9 +86,9 @@ def describe_validation_error(
         where = option
     else:  # a problem of a whole section: name the options that set something in it
         top = path == TOP_LEVEL
-        within = [flag for key, flag in given.items() if top or key.startswith(f"{path}.")]
-        if causes is not None:
-            within = causes
+        within = causes
+        if within is None:
+            within = [flag for key, flag in given.items() if top or key.startswith(f"{path}.")]
         if within:
             where = f"{where} with {', '.join(dict.fromkeys(within))}"
     # a value that fits no alternative of a union (vus_window: 'auto' or a positive integer)

@@ -271,8 +271,8 @@ def option_causes(
         file's own); ``None`` where there are no options, the data validate, or an option set
         the problem's path (it is named as it is).
     """
-    first = first_problem(data, flags)
-    if first is None or not flags or option_of(first[0], flags) is not None:
+    problems = validation_problems(data, flags)
+    if not problems or not flags or option_of(problems[0][0], flags) is not None:
         return None
     causes = []
     for option in dict.fromkeys(flags.values()):
@@ -283,29 +283,19 @@ def option_causes(
                 set_path(without, key, copy.deepcopy(value))
             else:
                 unset_path(without, key)
-        if first not in problems_of(without):
+        if problems[0] not in validation_problems(without, flags):
             causes.append(option)
     return causes
 
 
-def first_problem(data: dict[str, Any], flags: dict[str, str]) -> tuple[str, str] | None:
-    """The YAML path and message of the problem an error about ``data`` would name first, or
-    ``None`` where ``data`` validate."""
+def validation_problems(data: dict[str, Any], flags: dict[str, str]) -> list[tuple[str, str]]:
+    """The YAML path and message of each problem of ``data``, in the order an error names
+    them (:func:`~fedanomaly.config.loading.ordered_problems`); none where they validate."""
     try:
         Topology.model_validate(data)
     except ValidationError as error:
-        first = ordered_problems(error, flags)[0]
-        return yaml_path(first["loc"]), first["msg"]
-    return None
-
-
-def problems_of(data: dict[str, Any]) -> set[tuple[str, str]]:
-    """The YAML path and message of every problem of ``data`` (none where they validate)."""
-    try:
-        Topology.model_validate(data)
-    except ValidationError as error:
-        return {(yaml_path(e["loc"]), e["msg"]) for e in error.errors()}
-    return set()
+        return [(yaml_path(e["loc"]), e["msg"]) for e in ordered_problems(error, flags)]
+    return []
 
 
 def value_at(data: dict[str, Any], dotted: str) -> tuple[bool, Any]:
