@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import click
 import numpy as np
 import pytest
 import ray
@@ -715,3 +716,32 @@ def test_a_bare_command_prints_its_help_and_nothing_on_stderr(tmp_path):
     )
     assert done.returncode == 2 and done.stderr == ""
     assert "Usage: fedanomaly" in done.stdout and "simulate" in done.stdout
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command's words below ``group``, sub-commands of sub-groups included."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def test_help_at_80_columns_cuts_nothing():
+    """Every command's --help on an 80-column terminal shows each option whole: no cell ends
+    in an ellipsis, and every long option name is there."""
+    root = typer.main.get_command(app)
+    paths = list(command_paths(root))
+    assert ("simulate",) in paths and ("bench", "scale") in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, (path, result.output)
+        assert "…" not in result.output, (path, result.output)
+        assert max(len(line) for line in result.output.splitlines()) == 80
+        command = root
+        for word in path:
+            command = command.commands[word]
+        for parameter in command.params:
+            for name in parameter.opts:
+                if name.startswith("--"):
+                    assert name in result.output, (path, name)

@@ -56,7 +56,11 @@ RayAddress = Annotated[
     str | None, typer.Option(help="Join this Ray cluster instead of starting a local one.")
 ]
 Modes = Annotated[
-    str, typer.Option(help="Comma-separated training modes, one line each in the plots.")
+    str,
+    typer.Option(
+        help="Comma-separated training modes, one line each in the plots (default: all four).",
+        show_default=False,
+    ),
 ]
 ALL_MODES = "centralized,standalone,distributed,federated"
 

@@ -43,13 +43,22 @@ def reports_input_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-Slices = Annotated[int | None, typer.Option("--slices", "-s", help="Balanced topology: slices.")]
+Slices = Annotated[
+    int | None,
+    typer.Option("--slices", "-s", help="Slices of a balanced topology (with --monitors)."),
+]
 Monitors = Annotated[
-    int | None, typer.Option("--monitors", "-n", help="Balanced topology: monitors.")
+    int | None,
+    typer.Option("--monitors", "-n", help="Monitors of a balanced topology (with --slices)."),
 ]
 Seed = Annotated[int | None, typer.Option(help="Seed (default: the topology's).")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-DataOption = Annotated[str | None, typer.Option(help="Data source, TYPE[:PATH][?key=value&...].")]
+DataOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Data source: TYPE or TYPE:PATH, options after ?key=value&... (README: Data sources)."
+    ),
+]
 Inject = Annotated[
     str | None,
     typer.Option("--inject", help="Comma-separated anomaly types to inject (see `data types`)."),

@@ -45,7 +45,9 @@ def generate(
         str,
         typer.Option("--type", help="Anomaly type to generate (any of the seven: see data types)."),
     ] = "memory_leak",
-    count: Annotated[int, typer.Option(min=1, max=MAX_COUNT, help="Windows to generate.")] = 100,
+    count: Annotated[
+        int, typer.Option(min=1, max=MAX_COUNT, metavar="N", help="Windows to generate.")
+    ] = 100,
     out: Annotated[Path, typer.Option(help="Output .npz file.")] = Path("generated.npz"),
     slices: Slices = None,
     monitors: Monitors = None,

@@ -37,6 +37,12 @@ from fedanomaly.errors import InputError
 METRICS_HOST = "127.0.0.1"
 METRICS_LINGER = 15.0
 
+#: The panels of ``simulate --help`` besides the shared options'.
+TRAINING = "Training"
+DETECTION = "Detection"
+OUTPUT = "Output"
+RUNTIME = "Ray and live metrics"
+
 if TYPE_CHECKING:  # loaded only when simulate runs
     from fedanomaly.runs.live import LiveMetrics
 
@@ -49,61 +55,75 @@ def simulate(
     slices: Slices = None,
     monitors: Monitors = None,
     mode: Annotated[
-        str | None, typer.Option(help="centralized, standalone, distributed or federated.")
+        str | None,
+        typer.Option(
+            help="centralized, standalone, distributed or federated.", rich_help_panel=TRAINING
+        ),
     ] = None,
     model: Annotated[
         str | None,
         typer.Option(
             help="biwgan-gp, a Fig. 9 baseline (bigan, wgan-gp, wgan, gan), attae (local model) "
-            "or cmsf-attae (CMSF-GAN, then ATTAE with its generated anomalies)."
+            "or cmsf-attae (CMSF-GAN, then ATTAE with its generated anomalies).",
+            rich_help_panel=TRAINING,
         ),
     ] = None,
     data: DataOption = None,
     inject: Inject = None,
     rate: Rate = None,
     intensity: Intensity = None,
-    iterations: Annotated[int | None, typer.Option(help="Training iterations I.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Windows per batch M.")] = None,
-    critic_iters: Annotated[int | None, typer.Option(help="Critic steps per G/E step K.")] = None,
+    iterations: Annotated[
+        int | None, typer.Option(help="Training iterations I.", rich_help_panel=TRAINING)
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Windows per batch M.", rich_help_panel=TRAINING)
+    ] = None,
+    critic_iters: Annotated[
+        int | None, typer.Option(help="Critic steps per G/E step K.", rich_help_panel=TRAINING)
+    ] = None,
     local_iters: Annotated[
-        int | None, typer.Option(help="Iterations between FedAvg rounds L.")
+        int | None,
+        typer.Option(help="Iterations between FedAvg rounds L.", rich_help_panel=TRAINING),
     ] = None,
     slice_iters: Annotated[
         int | None,
-        typer.Option(help="Local models: iterations between two averages at the slice L1."),
+        typer.Option(
+            help="Local models: iterations between two averages at the slice L1.",
+            rich_help_panel=TRAINING,
+        ),
     ] = None,
     threshold: Annotated[
         str | None,
         typer.Option(
             help="Deployable threshold: validation (eq. 33), pot, sigma, adaptive, or generated "
-            "(cmsf-attae: eq. 33 with generated anomalies, no labels)."
+            "(cmsf-attae: eq. 33 with generated anomalies, no labels).",
+            rich_help_panel=DETECTION,
         ),
     ] = None,
     score: Annotated[
         str | None,
         typer.Option(
             help="attae, cmsf-attae: a step's score from its reconstruction error, mse (the "
-            "paper's), standardized (per metric by mean and standard deviation on the training "
-            "windows: eq. 28's term, kept per position) or robust (per metric by median and "
-            "interquartile range, absolute)."
+            "paper's), standardized (per metric, by training mean and standard deviation) or "
+            "robust (per metric, by median and interquartile range).",
+            rich_help_panel=DETECTION,
         ),
     ] = None,
     pooling: Annotated[
         str | None,
         typer.Option(
-            help="biwgan-gp and its baselines: which norm of a window's residuals eq. 28's "
-            "reconstruction term takes: mahalanobis (default: the window's mean residual per "
-            "metric, whitened by its training covariance), mean (the root mean square of the "
-            "standardised errors, in place of the paper's L1 norm) or max (the metric furthest "
-            "above its training level)."
+            help="biwgan-gp and its baselines: eq. 28's reconstruction term, mahalanobis "
+            "(default: the window's mean residual, whitened), mean (root mean square of the "
+            "standardised errors) or max (the metric furthest above its training level).",
+            rich_help_panel=DETECTION,
         ),
     ] = None,
     level_stretch: Annotated[
         float | None,
         typer.Option(
-            help="biwgan-gp and its baselines: each training window's level (mean per metric) "
-            "is moved away from the monitor's training mean by a factor from [1, 1 + this], "
-            "so that the model learns load beyond the training range (default 0.6; 0: off)."
+            help="biwgan-gp and its baselines: training windows' levels moved away from the "
+            "training mean by a factor from [1, 1 + this] (default 0.6; 0: off).",
+            rich_help_panel=TRAINING,
         ),
     ] = None,
     fine_tune: Annotated[
@@ -112,41 +132,63 @@ def simulate(
             "--fine-tune",
             help="attae, cmsf-attae: iterations each monitor trains the received model on its "
             "own windows after training, before detecting (0: none).",
+            rich_help_panel=TRAINING,
         ),
     ] = None,
     precision: Annotated[
         str | None,
         typer.Option(
-            help="Payload precision of what crosses a link in training (centralized mode's "
-            "upload of the training data stays float32): float32, float16 or int8 (per kind: "
-            "the topology's payload section)."
+            help="Payload precision of what crosses a link in training: float32, float16 or "
+            "int8 (centralized mode's data upload stays float32; per kind: the topology's "
+            "payload section).",
+            rich_help_panel=TRAINING,
         ),
     ] = None,
     seed: Seed = None,
     out: Annotated[
-        Path | None, typer.Option(help="Run directory (default runs/<time>-<name>-<mode>).")
+        Path | None,
+        typer.Option(
+            help="Run directory (default runs/<time>-<name>-<mode>).", rich_help_panel=OUTPUT
+        ),
     ] = None,
     as_json: Json = False,
     ray_address: Annotated[
         str | None,
-        typer.Option(help="Join this Ray cluster (host:port or auto) instead of a local one."),
+        typer.Option(
+            help="Join this Ray cluster (host:port or auto) instead of a local one.",
+            rich_help_panel=RUNTIME,
+        ),
     ] = None,
-    verbose: Annotated[bool, typer.Option(help="Show Ray's and Flower's logging too.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Show Ray's and Flower's logging too.", rich_help_panel=OUTPUT
+        ),
+    ] = False,
     per_monitor: Annotated[
         bool,
         typer.Option(
-            help="Also print each monitor's detection beside the control rows on its windows."
+            "--per-monitor",
+            help="Also print each monitor's detection beside the control rows on its windows.",
+            rich_help_panel=OUTPUT,
         ),
     ] = False,
     metrics_port: Annotated[
         int | None,
-        typer.Option(min=0, max=65535, help="Serve live Prometheus metrics on this port."),
+        typer.Option(
+            min=0,
+            max=65535,
+            metavar="PORT",
+            help="Serve live Prometheus metrics on this port.",
+            rich_help_panel=RUNTIME,
+        ),
     ] = None,
     metrics_host: Annotated[
         str | None,
         typer.Option(
             help="Address the metrics endpoint binds to (with --metrics-port).",
             show_default=METRICS_HOST,
+            rich_help_panel=RUNTIME,
         ),
     ] = None,
     metrics_linger: Annotated[
@@ -154,9 +196,11 @@ def simulate(
         typer.Option(
             min=0,
             max=86400,
+            metavar="SECONDS",
             help="Seconds the metrics endpoint stays up after the run, for a last scrape of "
             "the detection metrics (with --metrics-port; Ctrl-C ends it early).",
             show_default=str(METRICS_LINGER),
+            rich_help_panel=RUNTIME,
         ),
     ] = None,
 ) -> None:
