@@ -19,14 +19,17 @@ import numpy as np
 import pytest
 import ray
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from fedanomaly.bench.sweeps import expected_payload
 from fedanomaly.cli import app
-from fedanomaly.cli.common import reports_input_errors
+from fedanomaly.cli.common import folding_table, reports_input_errors
+from fedanomaly.cli.data import summary_table
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.loading import load_topology
 from fedanomaly.config.schema import ANOMALY_TYPES, ModelConfig, PayloadConfig
+from fedanomaly.data.inspection import monitor_summary
 from fedanomaly.data.pipeline import prepare_monitors
 from fedanomaly.data.sources.pickle_layout import load_array_pickle
 from fedanomaly.errors import InputError
@@ -221,6 +224,15 @@ def test_data_plot_writes_a_png(tmp_path):
         (["report", "nowhere"], "nowhere: no such run directory"),
         (["report", "."], ".: not a run directory (no summary.json, no run.log)"),
         (["report", ".", "..", "--per-monitor"], "--per-monitor: give one run directory"),
+        (
+            ["report", ".", "--per-monitor", "--json"],
+            "--per-monitor prints a table, which --json does not; the run's summary.json holds",
+        ),
+        (
+            ["simulate", "--per-monitor", "--json"],
+            "--per-monitor prints a table, which --json does not; the JSON holds each monitor's",
+        ),
+        (["topology", "validate", "/dev/null"], "/dev/null: not a regular file; give a topology"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, monkeypatch):
@@ -745,3 +757,25 @@ def test_help_at_80_columns_cuts_nothing():
             for name in parameter.opts:
                 if name.startswith("--"):
                     assert name in result.output, (path, name)
+
+
+def test_tables_fold_cells_on_a_narrow_terminal_rather_than_cut_them():
+    """A cell wider than the terminal wraps whole; data inspect's table at 60 columns keeps
+    every figure (rich's own tables would end cells in an ellipsis)."""
+    digits = "".join(str(i % 10) for i in range(100))
+    one = folding_table("monitor", "value")
+    one.add_row("vm-1-1", digits)
+    narrow = Console(width=30, record=True)
+    narrow.print(one)
+    rows = [line.split("│") for line in narrow.export_text().splitlines() if line[0] == "│"]
+    assert "".join(row[2].strip() for row in rows) == digits
+
+    topology = resolve_topology(slices=1, monitors=2, settings={"data.source.length": 2000})
+    model = topology.model
+    summaries = [
+        monitor_summary(m, model.window_length, model.window_stride)
+        for m in prepare_monitors(topology)
+    ]
+    narrow = Console(width=60, record=True)
+    narrow.print(summary_table(summaries, model.window_length, model.window_stride))
+    assert "…" not in narrow.export_text()

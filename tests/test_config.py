@@ -105,11 +105,12 @@ def test_balanced_topology_keeps_the_file_settings():
         ),
         (
             "slices: [{name: s, monitors: [{name: m}]}]\ndata: {source: {type: csv, colums: [a]}}",
-            r"data.source.colums: Extra inputs are not permitted",
+            r"data.source.colums: not a setting of data source 'csv'$",
         ),
         (
             "slices: [{name: s, monitors: [{name: 'bad name'}]}]",
-            r"slices\[0\].monitors\[0\].name: String should match pattern",
+            r"slices\[0\].monitors\[0\].name: a name starts with a letter or digit and holds only "
+            r"letters, digits, '_', '.' and '-' \(got 'bad name'\)",
         ),
         (
             f"{ONE}\ndata: {{split: {{train: 0.5, validation: 0.2, test: 0.2}}}}",
@@ -124,6 +125,24 @@ def test_balanced_topology_keeps_the_file_settings():
             r"evaluation: pot_risk 0.02 must be below 1 - pot_level \(0.02\)",
         ),
         ("slices: []", r"slices: List should have at least 1 item"),
+        (f"{ONE}\nsede: 1", r"topology.yaml: sede: unknown key \(got 1\)$"),
+        (
+            f"{ONE}\ndevice: gpu",
+            r"topology.yaml: device: expected auto, cpu or cuda\[:N\] \(got 'gpu'\)",
+        ),
+        (
+            "controller: {name: a}\nslices: [{name: a, monitors: [{name: m}]}]",
+            r"slices\[0\].name 'a' is already used by controller",
+        ),
+        (
+            "slices: [{name: s, monitors: [{name: m, vms: [no]}]}]",
+            r"vms\[0\]: Input should be a valid string \(YAML reads yes, no, on and off as "
+            r"true/false: quote them if meant as text\) \(got False\)",
+        ),
+        (  # a list alternative's bad item, not the other alternative, is named
+            f"{ONE}\ndata: {{injection: {{splits: [validation, foo]}}}}",
+            r"data.injection.splits\[1\]: Input should be 'validation' or 'test' \(got 'foo'\)$",
+        ),
         (f"{ONE}\ntrue: 1", r"topology.yaml: 1: Keys should be strings \(got True\)"),
         (
             "slices: [{name: s, monitors: 2, 5: x}]",
@@ -246,7 +265,11 @@ def test_parse_source_forms():
             "tape:/x",
             r"unknown source type 'tape' \(known: synthetic-vnf, smd, pickle, bitbrains, csv\)",
         ),
-        ("csv:a.csv?colour=red", r"data source 'csv:a.csv\?colour=red': colour: Extra inputs"),
+        (
+            "csv:a.csv?colour=red",
+            r"data source 'csv:a.csv\?colour=red': colour: not a setting of data source 'csv' ",
+        ),
+        ("csv:a.csv?=3", r"data source 'csv:a.csv\?=3': an option after '\?' has no name"),
         ("synthetic-vnf:?length=0", r"length: Input should be greater than 0"),
         ("synthetic-vnf?length=100&length=200", r"length is given more than once"),
         ("csv:a.csv?column_groups=cpu", r"column_groups: 'cpu' is not FAMILY:COLUMN\|COLUMN"),

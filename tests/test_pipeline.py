@@ -84,9 +84,21 @@ def test_unknown_vm_names_the_monitor(tmp_path, smd_dir):
         "slices: [{name: g, monitors: [{name: m1, vms: [machine-7-7]}]}]\n"
     )
     with pytest.raises(
-        InputError, match=r"slices\[0\].monitors\[0\] \(m1\): VM 'machine-7-7' is not in smd:"
+        InputError,
+        match=rf"^{path}: slices\[0\].monitors\[0\] \(m1\): VM 'machine-7-7' is not in smd:",
     ):
         prepare_monitors(resolve_topology(path))
+
+
+def test_a_vm_the_replacing_source_lacks_names_the_file_and_that_source(azure_csv):
+    """small.yaml names its own VMs; a CSV given in place of its source has none of them."""
+    topology = resolve_topology(TOPOLOGIES / "small.yaml", source=parse_source(f"csv:{azure_csv}"))
+    with pytest.raises(InputError) as refused:
+        prepare_monitors(topology)
+    assert str(refused.value).startswith(
+        f"{TOPOLOGIES / 'small.yaml'} with data source csv:{azure_csv}: slices[1].monitors[0] "
+        "(core-monitor-1): VM 'upf-1' is not in csv:"
+    )
 
 
 def test_named_vms_are_set_aside_before_unnamed_monitors_take_theirs(tmp_path, smd_dir):
@@ -205,5 +217,7 @@ def test_a_missing_source_file_names_its_yaml_path(tmp_path):
     path.write_text(
         "slices: [{name: g, monitors: [{name: a}, {name: b, source: {type: csv, path: no.csv}}]}]\n"
     )
-    with pytest.raises(InputError, match=r"^slices\[0\].monitors\[1\].source: .*no.csv: no such"):
+    with pytest.raises(
+        InputError, match=rf"^{path}: slices\[0\].monitors\[1\].source: .*no.csv: no such"
+    ):
         prepare_monitors(resolve_topology(path))

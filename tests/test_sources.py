@@ -311,6 +311,16 @@ def test_csv_dates_in_more_than_one_format(tmp_path):
             "?label_column=y&columns=a,y",
             r"x.csv: column 'y' is the timestamp or label column; leave it out of columns",
         ),
+        (  # pandas would read the second as a metric 'cpu.1'
+            "timestamp,cpu,cpu\n1,2,3\n",
+            "",
+            r"x.csv: line 1: column 3 repeats the name 'cpu' of column 2",
+        ),
+        (  # ... and this one as 'Unnamed: 1'
+            "timestamp,,mem\n1,2,3\n",
+            "",
+            r"x.csv: line 1: column 2 has no name \(name it, or give the metric columns",
+        ),
         (  # a column named like labels is not taken as a metric unasked
             "timestamp,cpu,Label\n1,2,0\n",
             "",
@@ -323,6 +333,15 @@ def test_csv_errors_name_the_file(tmp_path, content, options, message):
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         source(f"csv:{path}{options}").load("x", "s")
+
+
+def test_csv_column_without_a_name_is_left_alone_where_the_metrics_are_named(tmp_path):
+    """A pandas index written by to_csv: refused by default, unread with 'columns'."""
+    path = tmp_path / "x.csv"
+    path.write_text(",timestamp,cpu\n0,60,1.5\n1,120,2.5\n")
+    data = source(f"csv:{path}?columns=cpu").load("x", "s")
+    assert [m.name for m in data.series.metrics] == ["cpu"]
+    assert data.series.values[:, 0].tolist() == [1.5, 2.5]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.table import Table
 
 from fedanomaly.cli.common import (
     DataOption,
@@ -16,6 +15,7 @@ from fedanomaly.cli.common import (
     Slices,
     console,
     errors,
+    folding_table,
     number,
     reports_input_errors,
 )
@@ -119,7 +119,7 @@ def run_sweep(
 
     modes = len({p.mode for p in points}) > 1
     leading = ("mode", x) if modes else (x,)
-    table = Table(
+    table = folding_table(
         *(c.replace("_", " ") for c in (*leading, *headline, *PAYLOAD_COLUMNS)), "match",
         title=title, box=box.SIMPLE_HEAD,
     )  # fmt: skip

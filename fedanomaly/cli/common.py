@@ -9,6 +9,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Column, Table
 
 from fedanomaly.errors import InputError
 
@@ -106,3 +107,25 @@ def human_bytes(count: float) -> str:
 def number(value: float | None) -> str:
     """Three decimals, or ``n/a`` for an undefined figure."""
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def folding_table(*headers: str | Column, **options: Any) -> Table:
+    """A rich table whose cells wrap where the terminal is narrow, instead of ending in an
+    ellipsis that hides digits and names.
+
+    Parameters
+    ----------
+    *headers
+        The column headers.
+    **options
+        Passed to :class:`rich.table.Table` (title, box, ...).
+
+    Returns
+    -------
+    rich.table.Table
+        The table, every column folding its overflow.
+    """
+    table = Table(*headers, **options)
+    for column in table.columns:
+        column.overflow = "fold"
+    return table

@@ -20,6 +20,7 @@ from fedanomaly.cli.common import (
     Seed,
     Slices,
     console,
+    folding_table,
     injection_options,
     reports_input_errors,
 )
@@ -82,7 +83,9 @@ def data_topology(
 @data_app.command("types")
 def data_types() -> None:
     """List the anomaly types that can be injected and what each changes."""
-    table = Table("type", "families", "moves (metric role: direction)", "shape over the event")
+    table = folding_table(
+        "type", "families", "moves (metric role: direction)", "shape over the event"
+    )
     for kind in ANOMALY_KINDS.values():
         moves = ", ".join(
             f"{role.value} {'up' if sign > 0 else 'down'}" for role, sign in kind.signs.items()
@@ -145,7 +148,7 @@ def require_monitor(topology: Topology, name: str) -> None:
 
 def summary_table(summaries: list[dict[str, Any]], length: int, stride: int) -> Table:
     """Per-monitor shape and range table."""
-    table = Table(
+    table = folding_table(
         "monitor", "slice", "VMs", "d", "steps tr/va/te", "windows tr/va/te", "raw min..max",
         "anomalous va/te",
         title=f"Data per VM monitor (d metrics; windows of T={length}, stride {stride})",
@@ -174,7 +177,9 @@ def anomaly_table(summaries: list[dict[str, Any]]) -> Table:
     totals = anomaly_totals(summaries)
     parts = ("validation", "test")
     columns = [f"{part} {key}" for part in parts for key in ("events", "steps")]
-    table = Table("type", *columns, title="Anomalies by type (all monitors)", box=box.SIMPLE_HEAD)
+    table = folding_table(
+        "type", *columns, title="Anomalies by type (all monitors)", box=box.SIMPLE_HEAD
+    )
     zero = {"events": 0, "steps": 0}
     for name in sorted({name for part in parts for name in totals[part]}):
         counts = [totals[part].get(name, zero) for part in parts]
@@ -184,7 +189,7 @@ def anomaly_table(summaries: list[dict[str, Any]]) -> Table:
 
 def metric_table(monitor: str, rows: list[dict[str, Any]]) -> Table:
     """Per-metric ranges of one monitor."""
-    table = Table(
+    table = folding_table(
         "metric", "family", "role", "train min", "train max", "train mean", "test min", "test max",
         title=f"Metrics of monitor {monitor} (first VM, source units)",
         box=box.SIMPLE_HEAD,

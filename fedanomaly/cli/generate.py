@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from fedanomaly.cli.common import (
     DataOption,
@@ -22,6 +21,7 @@ from fedanomaly.cli.common import (
     Slices,
     console,
     errors,
+    folding_table,
     injection_options,
     number,
     reports_input_errors,
@@ -130,7 +130,9 @@ def generate(
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    table = Table("type", "classified as requested", title="generated windows", box=box.SIMPLE_HEAD)
+    table = folding_table(
+        "type", "classified as requested", title="generated windows", box=box.SIMPLE_HEAD
+    )
     for name, accuracy in quality.type_accuracy_by_type.items():
         table.add_row(name, number(accuracy))
     table.add_row("all", number(quality.type_accuracy), style="bold")

@@ -50,6 +50,11 @@ def report(
     With --json, the side-by-side rows of every run given, as a list."""
     from fedanomaly.runs.directory import SUMMARY, read_summary
 
+    if per_monitor and as_json:
+        raise InputError(
+            "--per-monitor prints a table, which --json does not; the run's summary.json holds "
+            "each monitor's figures (detection.per_monitor)"
+        )
     if per_monitor and len(runs) > 1:
         raise InputError("--per-monitor: give one run directory")
     summaries = [(run, read_summary(run)) for run in runs]

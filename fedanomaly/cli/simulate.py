@@ -205,6 +205,11 @@ def simulate(
     ] = None,
 ) -> None:
     """Train across the tiers, detect on every monitor, and report costs and detection."""
+    if per_monitor and as_json:  # the JSON already holds what the table shows
+        raise InputError(
+            "--per-monitor prints a table, which --json does not; the JSON holds each "
+            "monitor's figures (detection.per_monitor)"
+        )
     if metrics_port is None:  # the endpoint's other options would be ignored
         for option, value in (
             ("--metrics-host", metrics_host),

@@ -112,11 +112,8 @@ def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML."
                 cache.source(source)
             except InputError as error:
                 raise InputError(f"{file}: {where}: {error}") from None
-    if not pathless:  # the VMs named, and one for every monitor
-        try:
-            check_entities(topology, cache)
-        except InputError as error:
-            raise InputError(f"{file}: {error}") from None
+    if not pathless:  # the VMs named, and one for every monitor (errors name the file)
+        check_entities(topology, cache)
     console.print(f"valid: {file}: {topology_counts(topology)}")
     for where, source in pathless:
         console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -10,11 +11,25 @@ from urllib.parse import unquote
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from fedanomaly.config.schema import SOURCE_TYPES, PathSource, SourceConfig, Topology
+from fedanomaly.config.schema import (
+    DEVICE_PATTERN,
+    NAME_PATTERN,
+    SOURCE_TYPES,
+    PathSource,
+    SourceConfig,
+    Topology,
+)
 from fedanomaly.errors import InputError
 
 _SOURCE_ADAPTER: TypeAdapter[SourceConfig] = TypeAdapter(SourceConfig)
 
+
+#: What a value that fails a pattern of the schema should look like, in words.
+PATTERN_TEXTS: dict[str, str] = {
+    NAME_PATTERN: "a name starts with a letter or digit and holds only letters, digits, '_', "
+    "'.' and '-'",
+    DEVICE_PATTERN: "expected auto, cpu or cuda[:N]",
+}
 
 #: The YAML path of a problem of the whole topology (two sections that do not fit together).
 TOP_LEVEL = "(top level)"
@@ -82,6 +97,13 @@ def describe_validation_error(
     problems = ordered_problems(error, given)
     first = problems[0]
     path = yaml_path(first["loc"])
+    # a union's alternatives count as one problem; where one alternative failed on an item
+    # (splits: 'auto' or a list of parts), that item says more than the other alternatives
+    union = [p for p in problems if yaml_path(p["loc"]).startswith(path)]
+    if yaml_path(first["loc"][:-1]) == path:  # the last location is a union branch's tag
+        deeper = [p for p in union if yaml_path(p["loc"]) != path]
+        if deeper:
+            first, path = deeper[0], yaml_path(deeper[0]["loc"])
     if (option := option_of(path, given)) is not None:
         where = option
     else:  # a problem of a whole section: name the options that set something in it
@@ -94,7 +116,7 @@ def describe_validation_error(
     # a value that fits no alternative of a union (vus_window: 'auto' or a positive integer)
     # fails once per alternative: one problem, each alternative's demand named
     alternatives = [
-        problem["msg"].removeprefix("Value error, ")
+        problem_text(problem)
         for problem in problems
         if problem["loc"][:-1] == first["loc"][:-1] and yaml_path(problem["loc"]) == path
     ]
@@ -103,11 +125,45 @@ def describe_validation_error(
     )
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
-    more = len(problems) - len(alternatives)
+    more = len(problems) - max(len(alternatives), len(union))
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     # a problem of the whole topology names its own paths in the message
     located = "" if path == TOP_LEVEL else f"{path}: "
     return f"{where}: {located}{message}{shown}{tail}"
+
+
+def problem_text(problem: dict[str, Any]) -> str:
+    """Pydantic's message for one problem, in the words of the file where pydantic's own would
+    mislead: an unknown key, a name or device against a pattern, yes/no read as a boolean.
+
+    Parameters
+    ----------
+    problem
+        One of pydantic's problem records.
+
+    Returns
+    -------
+    str
+        The message, without pydantic's ``Value error,`` prefix.
+    """
+    kind, loc = problem["type"], problem["loc"]
+    if kind == "extra_forbidden":
+        # a source's type tag: first in a source string's location, after 'source' in a file's
+        tags = [loc[0], *(item for before, item in pairwise(loc) if before == "source")]
+        sources = [tag for tag in tags if tag in SOURCE_TYPES]
+        if sources:
+            return f"not a setting of data source '{sources[0]}'"
+        return "unknown key"
+    if kind == "string_pattern_mismatch":
+        pattern = str(problem.get("ctx", {}).get("pattern", ""))
+        if pattern in PATTERN_TEXTS:
+            return PATTERN_TEXTS[pattern]
+    if kind == "string_type" and isinstance(problem.get("input"), bool):
+        return (
+            f"{problem['msg']} (YAML reads yes, no, on and off as true/false: quote them if "
+            "meant as text)"
+        )
+    return str(problem["msg"]).removeprefix("Value error, ")
 
 
 def option_of(path: str, flags: dict[str, str]) -> str | None:
@@ -260,8 +316,10 @@ def read_topology(file: Path) -> Any:
     """
     if file.is_dir():
         raise InputError(f"{file}: is a folder; give a topology YAML file")
-    if not file.is_file():
+    if not file.exists():
         raise InputError(f"{file}: no such topology file")
+    if not file.is_file():
+        raise InputError(f"{file}: not a regular file; give a topology YAML file")
     try:
         data = yaml.load(file.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except yaml.YAMLError as error:
@@ -305,6 +363,8 @@ def parse_source(text: str) -> SourceConfig:
     keys = [key for key, _, _ in options]
     if repeated := sorted({key for key in keys if keys.count(key) > 1}):
         raise InputError(f"data source '{text}': {repeated[0]} is given more than once")
+    if "" in keys:
+        raise InputError(f"data source '{text}': an option after '?' has no name (key=value)")
     if placed := [key for key in ("type", "path") if key in keys]:
         raise InputError(
             f"data source '{text}': {placed[0]} is not an option after '?'; write TYPE:PATH?..."

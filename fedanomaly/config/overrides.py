@@ -208,7 +208,27 @@ def resolve_topology(
     check_option_scope(topology, flags or {})
     if file is not None and as_written and source is None:
         rebase_paths(topology, Path(file).parent)
+    if file is not None:
+        replaced = f" with data source {source_text(source)}" if source is not None else ""
+        topology.mark_origin(f"{file}{replaced}")
     return topology
+
+
+def source_text(source: SourceConfig) -> str:
+    """A source as the command line writes it: ``TYPE`` or ``TYPE:PATH``.
+
+    Parameters
+    ----------
+    source
+        The source's config.
+
+    Returns
+    -------
+    str
+        Its type, and its path where it has one.
+    """
+    path = getattr(source, "path", None)
+    return source.type if path is None else f"{source.type}:{path}"
 
 
 #: Model settings that only one kind of model reads (local: attae and cmsf-attae; split: the

@@ -19,6 +19,7 @@ from pydantic import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -597,7 +598,8 @@ class LinksConfig(Strict):
 
 # --- hierarchy ------------------------------------------------------------------------------
 
-Device = Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")]
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
+Device = Annotated[str, Field(pattern=DEVICE_PATTERN)]
 
 
 class MonitorConfig(Strict):
@@ -722,18 +724,18 @@ class Topology(Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> Topology:
         seen: dict[str, str] = {self.controller.name: "controller"}
-        for s, slice_ in enumerate(self.slices):
-            where = f"slices[{s}]"
-            if slice_.name in seen:
-                raise ValueError(f"{where}.name '{slice_.name}' is used twice")
-            seen[slice_.name] = where
-            for m, monitor in enumerate(slice_.monitors):
-                where = f"slices[{s}].monitors[{m}]"
-                if monitor.name in seen:
-                    raise ValueError(
-                        f"{where}.name '{monitor.name}' is already used by {seen[monitor.name]}"
-                    )
-                seen[monitor.name] = where
+        named = [
+            (where, name)
+            for s, slice_ in enumerate(self.slices)
+            for where, name in [
+                (f"slices[{s}]", slice_.name),
+                *((f"slices[{s}].monitors[{m}]", m_.name) for m, m_ in enumerate(slice_.monitors)),
+            ]
+        ]
+        for where, name in named:
+            if name in seen:
+                raise ValueError(f"{where}.name '{name}' is already used by {seen[name]}")
+            seen[name] = where
         return self
 
     @model_validator(mode="after")
@@ -778,6 +780,25 @@ class Topology(Strict):
         if not any(monitor.labelled_anomalies for _, monitor in self.monitors):
             raise ValueError("no monitor has labelled anomalies for CMSF-GAN to train on")
         return self
+
+    _origin: str = PrivateAttr("")
+
+    @property
+    def origin(self) -> str:
+        """The file the topology was read from, with the data source that replaced the file's
+        where one did; empty for a topology made on the command line. Named in errors about
+        the data the topology names (a VM its source lacks)."""
+        return self._origin
+
+    def mark_origin(self, origin: str) -> None:
+        """Set :attr:`origin`.
+
+        Parameters
+        ----------
+        origin
+            The file, as the user gave it, and the data source that replaced its own.
+        """
+        self._origin = origin
 
     @property
     def monitors(self) -> list[tuple[SliceConfig, MonitorConfig]]:

@@ -415,10 +415,31 @@ def check_entities(topology: Topology, cache: SourceCache) -> None:
     InputError
         As :func:`assign_entities` or :func:`split_entity_name`.
     """
-    if topology.data.partition == "split":
-        split_entity_name(topology, cache)
-    else:
-        assign_entities(topology, cache)
+    try:
+        if topology.data.partition == "split":
+            split_entity_name(topology, cache)
+        else:
+            assign_entities(topology, cache)
+    except InputError as error:
+        raise located(topology, error) from None
+
+
+def located(topology: Topology, error: InputError) -> InputError:
+    """An error about the data a topology names, after the topology's file where it has one.
+
+    Parameters
+    ----------
+    topology
+        The topology (its :attr:`~fedanomaly.config.schema.Topology.origin`).
+    error
+        The error, which names the YAML path.
+
+    Returns
+    -------
+    InputError
+        ``<origin>: <error>``, or ``error`` itself without an origin.
+    """
+    return InputError(f"{topology.origin}: {error}") if topology.origin else error
 
 
 def load_split_entity(topology: Topology, cache: SourceCache) -> EntityData:
@@ -471,6 +492,7 @@ def prepare_monitors(topology: Topology, only: set[str] | None = None) -> list[M
     """
     cache = SourceCache(topology.seed)
     data = topology.data
+    check_entities(topology, cache)
     whole = load_split_entity(topology, cache) if data.partition == "split" else None
     vms_of = assign_entities(topology, cache) if whole is None else {}
     count = len(topology.monitors)

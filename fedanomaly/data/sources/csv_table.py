@@ -26,7 +26,7 @@ def detect_delimiter(path: Path) -> str:
     return max((",", ";", "\t"), key=header.count)
 
 
-def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
+def read_table(path: Path, delimiter: str | None, unnamed_allowed: bool = False) -> pd.DataFrame:
     """Read a CSV file into a frame of strings-or-numbers with stripped column names.
 
     Parameters
@@ -35,6 +35,9 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
         The CSV file.
     delimiter
         The field delimiter; ``None`` detects it from the header line.
+    unnamed_allowed
+        Whether a column without a name may stand (where the columns to read are named, so
+        that it is not read).
 
     Returns
     -------
@@ -46,7 +49,8 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
     Raises
     ------
     InputError
-        If the file is missing or unreadable, is not a CSV table, or has no rows.
+        If the file is missing or unreadable, is not a CSV table, has no rows, or its header
+        repeats a column name or (unless ``unnamed_allowed``) leaves one empty.
     """
     sep = delimiter or detect_delimiter(path)
     try:
@@ -63,11 +67,49 @@ def read_table(path: Path, delimiter: str | None) -> pd.DataFrame:
         raise InputError(f"{path}: cannot read: {error.strerror or error}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not a readable CSV table ({str(error).strip()})") from None
+    check_header(path, sep, unnamed_allowed)
     frame.columns = [str(column).strip() for column in frame.columns]
     if frame.empty:
         raise InputError(f"{path}: the table has no rows")
     frame.attrs["read"] = (path, sep)  # for the line numbers an error needs
     return frame
+
+
+def check_header(path: Path, sep: str, unnamed_allowed: bool) -> None:
+    """Refuse a header line with a repeated or an empty column name, which pandas would
+    rename (``cpu.1``, ``Unnamed: 1``) into metrics the file does not have.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    sep
+        Its field delimiter.
+    unnamed_allowed
+        Whether an empty name may stand.
+
+    Raises
+    ------
+    InputError
+        Naming the file, line 1 and the column (by its position, counted from 1).
+    """
+    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, index_col=False)
+    names = [None if pd.isna(cell) else str(cell).strip() for cell in header.iloc[0]]
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if not name:
+            if unnamed_allowed:
+                continue
+            raise InputError(
+                f"{path}: line 1: column {position} has no name (name it, or give the metric "
+                "columns with 'columns')"
+            )
+        if name in seen:
+            raise InputError(
+                f"{path}: line 1: column {position} repeats the name {name!r} of column "
+                f"{seen[name]}"
+            )
+        seen[name] = position
 
 
 def data_lines(path: Path, rows: int, delimiter: str) -> np.ndarray:
@@ -492,7 +534,7 @@ class CsvSource(FileSource):
             not valid.
         """
         path = self.entity_file(entity)
-        frame = read_table(path, self.csv.delimiter)
+        frame = read_table(path, self.csv.delimiter, unnamed_allowed=self.csv.columns is not None)
         timestamp_column = self.csv.timestamp_column or next(
             (c for c in frame.columns if c.lower() in TIMESTAMP_NAMES), None
         )
