@@ -99,10 +99,11 @@ def describe_validation_error(
     path = yaml_path(first["loc"])
     # a union's alternatives count as one problem; where one alternative failed on an item
     # (splits: 'auto' or a list of parts), that item says more than the other alternatives
-    union = [p for p in problems if yaml_path(p["loc"]).startswith(path)]
+    union = [first]
     if yaml_path(first["loc"][:-1]) == path:  # the last location is a union branch's tag
-        deeper = [p for p in union if yaml_path(p["loc"]) != path]
-        if deeper:
+        field = first["loc"][:-1]
+        union = [p for p in problems if p["loc"][: len(field)] == field]
+        if deeper := [p for p in union if yaml_path(p["loc"]) != path]:
             first, path = deeper[0], yaml_path(deeper[0]["loc"])
     if (option := option_of(path, given)) is not None:
         where = option
