@@ -20,11 +20,12 @@ import pytest
 import ray
 import typer
 from rich.console import Console
+from rich.table import Table
 from typer.testing import CliRunner
 
 from fedanomaly.bench.sweeps import expected_payload
-from fedanomaly.cli import app
-from fedanomaly.cli.common import folding_table, reports_input_errors
+from fedanomaly.cli import app, common
+from fedanomaly.cli.common import reports_input_errors
 from fedanomaly.cli.data import summary_table
 from fedanomaly.config import resolve_topology
 from fedanomaly.config.loading import load_topology
@@ -700,6 +701,14 @@ def test_two_runs_into_one_folder_never_mix(tmp_path, monkeypatch):
     assert (tmp_path / "run" / "metrics.jsonl").read_text() == '{"iteration": 0}\n'
 
 
+def test_a_run_is_not_started_inside_another_runs_folder(tmp_path):
+    first = RunDirectory(tmp_path / "run")
+    inside = first.path / "checkpoints" / "again"
+    with pytest.raises(InputError, match=rf"--out {inside}: lies inside the run directory "):
+        RunDirectory(inside)
+    assert not inside.exists()
+
+
 @pytest.mark.parametrize(
     ("error", "line"),
     [
@@ -759,17 +768,9 @@ def test_help_at_80_columns_cuts_nothing():
                     assert name in result.output, (path, name)
 
 
-def test_tables_fold_cells_on_a_narrow_terminal_rather_than_cut_them():
-    """A cell wider than the terminal wraps whole; data inspect's table at 60 columns keeps
-    every figure (rich's own tables would end cells in an ellipsis)."""
-    digits = "".join(str(i % 10) for i in range(100))
-    one = folding_table("monitor", "value")
-    one.add_row("vm-1-1", digits)
-    narrow = Console(width=30, record=True)
-    narrow.print(one)
-    rows = [line.split("│") for line in narrow.export_text().splitlines() if line[0] == "│"]
-    assert "".join(row[2].strip() for row in rows) == digits
-
+def test_tables_too_wide_for_the_terminal_keep_every_figure(monkeypatch):
+    """data inspect's table on a 60-column terminal: printed at its natural width, no cell cut
+    (rich alone would end cells in an ellipsis); one that fits keeps the terminal's width."""
     topology = resolve_topology(slices=1, monitors=2, settings={"data.source.length": 2000})
     model = topology.model
     summaries = [
@@ -777,5 +778,12 @@ def test_tables_fold_cells_on_a_narrow_terminal_rather_than_cut_them():
         for m in prepare_monitors(topology)
     ]
     narrow = Console(width=60, record=True)
-    narrow.print(summary_table(summaries, model.window_length, model.window_stride))
-    assert "…" not in narrow.export_text()
+    monkeypatch.setattr(common, "console", narrow)
+    common.show(summary_table(summaries, model.window_length, model.window_stride))
+    text = narrow.export_text()
+    steps = "/".join(str(count) for count in summaries[0]["steps"].values())
+    assert "…" not in text and steps in text and narrow.width == 60
+    small = Table("a", "b")
+    small.add_row("1", "2")
+    common.show(small)
+    assert max(len(line) for line in narrow.export_text().splitlines()) <= 60

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.table import Table
 
 from fedanomaly.cli.common import (
     DataOption,
@@ -15,9 +16,9 @@ from fedanomaly.cli.common import (
     Slices,
     console,
     errors,
-    folding_table,
     number,
     reports_input_errors,
+    show,
 )
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import resolve_topology
@@ -119,7 +120,7 @@ def run_sweep(
 
     modes = len({p.mode for p in points}) > 1
     leading = ("mode", x) if modes else (x,)
-    table = folding_table(
+    table = Table(
         *(c.replace("_", " ") for c in (*leading, *headline, *PAYLOAD_COLUMNS)), "match",
         title=title, box=box.SIMPLE_HEAD,
     )  # fmt: skip
@@ -147,7 +148,7 @@ def run_sweep(
     refuse_bad_output_path(figure_path, "--out")  # same folder
     rows = sweep(points, row, ray_address, on_point)
     csv_path, png_path = write_results(rows, x, out, title, [*panels, PAYLOAD_PANEL])
-    console.print(table)
+    show(table)
     console.print(f"wrote {csv_path} and {png_path}")
 
 

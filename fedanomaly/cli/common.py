@@ -8,12 +8,13 @@ from collections.abc import Callable
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Column, Table
+from rich.console import Console, RenderableType
 
 from fedanomaly.errors import InputError
 
 console = Console(width=None if Console().is_terminal else 160)
+#: A width no table needs, to measure the narrowest width a table's words allow.
+UNBOUNDED_WIDTH = 100_000
 errors = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -109,23 +110,22 @@ def number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def folding_table(*headers: str | Column, **options: Any) -> Table:
-    """A rich table whose cells wrap where the terminal is narrow, instead of ending in an
-    ellipsis that hides digits and names.
+def show(renderable: RenderableType) -> None:
+    """Print a table (or a group of them) on :data:`console` without cutting or splitting a
+    word of any cell: at the console's width where every word fits (long cells wrap between
+    words), else at the table's natural width, nothing wrapped, the terminal wrapping the
+    longer lines.
 
     Parameters
     ----------
-    *headers
-        The column headers.
-    **options
-        Passed to :class:`rich.table.Table` (title, box, ...).
-
-    Returns
-    -------
-    rich.table.Table
-        The table, every column folding its overflow.
+    renderable
+        What to print.
     """
-    table = Table(*headers, **options)
-    for column in table.columns:
-        column.overflow = "fold"
-    return table
+    unbounded = console.measure(renderable, options=console.options.update_width(UNBOUNDED_WIDTH))
+    width = console.width
+    if unbounded.minimum > width:  # print's own width argument cannot exceed the console's
+        console.width = unbounded.maximum
+    try:
+        console.print(renderable, crop=False)
+    finally:
+        console.width = width

@@ -20,9 +20,9 @@ from fedanomaly.cli.common import (
     Seed,
     Slices,
     console,
-    folding_table,
     injection_options,
     reports_input_errors,
+    show,
 )
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import option_settings, resolve_topology
@@ -83,9 +83,7 @@ def data_topology(
 @data_app.command("types")
 def data_types() -> None:
     """List the anomaly types that can be injected and what each changes."""
-    table = folding_table(
-        "type", "families", "moves (metric role: direction)", "shape over the event"
-    )
+    table = Table("type", "families", "moves (metric role: direction)", "shape over the event")
     for kind in ANOMALY_KINDS.values():
         moves = ", ".join(
             f"{role.value} {'up' if sign > 0 else 'down'}" for role, sign in kind.signs.items()
@@ -97,7 +95,7 @@ def data_types() -> None:
         if kind.short:
             shape += "; 1-3 steps"
         table.add_row(kind.name, ", ".join(f.value for f in kind.families), moves, shape)
-    console.print(table)
+    show(table)
 
 
 @data_app.command("inspect")
@@ -132,10 +130,10 @@ def data_inspect(
             json.dumps({"monitors": summaries, "anomalies": totals, "metrics": metrics}, indent=2)
         )
         return
-    console.print(summary_table(summaries, model.window_length, model.window_stride))
-    console.print(anomaly_table(summaries))
+    show(summary_table(summaries, model.window_length, model.window_stride))
+    show(anomaly_table(summaries))
     if metrics:
-        console.print(metric_table(monitor or "", metrics))
+        show(metric_table(monitor or "", metrics))
 
 
 def require_monitor(topology: Topology, name: str) -> None:
@@ -148,7 +146,7 @@ def require_monitor(topology: Topology, name: str) -> None:
 
 def summary_table(summaries: list[dict[str, Any]], length: int, stride: int) -> Table:
     """Per-monitor shape and range table."""
-    table = folding_table(
+    table = Table(
         "monitor", "slice", "VMs", "d", "steps tr/va/te", "windows tr/va/te", "raw min..max",
         "anomalous va/te",
         title=f"Data per VM monitor (d metrics; windows of T={length}, stride {stride})",
@@ -177,9 +175,7 @@ def anomaly_table(summaries: list[dict[str, Any]]) -> Table:
     totals = anomaly_totals(summaries)
     parts = ("validation", "test")
     columns = [f"{part} {key}" for part in parts for key in ("events", "steps")]
-    table = folding_table(
-        "type", *columns, title="Anomalies by type (all monitors)", box=box.SIMPLE_HEAD
-    )
+    table = Table("type", *columns, title="Anomalies by type (all monitors)", box=box.SIMPLE_HEAD)
     zero = {"events": 0, "steps": 0}
     for name in sorted({name for part in parts for name in totals[part]}):
         counts = [totals[part].get(name, zero) for part in parts]
@@ -189,7 +185,7 @@ def anomaly_table(summaries: list[dict[str, Any]]) -> Table:
 
 def metric_table(monitor: str, rows: list[dict[str, Any]]) -> Table:
     """Per-metric ranges of one monitor."""
-    table = folding_table(
+    table = Table(
         "metric", "family", "role", "train min", "train max", "train mean", "test min", "test max",
         title=f"Metrics of monitor {monitor} (first VM, source units)",
         box=box.SIMPLE_HEAD,

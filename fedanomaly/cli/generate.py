@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from fedanomaly.cli.common import (
     DataOption,
@@ -21,10 +22,10 @@ from fedanomaly.cli.common import (
     Slices,
     console,
     errors,
-    folding_table,
     injection_options,
     number,
     reports_input_errors,
+    show,
 )
 from fedanomaly.config import parse_source
 from fedanomaly.config.overrides import option_settings, resolve_topology
@@ -130,13 +131,11 @@ def generate(
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    table = folding_table(
-        "type", "classified as requested", title="generated windows", box=box.SIMPLE_HEAD
-    )
+    table = Table("type", "classified as requested", title="generated windows", box=box.SIMPLE_HEAD)
     for name, accuracy in quality.type_accuracy_by_type.items():
         table.add_row(name, number(accuracy))
     table.add_row("all", number(quality.type_accuracy), style="bold")
-    console.print(table)
+    show(table)
     console.print(
         f"real held-out windows classified correctly: {number(quality.real_type_accuracy)}; "
         f"discriminative score (0.5 ideal): {number(quality.discriminative_score)}"

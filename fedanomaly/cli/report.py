@@ -9,23 +9,21 @@ from rich import box
 from rich.console import Group
 from rich.table import Column, Table
 
-from fedanomaly.cli.common import folding_table, human_bytes, number
+from fedanomaly.cli.common import human_bytes, number
 from fedanomaly.metering.meter import LINKS
 
 
 def summary_tables(summary: dict[str, Any]) -> Group:
     """The closing tables of a run: cost per link and tier, detection overall and per type,
     against the controls and by threshold, and a line on false alarms on unseen load."""
-    links = folding_table(
+    links = Table(
         "link", "up", "down", "messages", "on the link (s)", title="Communication",
         box=box.SIMPLE_HEAD,
     )  # fmt: skip
     for link, entry in summary["communication"].items():
         links.add_row(link, human_bytes(entry["up_bytes"]), human_bytes(entry["down_bytes"]),
                       str(entry["messages"]), f"{entry['transfer_seconds']:.2f}")  # fmt: skip
-    tiers = folding_table(
-        "tier", "CPU s", "wall s", "peak memory", title="Tiers", box=box.SIMPLE_HEAD
-    )
+    tiers = Table("tier", "CPU s", "wall s", "peak memory", title="Tiers", box=box.SIMPLE_HEAD)
     for tier in summary["compute_seconds"]:
         tiers.add_row(
             tier,
@@ -35,7 +33,7 @@ def summary_tables(summary: dict[str, Any]) -> Group:
         )
     detection = summary["detection"]
     method = detection["threshold_method"]
-    quality = folding_table(
+    quality = Table(
         "anomalies", "precision", "recall", "F1", "accuracy", "AUC-PR",
         title=f"Detection at the deployable threshold ({method}): all = means over monitors, "
         "per type = pooled over monitors (AUC-PR: their mean)",
@@ -49,7 +47,7 @@ def summary_tables(summary: dict[str, Any]) -> Group:
         quality.add_row(
             name, *(number(entry[k]) for k in ("precision", "recall", "f1", "accuracy", "auc_pr"))
         )
-    ranking = folding_table(
+    ranking = Table(
         "detector", "VUS-PR", "VUS-ROC", "AUC-PR", "AUC-ROC",
         f"F1 ({method}{'; controls: validation' if method == 'generated' else ''})", "",
         title=f"Against the controls (VUS window {detection['vus_window']:.0f} steps; "
@@ -63,7 +61,7 @@ def summary_tables(summary: dict[str, Any]) -> Group:
             detection["beats_controls"][name]
         ]
         ranking.add_row(f"control: {name}", *(number(entry[k]) for k in keys), verdict)
-    thresholds = folding_table(
+    thresholds = Table(
         "threshold", "precision", "recall", "F1", title="F1 by threshold", box=box.SIMPLE_HEAD
     )
     for name, entry in detection["by_threshold"].items():
@@ -104,7 +102,7 @@ def per_monitor_table(summary: dict[str, Any]) -> Table:
     """
     detection = summary["detection"]
     controls = list(detection["controls"])
-    table = folding_table(
+    table = Table(
         "monitor", "VUS-PR", "AUC-PR", "F1", "oracle F1", *controls,
         title=f"Per monitor: the model's VUS-PR, AUC-PR, F1 ({detection['threshold_method']}) "
         "and oracle F1; each control row's VUS-PR on the same windows (*: above the model's)",
@@ -230,7 +228,7 @@ def comparison_table(runs: list[str], columns: list[list[str]]) -> Table:
     detection.
 
     A figure per line and a run per column keep the table narrow whatever the run names."""
-    table = folding_table(
+    table = Table(
         "", *(Column(run, justify="right", overflow="fold") for run in runs),
         title="Runs: traffic (up + down) against detection (means over monitors)",
         box=box.SIMPLE_HEAD,

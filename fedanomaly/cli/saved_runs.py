@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from fedanomaly.cli.common import Json, console, reports_input_errors
+from fedanomaly.cli.common import Json, reports_input_errors, show
 from fedanomaly.cli.report import (
     comparison_column,
     comparison_row,
@@ -70,9 +70,9 @@ def report(
             from_summary(run / SUMMARY, partial(comparison_column, row))
             for (run, _), row in zip(summaries, rows, strict=True)
         ]
-        console.print(comparison_table([row["run"] for row in rows], columns))
+        show(comparison_table([row["run"] for row in rows], columns))
         return
     run, summary = summaries[0]
-    console.print(from_summary(run / SUMMARY, partial(summary_tables, summary)))
+    show(from_summary(run / SUMMARY, partial(summary_tables, summary)))
     if per_monitor:
-        console.print(from_summary(run / SUMMARY, partial(per_monitor_table, summary)))
+        show(from_summary(run / SUMMARY, partial(per_monitor_table, summary)))

@@ -27,6 +27,7 @@ from fedanomaly.cli.common import (
     human_bytes,
     injection_options,
     reports_input_errors,
+    show,
 )
 from fedanomaly.cli.report import per_monitor_table, summary_tables
 from fedanomaly.config import parse_source
@@ -310,9 +311,9 @@ def simulate(
     if as_json:
         print(json.dumps(summary, indent=2), flush=True)
     else:
-        console.print(summary_tables(summary))
+        show(summary_tables(summary))
         if per_monitor:
-            console.print(per_monitor_table(summary))
+            show(per_monitor_table(summary))
         console.print(f"run directory: {run_dir}")
     if live is not None:
         linger(live, METRICS_LINGER if metrics_linger is None else metrics_linger)

@@ -58,12 +58,15 @@ def default_run_dir(topology: Topology, root: Path = Path("runs")) -> Path:
 
 
 def check_free(path: Path) -> None:
-    """Refuse a folder that holds an earlier run's files, a file in the way, or a folder that
-    cannot be written or created."""
+    """Refuse a folder that holds an earlier run's files or lies inside a run directory, a file
+    in the way, or a folder that cannot be written or created."""
     if path.exists() and not path.is_dir():
         raise InputError(f"--out {path}: is a file; give a folder")
     if any((path / name).exists() for name in (SUMMARY, CHECKPOINTS, *FIRST_FILES)):
         raise InputError(f"{path}: holds an earlier run; choose another --out")
+    for above in path.resolve().parents:  # a run's files would mix with that run's
+        if (above / SUMMARY).is_file() or (above / METRICS).is_file():
+            raise InputError(f"--out {path}: lies inside the run directory {above}")
     check_folder_writable(path, f"--out {path}")
 
 
