@@ -72,16 +72,15 @@ def check_type(topology: Topology, type_name: str) -> int:
     return types.index(type_name)
 
 
-def check_batch(topology: Topology, where: str | None = None) -> None:
+def check_batch(topology: Topology) -> None:
     """A batch must fit in a monitor's typed windows; known before any data is read, since
     every monitor draws :data:`~fedanomaly.data.typed_windows.TRAIN_PER_TYPE` per type.
 
     Parameters
     ----------
     topology
-        Its ``model.batch_size`` M and ``data.injection.types``.
-    where
-        What set M (an option or a file), named first in the message.
+        Its ``model.batch_size`` M and ``data.injection.types``; the message names what set
+        M (:meth:`~fedanomaly.config.schema.Topology.set_by`).
 
     Raises
     ------
@@ -90,7 +89,8 @@ def check_batch(topology: Topology, where: str | None = None) -> None:
     """
     typed = TRAIN_PER_TYPE * len(topology.data.injection.types)
     if topology.model.batch_size > typed:
-        prefix = "" if where is None else f"{where}: "
+        where = topology.set_by("model.batch_size")  # an option or the file
+        prefix = f"{where}: " if where else ""
         raise InputError(
             f"{prefix}model.batch_size (M={topology.model.batch_size}) is larger than a "
             f"monitor's {typed} typed windows ({TRAIN_PER_TYPE} per injected type)"

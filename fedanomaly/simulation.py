@@ -202,9 +202,10 @@ def check_sizes(topology: Topology, monitors: list[MonitorData]) -> None:
     for monitor in monitors:
         count = len(monitor.windows("train", model.window_length, model.window_stride))
         if model.batch_size > count:
+            where = topology.set_by("model.batch_size")
             raise InputError(
-                f"model.batch_size (M={model.batch_size}) is larger than monitor {monitor.name}'s "
-                f"{count} training windows"
+                f"{where + ': ' if where else ''}model.batch_size (M={model.batch_size}) is "
+                f"larger than monitor {monitor.name}'s {count} training windows"
             )
 
 
@@ -343,9 +344,15 @@ def cluster_address(address: str | None) -> str | None:
     return found
 
 
+#: The scheme of a Ray Client address, and the port Ray Client servers listen on by default.
+RAY_CLIENT = "ray://"
+RAY_CLIENT_PORT = 10001
+
+
 def check_reachable(address: str | None) -> None:
-    """Fail fast on a ``host:port`` that does not answer (Ray itself would retry for minutes),
-    and on ``auto`` where :func:`cluster_address` finds nothing or such an address."""
+    """Fail fast on a ``host:port`` or ``ray://host[:port]`` that does not answer (Ray itself
+    would retry for minutes, or 30 s for a Ray Client), and on ``auto`` where
+    :func:`cluster_address` finds nothing or such an address."""
     if address == "auto":
         found = cluster_address(address)
         try:
@@ -353,9 +360,13 @@ def check_reachable(address: str | None) -> None:
         except InputError as error:
             raise InputError(f"{error} (what 'auto' found on this machine)") from None
         return
-    if address is None or address == "local" or "://" in address:
+    if address is None or address == "local":
         return
-    host, _, port = address.rpartition(":")
+    client = address.startswith(RAY_CLIENT)  # a Ray Client server: no GCS to ask
+    host_port = address.removeprefix(RAY_CLIENT) if client else address
+    if client and ":" not in host_port:
+        host_port = f"{host_port}:{RAY_CLIENT_PORT}"
+    host, _, port = host_port.rpartition(":")
     if not host or not port.isdigit():
         raise InputError(f"--ray-address: expected host:port, auto or ray://..., got '{address}'")
     try:
@@ -364,7 +375,8 @@ def check_reachable(address: str | None) -> None:
         raise InputError(
             f"--ray-address: cannot reach a Ray cluster at {address}: {error}"
         ) from None
-    check_ray_cluster(address)
+    if not client:
+        check_ray_cluster(address)
 
 
 #: What a server that answers but has no Ray GCS gives (an HTTP server, another gRPC service).

@@ -512,7 +512,10 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
             ["--iterations", "5", "--local-iters", "9"],
             "--local-iters: model.local_iterations: L=9 is larger than iterations I=5",
         ),
-        (["--batch-size", "100000"], "model.batch_size (M=100000) is larger than monitor vm-1-1's"),
+        (
+            ["--batch-size", "100000"],
+            "--batch-size: model.batch_size (M=100000) is larger than monitor vm-1-1's",
+        ),
         (["--threshold", "median"], "--threshold: evaluation.threshold: Input should be"),
         (["--score", "mae"], "--score: model.reconstruction_score: Input should be 'mse'"),
         (
@@ -555,6 +558,11 @@ def test_simulate_prints_each_monitor_beside_the_controls(ray_address, tmp_path)
         (
             ["--ray-address", "127.0.0.1:9"],
             "--ray-address: cannot reach a Ray cluster at 127.0.0.1:9",
+        ),
+        (["--out", ""], "--out: an empty path; give the run directory"),
+        (  # a Ray Client address too: Ray's own client would try for 30 s
+            ["--ray-address", "ray://127.0.0.1:9"],
+            "--ray-address: cannot reach a Ray cluster at ray://127.0.0.1:9",
         ),
         (
             ["--threshold", "generated"],
@@ -787,3 +795,12 @@ def test_tables_too_wide_for_the_terminal_keep_every_figure(monkeypatch):
     small.add_row("1", "2")
     common.show(small)
     assert max(len(line) for line in narrow.export_text().splitlines()) <= 60
+
+
+def test_an_option_that_sets_several_paths_is_one_mistake():
+    """--precision sets three payload kinds: a bad value is one problem, not three."""
+    alone = run("simulate", "--precision", "float8")
+    assert alone.exit_code == 2
+    assert alone.output.strip().endswith("or 'int8' (got 'float8')")
+    with_mode = run("simulate", "--precision", "float8", "--mode", "bogus")
+    assert with_mode.output.strip().endswith("(got 'bogus') [and 1 more problem]")

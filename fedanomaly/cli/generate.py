@@ -99,7 +99,7 @@ def generate(
         raise InputError(
             f"--out {out}: generated windows are written as .npz; give a name ending in .npz"
         )
-    check_batch(chosen, flags.get("model.batch_size") or (str(topology) if topology else None))
+    check_batch(chosen)
     # bad data is refused before the progress bar starts; monitors without labelled anomalies
     # take no part, so their data are not read
     prepared = prepare_monitors(chosen, set(labelled_names(chosen)))

@@ -147,9 +147,11 @@ def simulate(
     ] = None,
     seed: Seed = None,
     out: Annotated[
-        Path | None,
+        str | None,  # as typed: click would read an empty path as the working directory
         typer.Option(
-            help="Run directory (default runs/<time>-<name>-<mode>).", rich_help_panel=OUTPUT
+            metavar="PATH",
+            help="Run directory (default runs/<time>-<name>-<mode>).",
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     as_json: Json = False,
@@ -206,6 +208,8 @@ def simulate(
     ] = None,
 ) -> None:
     """Train across the tiers, detect on every monitor, and report costs and detection."""
+    if out == "":  # an unset shell variable, most likely: never the working directory
+        raise InputError("--out: an empty path; give the run directory")
     if per_monitor and as_json:  # the JSON already holds what the table shows
         raise InputError(
             "--per-monitor prints a table, which --json does not; the JSON holds each "
@@ -247,7 +251,7 @@ def simulate(
     )
     source = parse_source(data) if data is not None else None
     chosen = resolve_topology(topology, slices, monitors, source, settings, flags)
-    run_dir = out or default_run_dir(chosen)
+    run_dir = Path(out) if out is not None else default_run_dir(chosen)
     prepared = prepare_run(chosen, run_dir, ray_address)
     live = None
     if metrics_port is not None:

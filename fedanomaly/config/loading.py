@@ -126,11 +126,36 @@ def describe_validation_error(
     )
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
-    more = len(problems) - max(len(alternatives), len(union))
+    said = [p for p in problems if p in union or (p["loc"][:-1] == first["loc"][:-1]
+            and yaml_path(p["loc"]) == path)]  # fmt: skip
+    others = {mistake(p, given) for p in problems if p not in said} - {mistake(first, given)}
+    more = len(others)
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     # a problem of the whole topology names its own paths in the message
     located = "" if path == TOP_LEVEL else f"{path}: "
     return f"{where}: {located}{message}{shown}{tail}"
+
+
+def mistake(problem: dict[str, Any], flags: dict[str, str]) -> tuple[str, ...]:
+    """What a problem counts as: an option's value is one mistake however many paths the
+    option sets (``--precision`` sets three payload kinds); elsewhere each problem is one.
+
+    Parameters
+    ----------
+    problem
+        One of pydantic's problem records.
+    flags
+        Dotted YAML path -> the command-line option that set it.
+
+    Returns
+    -------
+    tuple of str
+        The option and the value it gave, or the problem's path, kind and message.
+    """
+    path = yaml_path(problem["loc"])
+    if (option := option_of(path, flags)) is not None:
+        return (option, repr(problem.get("input")))
+    return (path, str(problem["type"]), str(problem["msg"]))
 
 
 def problem_text(problem: dict[str, Any]) -> str:

@@ -208,9 +208,8 @@ def resolve_topology(
     check_option_scope(topology, flags or {})
     if file is not None and as_written and source is None:
         rebase_paths(topology, Path(file).parent)
-    if file is not None:
-        replaced = f" with data source {source_text(source)}" if source is not None else ""
-        topology.mark_origin(f"{file}{replaced}")
+    replaced = f" with data source {source_text(source)}" if source is not None else ""
+    topology.mark_origin(f"{file}{replaced}" if file is not None else "", flags)
     return topology
 
 

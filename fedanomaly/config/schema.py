@@ -782,6 +782,7 @@ class Topology(Strict):
         return self
 
     _origin: str = PrivateAttr("")
+    _options: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -790,15 +791,35 @@ class Topology(Strict):
         the data the topology names (a VM its source lacks)."""
         return self._origin
 
-    def mark_origin(self, origin: str) -> None:
-        """Set :attr:`origin`.
+    def mark_origin(self, origin: str, options: dict[str, str] | None = None) -> None:
+        """Set :attr:`origin` and the command-line options behind settings (see :meth:`set_by`).
 
         Parameters
         ----------
         origin
-            The file, as the user gave it, and the data source that replaced its own.
+            The file, as the user gave it, and the data source that replaced its own; empty
+            where there is no file.
+        options
+            Dotted YAML path -> the command-line option that set it.
         """
         self._origin = origin
+        self._options = dict(options or {})
+
+    def set_by(self, path: str) -> str:
+        """What set a setting, for an error that its value causes with the data.
+
+        Parameters
+        ----------
+        path
+            A dotted YAML path, such as ``model.batch_size``.
+
+        Returns
+        -------
+        str
+            The command-line option that set it, else :attr:`origin` (empty for a default of
+            a topology made on the command line).
+        """
+        return self._options.get(path, self._origin)
 
     @property
     def monitors(self) -> list[tuple[SliceConfig, MonitorConfig]]:
