@@ -200,7 +200,9 @@ def test_every_point_is_checked_before_the_first_runs(tmp_path, ray_address):
               str(topology), "--out", str(out), "--ray-address", ray_address],
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "point 2 of 2: model.batch_size (M=99999) is larger than monitor a1's" in result.output
+    assert "point 2 of 2: --sizes: model.batch_size (M=99999) is larger than monitor a1's" in (
+        result.output
+    )
     assert "done" not in result.output  # the first point did not run
     assert not out.with_suffix(".csv").exists()
 
