@@ -80,7 +80,7 @@ def check_batch(topology: Topology) -> None:
     ----------
     topology
         Its ``model.batch_size`` M and ``data.injection.types``; the message names what set
-        M (:meth:`~fedanomaly.config.schema.Topology.set_by`).
+        M (:meth:`~fedanomaly.config.schema.Topology.blamed`).
 
     Raises
     ------
@@ -89,12 +89,11 @@ def check_batch(topology: Topology) -> None:
     """
     typed = TRAIN_PER_TYPE * len(topology.data.injection.types)
     if topology.model.batch_size > typed:
-        where = topology.set_by("model.batch_size")  # an option or the file
-        prefix = f"{where}: " if where else ""
-        raise InputError(
-            f"{prefix}model.batch_size (M={topology.model.batch_size}) is larger than a "
-            f"monitor's {typed} typed windows ({TRAIN_PER_TYPE} per injected type)"
+        message = (
+            f"model.batch_size (M={topology.model.batch_size}) is larger than a monitor's "
+            f"{typed} typed windows ({TRAIN_PER_TYPE} per injected type)"
         )
+        raise InputError(topology.blamed(message, "model.batch_size"))
 
 
 def labelled_names(topology: Topology) -> frozenset[str]:

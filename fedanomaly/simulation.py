@@ -202,11 +202,11 @@ def check_sizes(topology: Topology, monitors: list[MonitorData]) -> None:
     for monitor in monitors:
         count = len(monitor.windows("train", model.window_length, model.window_stride))
         if model.batch_size > count:
-            where = topology.set_by("model.batch_size")
-            raise InputError(
-                f"{where + ': ' if where else ''}model.batch_size (M={model.batch_size}) is "
-                f"larger than monitor {monitor.name}'s {count} training windows"
+            message = (
+                f"model.batch_size (M={model.batch_size}) is larger than monitor "
+                f"{monitor.name}'s {count} training windows"
             )
+            raise InputError(topology.blamed(message, "model.batch_size"))
 
 
 @contextlib.contextmanager

@@ -10,8 +10,8 @@ from rich.tree import Tree
 
 from fedanomaly.cli.common import Json, Monitors, Slices, console, reports_input_errors
 from fedanomaly.config.overrides import resolve_topology
-from fedanomaly.config.schema import ModelConfig, PathSource, Topology
-from fedanomaly.data.pipeline import SourceCache, check_entities
+from fedanomaly.config.schema import ModelConfig, PathSource, Topology, source_text
+from fedanomaly.data.pipeline import SourceCache, monitor_vms
 from fedanomaly.errors import InputError
 
 topology_app = typer.Typer(help="Describe and check slice topologies.", no_args_is_help=True)
@@ -65,8 +65,6 @@ def topology_tree(topology: Topology) -> Tree:
         f"(slice link {links.slice_controller.bandwidth_mbps:g} Mbit/s, "
         f"{links.slice_controller.latency_ms:g} ms)"
     )
-    source = topology.data.source
-    where = f"{source.type}:{source.path}" if getattr(source, "path", None) else source.type
     for slice_ in topology.slices:
         branch = controller.add(
             f"[bold]slice[/] {slice_.name}  device={topology.slice_device(slice_)}  "
@@ -74,14 +72,7 @@ def topology_tree(topology: Topology) -> Tree:
             f"{links.monitor_slice.latency_ms:g} ms)"
         )
         for monitor in slice_.monitors:
-            own = monitor.source
-            monitor_source = (
-                where
-                if own is None
-                else f"{own.type}:{own.path}"
-                if getattr(own, "path", None)
-                else own.type
-            )
+            monitor_source = source_text(monitor.source or topology.data.source)
             vms = ", ".join(monitor.vms) if monitor.vms else "auto"
             branch.add(f"monitor {monitor.name}  VMs: {vms}  data: {monitor_source}")
     return root
@@ -113,7 +104,7 @@ def topology_validate(file: Annotated[Path, typer.Argument(help="Topology YAML."
             except InputError as error:
                 raise InputError(f"{file}: {where}: {error}") from None
     if not pathless:  # the VMs named, and one for every monitor (errors name the file)
-        check_entities(topology, cache)
+        monitor_vms(topology, cache)
     console.print(f"valid: {file}: {topology_counts(topology)}")
     for where, source in pathless:
         console.print(

@@ -116,18 +116,18 @@ def describe_validation_error(
             where = f"{where} with {', '.join(dict.fromkeys(within))}"
     # a value that fits no alternative of a union (vus_window: 'auto' or a positive integer)
     # fails once per alternative: one problem, each alternative's demand named
-    alternatives = [
-        problem_text(problem)
+    siblings = [
+        problem
         for problem in problems
         if problem["loc"][:-1] == first["loc"][:-1] and yaml_path(problem["loc"]) == path
     ]
+    alternatives = [problem_text(problem) for problem in siblings]
     message = " or ".join(
         [alternatives[0], *(text.removeprefix("Input should be ") for text in alternatives[1:])]
     )
     value = first.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
-    said = [p for p in problems if p in union or (p["loc"][:-1] == first["loc"][:-1]
-            and yaml_path(p["loc"]) == path)]  # fmt: skip
+    said = union + siblings
     others = {mistake(p, given) for p in problems if p not in said} - {mistake(first, given)}
     more = len(others)
     tail = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""

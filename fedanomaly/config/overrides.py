@@ -26,6 +26,7 @@ from fedanomaly.config.schema import (
     SourceConfig,
     SyntheticVnfConfig,
     Topology,
+    source_text,
 )
 from fedanomaly.errors import InputError
 
@@ -211,23 +212,6 @@ def resolve_topology(
     replaced = f" with data source {source_text(source)}" if source is not None else ""
     topology.mark_origin(f"{file}{replaced}" if file is not None else "", flags)
     return topology
-
-
-def source_text(source: SourceConfig) -> str:
-    """A source as the command line writes it: ``TYPE`` or ``TYPE:PATH``.
-
-    Parameters
-    ----------
-    source
-        The source's config.
-
-    Returns
-    -------
-    str
-        Its type, and its path where it has one.
-    """
-    path = getattr(source, "path", None)
-    return source.type if path is None else f"{source.type}:{path}"
 
 
 #: Model settings that only one kind of model reads (local: attae and cmsf-attae; split: the

@@ -191,6 +191,23 @@ SourceConfig = Annotated[
 SOURCE_TYPES = ("synthetic-vnf", "smd", "pickle", "bitbrains", "csv")
 
 
+def source_text(source: SourceConfig) -> str:
+    """A source as the command line writes it: ``TYPE`` or ``TYPE:PATH``.
+
+    Parameters
+    ----------
+    source
+        The source's config.
+
+    Returns
+    -------
+    str
+        Its type, and its path where it has one.
+    """
+    path = getattr(source, "path", None)
+    return source.type if path is None else f"{source.type}:{path}"
+
+
 # --- data preparation -----------------------------------------------------------------------
 
 
@@ -724,18 +741,15 @@ class Topology(Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> Topology:
         seen: dict[str, str] = {self.controller.name: "controller"}
-        named = [
-            (where, name)
-            for s, slice_ in enumerate(self.slices)
-            for where, name in [
-                (f"slices[{s}]", slice_.name),
-                *((f"slices[{s}].monitors[{m}]", m_.name) for m, m_ in enumerate(slice_.monitors)),
+        for s, slice_ in enumerate(self.slices):
+            nodes = [(f"slices[{s}]", slice_.name)] + [
+                (f"slices[{s}].monitors[{m}]", monitor.name)
+                for m, monitor in enumerate(slice_.monitors)
             ]
-        ]
-        for where, name in named:
-            if name in seen:
-                raise ValueError(f"{where}.name '{name}' is already used by {seen[name]}")
-            seen[name] = where
+            for where, name in nodes:
+                if name in seen:
+                    raise ValueError(f"{where}.name '{name}' is already used by {seen[name]}")
+                seen[name] = where
         return self
 
     @model_validator(mode="after")
@@ -820,6 +834,25 @@ class Topology(Strict):
             a topology made on the command line).
         """
         return self._options.get(path, self._origin)
+
+    def blamed(self, message: str, path: str | None = None) -> str:
+        """``message`` after what set the setting at ``path`` (:meth:`set_by`), or after
+        :attr:`origin` without a path; as it is where neither is known.
+
+        Parameters
+        ----------
+        message
+            The problem, naming the YAML path.
+        path
+            A dotted YAML path whose value causes the problem, such as ``model.batch_size``.
+
+        Returns
+        -------
+        str
+            ``<option or file>: <message>``, or ``message``.
+        """
+        where = self.origin if path is None else self.set_by(path)
+        return f"{where}: {message}" if where else message
 
     @property
     def monitors(self) -> list[tuple[SliceConfig, MonitorConfig]]:

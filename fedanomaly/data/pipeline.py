@@ -399,9 +399,10 @@ def split_entity_name(topology: Topology, cache: SourceCache) -> str:
     return name
 
 
-def check_entities(topology: Topology, cache: SourceCache) -> None:
-    """Every entity the topology names is in its source, and each monitor gets one, without
-    reading any series (``topology validate``).
+def monitor_vms(topology: Topology, cache: SourceCache) -> dict[str, list[str]]:
+    """The VMs of each monitor (:func:`assign_entities`), without reading any series; under
+    ``partition: split`` none, the name of the one series checked instead
+    (:func:`split_entity_name`).
 
     Parameters
     ----------
@@ -410,36 +411,24 @@ def check_entities(topology: Topology, cache: SourceCache) -> None:
     cache
         Its sources, opened once.
 
+    Returns
+    -------
+    dict
+        Monitor name -> the names of its VMs; empty under ``partition: split``.
+
     Raises
     ------
     InputError
-        As :func:`assign_entities` or :func:`split_entity_name`.
+        As :func:`assign_entities` or :func:`split_entity_name`, after the topology's file
+        (:meth:`~fedanomaly.config.schema.Topology.blamed`).
     """
     try:
         if topology.data.partition == "split":
             split_entity_name(topology, cache)
-        else:
-            assign_entities(topology, cache)
+            return {}
+        return assign_entities(topology, cache)
     except InputError as error:
-        raise located(topology, error) from None
-
-
-def located(topology: Topology, error: InputError) -> InputError:
-    """An error about the data a topology names, after the topology's file where it has one.
-
-    Parameters
-    ----------
-    topology
-        The topology (its :attr:`~fedanomaly.config.schema.Topology.origin`).
-    error
-        The error, which names the YAML path.
-
-    Returns
-    -------
-    InputError
-        ``<origin>: <error>``, or ``error`` itself without an origin.
-    """
-    return InputError(f"{topology.origin}: {error}") if topology.origin else error
+        raise InputError(topology.blamed(str(error))) from None
 
 
 def load_split_entity(topology: Topology, cache: SourceCache) -> EntityData:
@@ -492,9 +481,8 @@ def prepare_monitors(topology: Topology, only: set[str] | None = None) -> list[M
     """
     cache = SourceCache(topology.seed)
     data = topology.data
-    check_entities(topology, cache)
+    vms_of = monitor_vms(topology, cache)
     whole = load_split_entity(topology, cache) if data.partition == "split" else None
-    vms_of = assign_entities(topology, cache) if whole is None else {}
     count = len(topology.monitors)
     monitors: list[MonitorData] = []
     for index, (slice_, monitor) in enumerate(topology.monitors):
